@@ -1,0 +1,34 @@
+"""Shared vocabulary: column kinds, result statuses, performance tasks.
+
+Kept in a module of its own so that every other module can import these
+names without import cycles.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+ColumnKind = Literal["numeric", "categorical"]
+"""How a column is summarised and which methods may test it."""
+
+ResultStatus = Literal[
+    "ok", "empty", "insufficient_data", "all_missing", "constant", "invalid_values"
+]
+"""Why a result is (or is not) a real test outcome; anything but "ok" is never drifted."""
+
+PerformanceTask = Literal["classification", "regression"]
+"""Which performance metrics apply to a pair of label and prediction columns."""
+
+COLUMN_KINDS: Final[frozenset[str]] = frozenset(get_args(ColumnKind))
+
+
+def check_kind(kind: str) -> ColumnKind:
+    """Return ``kind`` typed as a ColumnKind, or raise ValueError naming the choices.
+
+    Config strings arrive untyped, so the check happens once at the boundary.
+    """
+    if kind == "numeric":
+        return "numeric"
+    if kind == "categorical":
+        return "categorical"
+    raise ValueError(f"unknown column kind {kind!r}; expected one of {sorted(COLUMN_KINDS)}")

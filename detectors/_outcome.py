@@ -1,0 +1,63 @@
+"""What a method function returns before it is wrapped into a ColumnResult.
+
+Methods compute only what is specific to them; ``test_column`` adds the
+column name, sample sizes and bad-data checks that every method shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors._kinds import ResultStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class MethodOutcome:
+    """One method's verdict on prepared data."""
+
+    statistic: float | None
+    p_value: float | None
+    drifted: bool
+    reason: str
+    n_reference: int
+    status: ResultStatus = "ok"
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def format_number(value: float) -> str:
+    """Format a statistic for a reason sentence: short, but never rounded to 0."""
+    return f"{value:.4g}"
+
+
+def p_value_outcome(
+    *, statistic: float, p_value: float, alpha: float, n_reference: int, details: Mapping[str, Any]
+) -> MethodOutcome:
+    """Build the outcome of a significance test: drifted when ``p_value < alpha``."""
+    drifted = p_value < alpha
+    relation = "<" if drifted else ">="
+    return MethodOutcome(
+        statistic=statistic,
+        p_value=p_value,
+        drifted=drifted,
+        reason=f"p-value {format_number(p_value)} {relation} {format_number(alpha)}",
+        n_reference=n_reference,
+        details=details,
+    )
+
+
+def distance_outcome(
+    *, label: str, distance: float, threshold: float, n_reference: int, details: Mapping[str, Any]
+) -> MethodOutcome:
+    """Build the outcome of a distance: drifted when ``distance >= threshold``."""
+    drifted = distance >= threshold
+    relation = ">=" if drifted else "<"
+    return MethodOutcome(
+        statistic=distance,
+        p_value=None,
+        drifted=drifted,
+        reason=f"{label} {format_number(distance)} {relation} {format_number(threshold)}",
+        n_reference=n_reference,
+        details=details,
+    )

@@ -1,0 +1,106 @@
+"""Turning a raw pandas column into the clean values a test can use.
+
+Reference and current columns go through the same code, so that a value
+counts the same way on both sides: missing values are excluded and counted,
+infinities are excluded and counted, strings that do not parse as numbers
+are counted as unparsable, and categories are stringified one way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+_MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedColumn:
+    """A column after cleaning, with counts of what was left out and why."""
+
+    n_total: int
+    n_missing: int
+    n_infinite: int = 0
+    n_unparsable: int = 0
+    unparsable_examples: tuple[str, ...] = ()
+    numeric: npt.NDArray[np.float64] | None = None
+    category_counts: dict[str, int] | None = None
+
+    @property
+    def n_usable(self) -> int:
+        """Number of values a test can use (finite numbers, or non-missing categories)."""
+        if self.numeric is not None:
+            return int(self.numeric.size)
+        if self.category_counts is not None:
+            return sum(self.category_counts.values())
+        return 0
+
+
+def category_key(value: Any) -> str:
+    """Return the string under which ``value`` is counted as a category.
+
+    Integral floats are written as integers because pandas turns an integer
+    column with missing values into floats: ``1`` and ``1.0`` must be the same
+    category on both sides.
+
+    >>> [category_key(v) for v in (1, 1.0, 2.5, True, "a")]
+    ['1', '1', '2.5', 'True', 'a']
+    """
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        as_float = float(value)
+        if as_float.is_integer():
+            return str(int(as_float))
+        return repr(as_float)
+    return str(value)
+
+
+def prepare_numeric(series: pd.Series) -> PreparedColumn:
+    """Parse ``series`` as numbers without modifying it.
+
+    Strings that parse (``"1.5"``) are accepted; strings that do not are
+    counted in ``n_unparsable`` with a few examples so the caller can report
+    the column as invalid rather than silently dropping data.
+    """
+    missing = series.isna().to_numpy(dtype=bool)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    parsed = pd.to_numeric(series, errors="coerce")
+    values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+    unparsable = np.isnan(values) & ~missing
+    infinite = np.isinf(values)
+    examples = tuple(str(v) for v in series[unparsable].unique()[:_MAX_EXAMPLES])
+    return PreparedColumn(
+        n_total=int(series.size),
+        n_missing=int(missing.sum()),
+        n_infinite=int(infinite.sum()),
+        n_unparsable=int(unparsable.sum()),
+        unparsable_examples=examples,
+        numeric=values[np.isfinite(values)],
+    )
+
+
+def prepare_categorical(series: pd.Series) -> PreparedColumn:
+    """Count the non-missing values of ``series`` by their category key.
+
+    Counting happens on the distinct values first, so the per-value Python
+    work is proportional to the number of categories, not rows.
+    """
+    missing = series.isna()
+    counts: dict[str, int] = {}
+    for value, count in series[~missing].value_counts(sort=False).items():
+        if count > 0:  # a pandas Categorical also lists categories it never saw
+            key = category_key(value)
+            counts[key] = counts.get(key, 0) + int(count)
+    return PreparedColumn(
+        n_total=int(series.size),
+        n_missing=int(missing.sum()),
+        category_counts=dict(sorted(counts.items())),
+    )

@@ -1,0 +1,49 @@
+"""Chi-squared test of homogeneity for a categorical column.
+
+The reference is itself a sample, so the two-sample (contingency) form is
+used: a 2 x k table of reference and current counts over the union of
+categories, tested with ``scipy.stats.chi2_contingency(table,
+correction=False)``. Every category in the union has a positive column
+total, so the expected counts are never zero and no pseudo-count is needed;
+categories that are new or that vanished are tested like any other and are
+listed in the details.
+
+>>> import pandas as pd
+>>> import detectors
+>>> reference = pd.Series(["a"] * 60 + ["b"] * 40, name="colour")
+>>> profile = detectors.fit_profile(reference, "categorical")
+>>> result = detectors.test_column(profile, pd.Series(["a"] * 30 + ["b"] * 60 + ["c"] * 10))
+>>> result.method, result.drifted, result.reason
+('chi2', True, 'p-value 6.144e-06 < 0.05')
+>>> result.details["unseen_categories"]
+['c']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from detectors._categories import align_counts
+from detectors._outcome import MethodOutcome, p_value_outcome
+from detectors._prepare import PreparedColumn
+from detectors.profile import ColumnProfile
+
+
+def chi2_test(profile: ColumnProfile, current: PreparedColumn, threshold: float) -> MethodOutcome:
+    """Test whether reference and current category proportions differ, at level ``threshold``.
+
+    With a single category on both sides there is nothing to compare
+    (zero degrees of freedom): scipy then reports statistic 0 and p-value 1.
+    """
+    assert profile.category_counts is not None and current.category_counts is not None
+    aligned = align_counts(profile.category_counts, current.category_counts)
+    table = np.vstack([aligned.reference, aligned.current])
+    outcome = stats.chi2_contingency(table, correction=False)
+    return p_value_outcome(
+        statistic=float(outcome.statistic),
+        p_value=float(outcome.pvalue),
+        alpha=threshold,
+        n_reference=profile.n,
+        details={"degrees_of_freedom": int(outcome.dof), **aligned.details()},
+    )

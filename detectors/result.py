@@ -1,0 +1,69 @@
+"""The one result type every column test returns."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors._json import json_safe
+from detectors._kinds import ResultStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class ColumnResult:
+    """Outcome of one test on one column.
+
+    Every result carries its own ``drifted`` so that no caller has to know
+    whether a method's statistic means drift when small (p-values) or large
+    (distances). ``reason`` says why in one sentence. Any status other than
+    ``"ok"`` means the data could not be tested, and then ``drifted`` is False.
+
+    Floats are never NaN or infinite (None stands for "no value"), and
+    ``details`` is converted to JSON-safe types on construction, so
+    ``json.dumps(result.to_dict())`` always works.
+    """
+
+    column: str
+    method: str
+    statistic: float | None
+    p_value: float | None
+    threshold: float
+    drifted: bool
+    n_reference: int
+    n_current: int
+    status: ResultStatus
+    reason: str
+    p_value_adjusted: float | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("statistic", "p_value", "p_value_adjusted", "threshold"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"ColumnResult.{name} must be finite or None, got {value!r}")
+            if value is not None:
+                # Normalise numpy scalars so that equality and JSON behave as for floats.
+                object.__setattr__(self, name, float(value))
+        if self.status != "ok" and self.drifted:
+            raise ValueError(f"a result with status {self.status!r} cannot be drifted")
+        object.__setattr__(self, "drifted", bool(self.drifted))
+        object.__setattr__(self, "details", json_safe(self.details))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as plain JSON-safe data (a fresh copy)."""
+        return {
+            "column": self.column,
+            "method": self.method,
+            "statistic": self.statistic,
+            "p_value": self.p_value,
+            "p_value_adjusted": self.p_value_adjusted,
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+            "n_reference": self.n_reference,
+            "n_current": self.n_current,
+            "status": self.status,
+            "reason": self.reason,
+            "details": json_safe(self.details),
+        }

@@ -1,0 +1,177 @@
+"""HTTP: health, readiness, Prometheus metrics and the run history.
+
+Handlers that touch the store are plain ``def`` so FastAPI runs them in its
+threadpool; ``/healthz`` and ``/metrics`` never touch the store and are
+``async`` so that they keep answering even when every pool thread is stuck on
+a store that does not respond (a liveness probe must not fail because the
+database is slow).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.metrics import Metrics
+from monitor.store import queries
+from monitor.store.engine import StoreError, safe_url
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 500
+
+
+def _reason(exc: BaseException) -> str:
+    reason = str(getattr(exc, "orig", None) or exc).strip()
+    return reason.splitlines()[0] if reason else type(exc).__name__
+
+
+class _StoreProbe:
+    """``SELECT 1`` with a deadline.
+
+    A connect to an address that drops packets can block far longer than a
+    readiness probe waits (``make_engine`` sets no connect timeout), so the
+    query runs in a daemon thread and the probe answers "not ready" when the
+    deadline passes. While a probe is still stuck, later probes answer at
+    once instead of piling up more threads.
+    """
+
+    def __init__(self, engine: Engine, timeout: float) -> None:
+        self._engine = engine
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._stuck: threading.Thread | None = None
+
+    def _select_one(self, outcome: list[bool]) -> None:
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            outcome.append(True)
+        except SQLAlchemyError as exc:
+            log.warning("readiness: store %s: %s", safe_url(self._engine), _reason(exc))
+            outcome.append(False)
+
+    def __call__(self) -> bool:
+        with self._lock:
+            if self._stuck is not None and self._stuck.is_alive():
+                return False
+            outcome: list[bool] = []
+            worker = threading.Thread(
+                target=self._select_one, args=(outcome,), name="readyz-store", daemon=True
+            )
+            worker.start()
+            worker.join(self._timeout)
+            if worker.is_alive():
+                log.warning(
+                    "readiness: store %s: no answer within %.1fs",
+                    safe_url(self._engine),
+                    self._timeout,
+                )
+                self._stuck = worker
+                return False
+            self._stuck = None
+            return bool(outcome and outcome[0])
+
+
+def create_app(
+    engine: Engine,
+    metrics: Metrics,
+    readiness: Callable[[], dict[str, bool]],
+    base_url: str,
+    *,
+    store_timeout: float = 2.0,
+) -> FastAPI:
+    """The HTTP app. ``readiness`` returns the daemon's own checks (scheduler, ...)."""
+    app = FastAPI(title="driftwarden", docs_url=None, redoc_url=None, openapi_url=None)
+    probe_store = _StoreProbe(engine, store_timeout)
+    base = base_url.rstrip("/")
+
+    def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The reason goes to the log (URL without password); the client learns only
+        # that the store is down, never the URL or a traceback.
+        log.warning("%s %s: store %s: %s", request.method, request.url.path, safe_url(engine), _reason(exc))
+        return JSONResponse({"detail": "store unavailable"}, status_code=503)
+
+    app.add_exception_handler(SQLAlchemyError, store_unavailable)
+    app.add_exception_handler(StoreError, store_unavailable)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        checks = {"store": probe_store()}
+        for name, ok in readiness().items():
+            checks.setdefault(name, bool(ok))
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/runs")
+    def list_runs(
+        monitor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        before_id: int | None = None,
+    ) -> dict[str, Any]:
+        # One row more than asked says whether another page follows.
+        runs = queries.list_runs(engine, monitor, limit + 1, before_id)
+        page = runs[:limit]
+        return {
+            "runs": [run.to_dict() for run in page],
+            "next_before_id": page[-1].id if len(runs) > limit else None,
+        }
+
+    @app.get("/api/runs/{run_id}")
+    def get_run(run_id: int) -> JSONResponse:
+        run = queries.get_run(engine, run_id)
+        if run is None:
+            return JSONResponse({"detail": f"run {run_id} not found"}, status_code=404)
+        return JSONResponse({**run.to_dict(), "url": f"{base}/api/runs/{run_id}"})
+
+    return app
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the daemon."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn >= 0.29 installs SIGINT/SIGTERM handlers here when it runs in
+        # the main thread; the daemon owns those signals and sets should_exit.
+        yield
+
+    def install_signal_handlers(self) -> None:  # uvicorn < 0.29 used this hook
+        pass
+
+
+def build_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
+    """A server for ``app``; stop it with ``server.should_exit = True``.
+
+    ``port=0`` binds a free port; read it from ``server.servers`` once
+    ``server.started`` is true.
+    """
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+    return _Server(config)

@@ -1,0 +1,109 @@
+"""The `driftwarden` command.
+
+Exit codes, for CI gates: 0 no drift, 1 drift, 2 error (bad config, data or
+store; the message says which key, column or file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from monitor.config import ConfigError, SecretError, Settings, load_settings
+
+EXIT_ERROR = 2
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", "-c", required=True, type=Path, help="TOML config file (see config.example.toml)"
+    )
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="driftwarden", description="Drift monitoring for ML models in production."
+    )
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the daemon (scheduler, delivery, HTTP)")
+    _add_config(run)
+
+    check = commands.add_parser("check", help="run every monitor once now; exit 1 on drift")
+    _add_config(check)
+    check.add_argument("--monitor", "-m", action="append", help="only this monitor (repeatable)")
+    _add_format(check)
+
+    compare = commands.add_parser(
+        "compare", help="compare two Parquet/CSV files column by column; exit 1 on drift"
+    )
+    compare.add_argument("reference", type=Path)
+    compare.add_argument("current", type=Path)
+    compare.add_argument("--columns", help="comma-separated columns (default: all of reference)")
+    _add_format(compare)
+
+    validate = commands.add_parser("validate", help="check a config file and exit")
+    _add_config(validate)
+
+    db = commands.add_parser("db", help="store maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_commands.add_parser("upgrade", help="apply schema migrations")
+    _add_config(upgrade)
+
+    history = commands.add_parser("history", help="recent runs of one monitor")
+    _add_config(history)
+    history.add_argument("--monitor", "-m", required=True)
+    history.add_argument("--limit", "-n", type=int, default=20)
+    _add_format(history)
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"driftwarden: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from monitor import commands
+    from monitor.compare import CompareError
+    from monitor.daemon import DaemonError
+    from monitor.sources.base import SourceError
+    from monitor.store.engine import StoreError
+
+    try:
+        if args.command == "compare":
+            return commands.compare(args.reference, args.current, args.columns, args.format)
+        settings: Settings = load_settings(args.config)
+        if args.command == "validate":
+            return commands.validate(settings, args.config)
+        if args.command == "run":
+            return commands.run(settings)
+        if args.command == "check":
+            return commands.check(settings, args.monitor, args.format)
+        if args.command == "db":
+            return commands.db_upgrade(settings)
+        if args.command == "history":
+            return commands.history(settings, args.monitor, args.limit, args.format)
+    except (ConfigError, SecretError, StoreError, SourceError, CompareError, DaemonError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+    return _fail(f"unknown command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""What each CLI command does, separate from argument parsing so tests can call it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from monitor.compare import compare_frames
+from monitor.config import ConfigError, Settings
+from monitor.report import MonitorReport, to_json, to_text
+from monitor.runner import run_check
+from monitor.sources.file import read_frame
+from monitor.store.engine import make_engine, upgrade
+from monitor.store.models import utcnow
+from monitor.store.queries import list_runs
+
+EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+
+
+def _exit_code(reports: list[MonitorReport]) -> int:
+    if any(report.status in ("failed", "empty") for report in reports):
+        return EXIT_ERROR
+    return EXIT_DRIFT if any(report.drifted for report in reports) else EXIT_OK
+
+
+def _print(reports: list[MonitorReport], output_format: str) -> None:
+    print(to_json(reports) if output_format == "json" else to_text(reports))
+
+
+def validate(settings: Settings, path: Path) -> int:
+    print(
+        f"{path}: valid ({len(settings.monitors)} monitors, {len(settings.receivers)} receivers)"
+    )
+    return EXIT_OK
+
+
+def run(settings: Settings) -> int:
+    from monitor.daemon import run_daemon
+
+    return run_daemon(settings)
+
+
+def db_upgrade(settings: Settings) -> int:
+    engine = make_engine(settings.store.resolved_url())
+    upgrade(engine)
+    engine.dispose()
+    print("store is at the latest schema")
+    return EXIT_OK
+
+
+def check(settings: Settings, monitor_names: list[str] | None, output_format: str) -> int:
+    """Run the chosen monitors once, now, stored like scheduled runs (trigger "check")."""
+    from monitor.daemon import build_services
+
+    monitors = (
+        [settings.monitor(name) for name in monitor_names] if monitor_names else settings.monitors
+    )
+    if not monitors:
+        raise ConfigError("the config defines no [[monitors]] to check")
+    services = build_services(settings)
+    reports = []
+    for monitor in monitors:
+        outcome = run_check(services.context, monitor, utcnow(), "check")
+        if outcome is None:
+            reports.append(MonitorReport(monitor.name, "skipped", None, "slot already claimed"))
+            continue
+        reports.append(
+            MonitorReport(
+                monitor.name,
+                outcome.status,
+                outcome.drifted,
+                outcome.reason,
+                outcome.results,
+                outcome.run_id,
+            )
+        )
+    services.engine.dispose()
+    _print(reports, output_format)
+    return _exit_code(reports)
+
+
+def compare(reference: Path, current: Path, columns: str | None, output_format: str) -> int:
+    reference_frame = read_frame(str(reference), "auto", limit=None, seed=0)
+    current_frame = read_frame(str(current), "auto", limit=None, seed=0)
+    chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    results = compare_frames(reference_frame, current_frame, columns=chosen)
+    drifted = any(result.drifted for result in results)
+    drifted_names = [result.column for result in results if result.drifted]
+    reason = (
+        f"{len(drifted_names)} of {len(results)} columns drifted"
+        + (f" ({', '.join(drifted_names)})" if drifted_names else "")
+    )
+    _print([MonitorReport(None, "compared", drifted, reason, results)], output_format)
+    return EXIT_DRIFT if drifted else EXIT_OK
+
+
+def history(settings: Settings, monitor: str, limit: int, output_format: str) -> int:
+    settings.monitor(monitor)
+    engine = make_engine(settings.store.resolved_url())
+    upgrade(engine)
+    runs = list_runs(engine, monitor=monitor, limit=limit, before_id=None)
+    engine.dispose()
+    if output_format == "json":
+        print(json.dumps([run.to_dict() for run in runs], indent=2))
+        return EXIT_OK
+    if not runs:
+        print(f"monitor {monitor}: no runs stored yet")
+        return EXIT_OK
+    for run in runs:
+        drift = {True: "DRIFT", False: "ok", None: "-"}[run.drifted]
+        print(
+            f"{run.id:>6}  {run.scheduled_for:%Y-%m-%d %H:%M:%S}Z  {run.trigger:<8}  "
+            f"{run.status:<9}  {drift:<5}  {run.reason or ''}"
+        )
+    return EXIT_OK

@@ -1,0 +1,40 @@
+"""`driftwarden compare`: two files, column by column, nothing stored (a CI gate with no config)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from detectors import ColumnKind, ColumnResult, apply_correction, fit_profile, test_column
+
+
+class CompareError(Exception):
+    """The two files cannot be compared; the message names the column or file."""
+
+
+def column_kind(values: pd.Series) -> ColumnKind:
+    """Numbers are numeric; everything else (strings, booleans, categories) is categorical."""
+    if is_numeric_dtype(values) and not is_bool_dtype(values):
+        return "numeric"
+    return "categorical"
+
+
+def compare_frames(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    columns: list[str] | None = None,
+    alpha: float = 0.05,
+) -> list[ColumnResult]:
+    names = columns if columns is not None else [str(c) for c in reference.columns]
+    for name in names:
+        if name not in reference.columns:
+            raise CompareError(f'reference has no column "{name}"')
+        if name not in current.columns:
+            found = ", ".join(map(str, current.columns)) or "none"
+            raise CompareError(f'current has no column "{name}" (columns found: {found})')
+    results = [
+        test_column(fit_profile(reference[name], column_kind(reference[name])), current[name])
+        for name in names
+    ]
+    return apply_correction(results, alpha=alpha, correction="bh")

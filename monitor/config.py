@@ -1,0 +1,450 @@
+"""TOML config -> validated, typed settings.
+
+The file is parsed once at start. Every error names the table and key it
+concerns (``monitors[1].schedule: ...``) so a user can fix it without reading
+a traceback. Secrets are never literal: a ``*_env`` key names an environment
+variable that is read only when the secret is used.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from monitor.durations import parse_duration
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message says where and why."""
+
+
+class SecretError(Exception):
+    """A secret's environment variable is not set (the message names it, never its value)."""
+
+
+def resolve_secret(env_name: str, key: str) -> str:
+    """Read a secret from ``env_name``, or from the file named by ``<env_name>_FILE``.
+
+    The ``_FILE`` form serves secrets mounted as files (Kubernetes, Docker).
+    """
+    value = os.environ.get(env_name)
+    if value:
+        return value
+    file_name = os.environ.get(f"{env_name}_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise SecretError(
+                f"{key}: cannot read the file named by ${env_name}_FILE ({exc.strerror})"
+            ) from None
+    raise SecretError(f"{key}: environment variable {env_name} (or {env_name}_FILE) is not set")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=float(value))
+    if isinstance(value, str):
+        return parse_duration(value)
+    raise ValueError(f'expected a duration such as "30s" or "5m", got {value!r}')
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a monitor fires: a fixed interval or a cron expression (UTC)."""
+
+    every: timedelta | None = None
+    cron: str | None = None
+
+    def describe(self) -> str:
+        return f"every {self.every}" if self.every is not None else f"cron {self.cron}"
+
+
+def parse_schedule(text: str) -> Schedule:
+    expected = 'expected a cron expression or "every 5m"'
+    stripped = text.strip()
+    if stripped.startswith("every "):
+        try:
+            return Schedule(every=parse_duration(stripped.removeprefix("every ")))
+        except ValueError:
+            raise ValueError(f'{expected}, got "{text}"') from None
+    try:
+        CronTrigger.from_crontab(stripped, timezone="UTC")
+    except ValueError:
+        raise ValueError(f'{expected}, got "{text}"') from None
+    return Schedule(cron=stripped)
+
+
+class StoreSettings(_Model):
+    url: str | None = Field(default=None, description="SQLAlchemy URL without a password")
+    url_env: str | None = Field(default=None, description="env var holding the URL")
+    retention: timedelta = Field(default=timedelta(days=90))
+
+    _check_retention = field_validator("retention", mode="before")(_duration)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> StoreSettings:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set exactly one of url and url_env")
+        return self
+
+    def resolved_url(self) -> str:
+        if self.url_env is not None:
+            return resolve_secret(self.url_env, "store.url_env")
+        assert self.url is not None
+        return self.url
+
+
+class ServerSettings(_Model):
+    listen: str = "127.0.0.1:8470"
+    public_url: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f'expected "host:port" such as "127.0.0.1:8470", got "{value}"')
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.listen}").rstrip("/")
+
+
+class SchedulerSettings(_Model):
+    misfire_grace: timedelta = Field(default=timedelta(seconds=60))
+    catch_up: bool = False
+    max_concurrent_runs: int = Field(default=4, ge=1)
+
+    _check_grace = field_validator("misfire_grace", mode="before")(_duration)
+
+
+class DeliverySettings(_Model):
+    timeout: timedelta = Field(default=timedelta(seconds=10))
+    max_age: timedelta = Field(default=timedelta(hours=24))
+    backoff_initial: timedelta = Field(default=timedelta(seconds=1))
+    backoff_max: timedelta = Field(default=timedelta(minutes=5))
+    poll_interval: timedelta = Field(default=timedelta(seconds=1))
+
+    _check_durations = field_validator(
+        "timeout", "max_age", "backoff_initial", "backoff_max", "poll_interval", mode="before"
+    )(_duration)
+
+
+# --- sources -----------------------------------------------------------------
+
+
+class DemoSourceSettings(_Model):
+    type: Literal["demo"]
+    seed: int = 0
+    rows_per_window: int = Field(default=2000, ge=1)
+    drift_cycle: timedelta = Field(default=timedelta(minutes=2))
+    drift_for: timedelta = Field(default=timedelta(minutes=1))
+    drift_columns: tuple[str, ...] = ("income", "device")
+
+    _check_durations = field_validator("drift_cycle", "drift_for", mode="before")(_duration)
+
+    @model_validator(mode="after")
+    def _drift_fits_cycle(self) -> DemoSourceSettings:
+        if self.drift_for >= self.drift_cycle:
+            raise ValueError("drift_for must be shorter than drift_cycle")
+        return self
+
+
+class SqlSourceSettings(_Model):
+    type: Literal["sql"]
+    url: str | None = None
+    url_env: str | None = None
+    table: str | None = None
+    query: str | None = None
+    timestamp_column: str
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SqlSourceSettings:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set exactly one of url and url_env")
+        if (self.table is None) == (self.query is None):
+            raise ValueError("set exactly one of table and query")
+        return self
+
+
+class FileSourceSettings(_Model):
+    type: Literal["file"]
+    path: str = Field(description="a file or a glob of Parquet/CSV files")
+    format: Literal["parquet", "csv", "auto"] = "auto"
+    timestamp_column: str
+
+
+SourceSettings = Annotated[
+    DemoSourceSettings | SqlSourceSettings | FileSourceSettings, Field(discriminator="type")
+]
+
+
+# --- references --------------------------------------------------------------
+
+
+class FileReferenceSettings(_Model):
+    type: Literal["file"]
+    path: str
+    format: Literal["parquet", "csv", "auto"] = "auto"
+
+
+class SqlReferenceSettings(_Model):
+    type: Literal["sql"]
+    url: str | None = None
+    url_env: str | None = None
+    query: str
+
+    @model_validator(mode="after")
+    def _one_url(self) -> SqlReferenceSettings:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set exactly one of url and url_env")
+        return self
+
+
+class WindowReferenceSettings(_Model):
+    """A fixed past window of the monitor's own source."""
+
+    type: Literal["window"]
+    start: datetime
+    end: datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WindowReferenceSettings:
+        object.__setattr__(self, "start", _utc(self.start))
+        object.__setattr__(self, "end", _utc(self.end))
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+ReferenceSettings = Annotated[
+    FileReferenceSettings | SqlReferenceSettings | WindowReferenceSettings,
+    Field(discriminator="type"),
+]
+
+
+# --- monitors ----------------------------------------------------------------
+
+
+class ColumnSettings(_Model):
+    name: str
+    kind: Literal["numeric", "categorical"]
+    method: str | None = None
+    threshold: float | None = None
+
+
+class PerformanceSettings(_Model):
+    task: Literal["classification", "regression"]
+    prediction: str
+    label: str
+    allowed_drop: float = Field(default=0.05, ge=0)
+
+
+class ThresholdSettings(_Model):
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    correction: Literal["none", "bonferroni", "holm", "bh"] = "bh"
+    drift_share: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="opt-in: drifted only when at least this share of columns drifted",
+    )
+
+
+class MonitorSettings(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    schedule: Schedule
+    window: timedelta = Field(default=timedelta(hours=1))
+    sample_limit: int = Field(default=100_000, ge=1)
+    reference_limit: int = Field(default=1_000_000, ge=1)
+    source: SourceSettings
+    reference: ReferenceSettings
+    columns: tuple[ColumnSettings, ...] = Field(min_length=1)
+    performance: PerformanceSettings | None = None
+    thresholds: ThresholdSettings = ThresholdSettings()
+    receivers: tuple[str, ...] = ()
+
+    _check_window = field_validator("window", mode="before")(_duration)
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> Schedule:
+        if isinstance(value, Schedule):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f'expected a cron expression or "every 5m", got {value!r}')
+        return parse_schedule(value)
+
+    @model_validator(mode="after")
+    def _unique_columns(self) -> MonitorSettings:
+        seen: set[str] = set()
+        for column in self.columns:
+            if column.name in seen:
+                raise ValueError(f'column "{column.name}" is listed twice')
+            seen.add(column.name)
+        return self
+
+
+# --- receivers ---------------------------------------------------------------
+
+
+class WebhookReceiverSettings(_Model):
+    name: str
+    type: Literal["webhook"]
+    url: str | None = Field(default=None, description="a URL that holds no token")
+    url_env: str | None = None
+    secret_env: str | None = Field(
+        default=None, description='env var holding the Standard Webhooks secret ("whsec_...")'
+    )
+    headers_env: dict[str, str] = Field(
+        default_factory=dict, description="header name -> env var holding its value"
+    )
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookReceiverSettings:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set exactly one of url and url_env")
+        return self
+
+    def resolved_url(self, key: str) -> str:
+        if self.url_env is not None:
+            return resolve_secret(self.url_env, f"{key}.url_env")
+        assert self.url is not None
+        return self.url
+
+
+ReceiverSettings = Annotated[WebhookReceiverSettings, Field(discriminator="type")]
+
+
+class Settings(_Model):
+    store: StoreSettings = StoreSettings(url="sqlite:///driftwarden.db")
+    server: ServerSettings = ServerSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    monitors: tuple[MonitorSettings, ...] = ()
+    receivers: tuple[ReceiverSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        names = [monitor.name for monitor in self.monitors]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f'monitor name "{name}" is used twice')
+        receiver_names = {receiver.name for receiver in self.receivers}
+        for index, monitor in enumerate(self.monitors):
+            for receiver in monitor.receivers:
+                if receiver not in receiver_names:
+                    known = ", ".join(sorted(receiver_names)) or "none are defined"
+                    raise ValueError(
+                        f'monitors[{index}].receivers: unknown receiver "{receiver}" '
+                        f"(known: {known})"
+                    )
+        return self
+
+    def monitor(self, name: str) -> MonitorSettings:
+        for monitor in self.monitors:
+            if monitor.name == name:
+                return monitor
+        known = ", ".join(m.name for m in self.monitors) or "none are configured"
+        raise ConfigError(f'no monitor named "{name}" (known: {known})')
+
+    def receiver(self, name: str) -> ReceiverSettings:
+        for receiver in self.receivers:
+            if receiver.name == name:
+                return receiver
+        raise ConfigError(f'no receiver named "{name}"')
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """Render pydantic's error location as the TOML path a user wrote.
+
+    Discriminated unions add the tag ("demo", "file") as a path element; it
+    is not something the user typed, so it is dropped.
+    """
+    parts: list[str] = []
+    for index, element in enumerate(loc):
+        if isinstance(element, int):
+            parts[-1] = f"{parts[-1]}[{element}]" if parts else f"[{element}]"
+            continue
+        previous = loc[index - 1] if index else None
+        if previous in ("source", "reference") or (
+            isinstance(previous, int) and index >= 2 and loc[index - 2] == "receivers"
+        ):
+            if element in ("demo", "sql", "file", "window", "webhook"):
+                continue
+        parts.append(element)
+    return ".".join(parts)
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        return f"unknown type {ctx.get('tag')}; expected one of {ctx.get('expected_tags')}"
+    if kind == "union_tag_not_found":
+        return 'required key "type" is missing'
+    return message
+
+
+def parse_settings(data: dict[str, Any], origin: str = "config") -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            where = _location(tuple(error["loc"]))
+            text = _message(error)
+            lines.append(f"{where}: {text}" if where else text)
+        raise ConfigError(f"{origin}: " + "\n  ".join(lines)) from None
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate a TOML config file."""
+    config_path = Path(path)
+    try:
+        raw = config_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read the config ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_path}: not valid TOML ({exc})") from None
+    return parse_settings(data, origin=str(config_path))

@@ -1,0 +1,147 @@
+"""The long-lived service: objects built from config in one place, then run until a signal."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from types import FrameType
+
+from sqlalchemy import Engine
+
+from monitor.api import build_server, create_app
+from monitor.config import Settings
+from monitor.delivery.worker import DeliveryWorker
+from monitor.metrics import ColumnSample, Metrics
+from monitor.notifiers import build_notifiers
+from monitor.runner import RunContext
+from monitor.scheduler import Scheduler
+from monitor.sources import build_source
+from monitor.store.engine import make_engine, upgrade
+from monitor.store.models import utcnow
+from monitor.store.queries import latest_successful_runs
+from monitor.store.runs import fail_unfinished_runs
+
+log = logging.getLogger("driftwarden")
+
+SHUTDOWN_TIMEOUT_SECONDS = 8.0
+
+
+class DaemonError(Exception):
+    """The daemon cannot start; the message says why."""
+
+
+@dataclass(frozen=True)
+class Services:
+    engine: Engine
+    metrics: Metrics
+    context: RunContext
+    worker_id: str
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def build_services(settings: Settings) -> Services:
+    """Store (migrated), metrics (restored from the store) and the run context."""
+    engine = make_engine(settings.store.resolved_url())
+    upgrade(engine)
+    metrics = Metrics()
+    for run in latest_successful_runs(engine):
+        summary = run.summary
+        if summary.finished_at is None:
+            continue
+        metrics.show_latest(
+            summary.monitor,
+            bool(summary.drifted),
+            summary.finished_at,
+            [
+                ColumnSample(r.column, r.method, r.statistic, r.p_value, r.drifted)
+                for r in run.results
+            ],
+        )
+    worker_id = worker_identity()
+    context = RunContext(
+        engine=engine,
+        metrics=metrics,
+        sources={monitor.name: build_source(monitor.source) for monitor in settings.monitors},
+        worker_id=worker_id,
+        base_url=settings.server.base_url(),
+    )
+    return Services(engine=engine, metrics=metrics, context=context, worker_id=worker_id)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise DaemonError(f"server.listen: cannot listen on {host}:{port} ({exc.strerror})") from None
+    return sock
+
+
+def run_daemon(settings: Settings) -> int:
+    """Serve until SIGTERM or SIGINT; returns the process exit code."""
+    sock = _bind(settings.server.host, settings.server.port)
+    services = build_services(settings)
+    stop = threading.Event()
+    scheduler = Scheduler(services.context, settings.monitors, settings.scheduler, utcnow)
+    worker = DeliveryWorker(
+        engine=services.engine,
+        notifiers=build_notifiers(settings),
+        secrets={receiver.name: receiver.secret_env for receiver in settings.receivers},
+        settings=settings.delivery,
+        metrics=services.metrics,
+        worker_id=services.worker_id,
+    )
+    worker_thread = threading.Thread(
+        target=worker.run_forever, args=(stop,), name="delivery", daemon=True
+    )
+
+    def readiness() -> dict[str, bool]:
+        return {"scheduler": scheduler.running, "delivery": worker_thread.is_alive()}
+
+    app = create_app(services.engine, services.metrics, readiness, settings.server.base_url())
+    server = build_server(app, settings.server.host, settings.server.port)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        stop.set()
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    scheduler.start()
+    worker_thread.start()
+    log.info(
+        "driftwarden started: %d monitors, %d receivers, http://%s",
+        len(settings.monitors),
+        len(settings.receivers),
+        settings.server.listen,
+    )
+    server.run(sockets=[sock])
+    stop.set()
+    finished_in_time = scheduler.shutdown(timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    worker_thread.join(timeout=2.0)
+    interrupted = fail_unfinished_runs(
+        services.engine, services.worker_id, "interrupted: the daemon stopped during the run"
+    )
+    if interrupted:
+        log.warning("%d runs were interrupted by the stop and stored as failed", interrupted)
+    services.engine.dispose()
+    log.info("driftwarden stopped")
+    if not finished_in_time:
+        # Runs still in flight live in pool threads that the interpreter would wait
+        # for at exit; their rows are already marked failed, so leave without them.
+        logging.shutdown()
+        os._exit(0)
+    return 0

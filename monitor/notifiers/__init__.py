@@ -1,0 +1,43 @@
+"""Notifiers: one module per receiver kind behind ``base.Notifier``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from monitor.config import ConfigError, Settings
+from monitor.notifiers.base import Notifier, OutboundMessage, Verdict, classify_status
+from monitor.notifiers.webhook import WebhookNotifier
+
+__all__ = [
+    "NOTIFIER_TYPES",
+    "Notifier",
+    "OutboundMessage",
+    "Verdict",
+    "WebhookNotifier",
+    "build_notifiers",
+    "classify_status",
+    "signing_secrets",
+]
+
+NOTIFIER_TYPES: dict[str, Callable[[Any, str], Notifier]] = {"webhook": WebhookNotifier}
+
+
+def build_notifiers(settings: Settings) -> dict[str, Notifier]:
+    """One notifier per ``[[receivers]]`` entry, keyed by receiver name."""
+    notifiers: dict[str, Notifier] = {}
+    for index, receiver in enumerate(settings.receivers):
+        key = f"receivers[{index}]"
+        factory = NOTIFIER_TYPES.get(receiver.type)
+        if factory is None:
+            known = ", ".join(sorted(NOTIFIER_TYPES))
+            raise ConfigError(f'{key}.type: unknown type "{receiver.type}" (known: {known})')
+        if receiver.name in notifiers:
+            raise ConfigError(f'{key}.name: receiver name "{receiver.name}" is used twice')
+        notifiers[receiver.name] = factory(receiver, key)
+    return notifiers
+
+
+def signing_secrets(settings: Settings) -> dict[str, str | None]:
+    """Receiver name -> env var holding its Standard Webhooks secret (None: unsigned)."""
+    return {receiver.name: receiver.secret_env for receiver in settings.receivers}

@@ -1,0 +1,62 @@
+"""The seam every notifier implements: a message -> a request, a response -> a verdict.
+
+Retry, backoff, idempotency, signing, redaction and metrics are stages the
+delivery worker wraps around every notifier (Alertmanager's ``notify``
+design); a notifier only knows its receiver's wire format. Network errors and
+timeouts never reach a notifier: the worker treats them as retryable.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+
+
+class Verdict(enum.Enum):
+    """What a response means for the message."""
+
+    DELIVERED = "delivered"
+    RETRYABLE = "retryable"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message as a notifier sees it; ``attempt`` counts from 1."""
+
+    message_id: str
+    event_type: str
+    payload: dict[str, Any]
+    created_at: datetime
+    attempt: int
+
+
+class Notifier(Protocol):
+    def build_request(self, message: OutboundMessage) -> httpx.Request:
+        """The request that delivers ``message``; secrets are read from the environment now."""
+        ...
+
+    def classify(self, response: httpx.Response) -> Verdict:
+        """Whether ``response`` delivered the message, or failed retryably or for good."""
+        ...
+
+
+_RETRYABLE_4XX = frozenset({408, 425, 429})
+
+
+def classify_status(status_code: int) -> Verdict:
+    """2xx delivered; 408, 425, 429 and 5xx retryable; anything else (4xx, 3xx) permanent.
+
+    >>> classify_status(204), classify_status(429), classify_status(503), classify_status(404)
+    (<Verdict.DELIVERED: 'delivered'>, <Verdict.RETRYABLE: 'retryable'>, \
+<Verdict.RETRYABLE: 'retryable'>, <Verdict.PERMANENT: 'permanent'>)
+    """
+    if 200 <= status_code < 300:
+        return Verdict.DELIVERED
+    if status_code in _RETRYABLE_4XX or 500 <= status_code < 600:
+        return Verdict.RETRYABLE
+    return Verdict.PERMANENT

@@ -1,0 +1,52 @@
+"""A generic JSON webhook: ``{"type", "timestamp", "data"}``, signed by the worker.
+
+The URL and the extra header values may hold tokens, so they are read from
+the environment each time a request is built and never kept elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timezone
+
+import httpx
+
+from monitor import __version__
+from monitor.config import WebhookReceiverSettings, resolve_secret
+from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+
+USER_AGENT = f"driftwarden/{__version__}"
+
+
+def render_payload(message: OutboundMessage) -> bytes:
+    """The exact request body: compact JSON, ``timestamp`` as ISO-8601 UTC of ``created_at``."""
+    timestamp = message.created_at.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    document = {
+        "type": message.event_type,
+        "timestamp": timestamp.replace("+00:00", "Z"),
+        "data": message.payload,
+    }
+    return json.dumps(document, separators=(",", ":")).encode("utf-8")
+
+
+class WebhookNotifier:
+    def __init__(self, settings: WebhookReceiverSettings, key: str) -> None:
+        self.settings = settings
+        self.key = key
+
+    def build_request(self, message: OutboundMessage) -> httpx.Request:
+        headers = {
+            name: resolve_secret(env_name, f"{self.key}.headers_env.{name}")
+            for name, env_name in self.settings.headers_env.items()
+        }
+        headers["content-type"] = "application/json"
+        headers["user-agent"] = USER_AGENT
+        return httpx.Request(
+            "POST",
+            self.settings.resolved_url(self.key),
+            headers=headers,
+            content=render_payload(message),
+        )
+
+    def classify(self, response: httpx.Response) -> Verdict:
+        return classify_status(response.status_code)

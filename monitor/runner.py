@@ -1,0 +1,359 @@
+"""One check run, start to end, as a plain function: no scheduler needed to call it.
+
+claim -> sample -> fit-or-load the reference profile -> test -> decide ->
+store run, results, alert transition and outbox rows in one transaction.
+A run that cannot complete is stored as failed with a readable reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from detectors import (
+    ColumnProfile,
+    ColumnResult,
+    apply_correction,
+    compare_performance,
+    fit_profile,
+    performance_metrics,
+    test_column,
+)
+from monitor.config import MonitorSettings
+from monitor.metrics import ColumnSample, Metrics
+from monitor.reference import load_reference, reference_key
+from monitor.sources.base import Source, SourceError, Window
+from monitor.store import runs as store
+from monitor.store.models import utcnow
+
+log = logging.getLogger("driftwarden.runner")
+
+DRIFT_RULE = "drift"
+
+
+class DataError(Exception):
+    """The data cannot be tested as configured (e.g. a configured column is absent)."""
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """Everything a run needs from the reference: per-column profiles and model metrics."""
+
+    columns: Mapping[str, ColumnProfile]
+    performance: Mapping[str, float]
+    n_rows: int
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "columns": {name: profile.to_dict() for name, profile in self.columns.items()},
+            "performance": dict(self.performance),
+            "n_rows": self.n_rows,
+        }
+        return zlib.compress(json.dumps(body).encode())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ReferenceProfile:
+        body = json.loads(zlib.decompress(data))
+        return cls(
+            columns={
+                name: ColumnProfile.from_dict(profile) for name, profile in body["columns"].items()
+            },
+            performance=body["performance"],
+            n_rows=body["n_rows"],
+        )
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a run needs from the daemon, built once from config and passed in."""
+
+    engine: Engine
+    metrics: Metrics
+    sources: Mapping[str, Source]
+    worker_id: str
+    base_url: str
+    clock: Callable[[], datetime] = utcnow
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: int
+    monitor: str
+    status: str
+    drifted: bool | None
+    reason: str
+    window: Window
+    results: Sequence[ColumnResult] = field(default_factory=tuple)
+
+
+def require_columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> None:
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        found = ", ".join(map(str, frame.columns)) or "none"
+        listed = ", ".join(f'"{name}"' for name in missing)
+        raise DataError(f"{what} has no column {listed} (columns found: {found})")
+
+
+def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> ReferenceProfile:
+    names = [column.name for column in monitor.columns]
+    perf = monitor.performance
+    require_columns(reference, names + ([perf.label, perf.prediction] if perf else []), "reference")
+    profiles = {
+        column.name: fit_profile(reference[column.name], column.kind, max_sorted=1_000_000)
+        for column in monitor.columns
+    }
+    metrics = (
+        performance_metrics(reference[perf.label], reference[perf.prediction], perf.task)
+        if perf
+        else {}
+    )
+    return ReferenceProfile(columns=profiles, performance=metrics, n_rows=len(reference))
+
+
+def reference_profile(
+    engine: Engine, monitor: MonitorSettings, monitor_id: int, source: Source
+) -> ReferenceProfile:
+    """The stored profile for the current reference, fitted and stored on first use."""
+    key = reference_key(monitor)
+    stored = store.load_profile(engine, monitor_id, key)
+    if stored is not None:
+        return ReferenceProfile.from_bytes(stored)
+    log.info("fitting reference profile for monitor %s", monitor.name)
+    profile = fit_reference(monitor, load_reference(monitor, source))
+    store.save_profile(engine, monitor_id, key, profile.n_rows, profile.to_bytes())
+    return profile
+
+
+def evaluate(
+    monitor: MonitorSettings, profile: ReferenceProfile, current: pd.DataFrame
+) -> list[ColumnResult]:
+    """Per-column drift (corrected across columns), then performance when labels are present."""
+    if len(current):
+        require_columns(current, [column.name for column in monitor.columns], "current window")
+    drift = [
+        test_column(
+            profile.columns[column.name],
+            current[column.name] if column.name in current else pd.Series([], name=column.name),
+            method=column.method,
+            threshold=column.threshold,
+        )
+        for column in monitor.columns
+    ]
+    thresholds = monitor.thresholds
+    results = apply_correction(drift, alpha=thresholds.alpha, correction=thresholds.correction)
+    perf = monitor.performance
+    if perf and len(current) and perf.label in current and perf.prediction in current:
+        results += compare_performance(
+            profile.performance,
+            current[perf.label],
+            current[perf.prediction],
+            perf.task,
+            allowed_drop=perf.allowed_drop,
+            column=perf.label,
+        )
+    return results
+
+
+def decide(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tuple[bool, str]:
+    """Monitor-level decision and the sentence that explains it."""
+    performance_names = _performance_methods(monitor)
+    drift = [r for r in results if r.method not in performance_names]
+    degraded = [r for r in results if r.method in performance_names and r.drifted]
+    drifted_columns = [r for r in drift if r.drifted]
+    share = monitor.thresholds.drift_share
+    if share is None:
+        drift_hit = bool(drifted_columns)
+    else:
+        drift_hit = bool(drift) and len(drifted_columns) / len(drift) >= share
+    parts = []
+    if drifted_columns:
+        names = ", ".join(r.column for r in drifted_columns)
+        parts.append(f"{len(drifted_columns)} of {len(drift)} columns drifted ({names})")
+    else:
+        parts.append(f"0 of {len(drift)} columns drifted")
+    if share is not None:
+        parts.append(f"drift share rule {share:g}")
+    if degraded:
+        parts.append("performance dropped: " + ", ".join(r.method for r in degraded))
+    drifted = drift_hit or bool(degraded)
+    return drifted, ("drift: " if drifted else "no drift: ") + "; ".join(parts)
+
+
+def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
+    if monitor.performance is None:
+        return frozenset()
+    return frozenset(
+        ("accuracy", "f1") if monitor.performance.task == "classification" else ("mae", "rmse")
+    )
+
+
+def _stored(monitor: MonitorSettings, result: ColumnResult) -> store.StoredResult:
+    kind = "performance" if result.method in _performance_methods(monitor) else "drift"
+    return store.StoredResult(
+        kind=kind,
+        column=result.column,
+        method=result.method,
+        statistic=result.statistic,
+        p_value=result.p_value,
+        p_value_adjusted=result.p_value_adjusted,
+        threshold=result.threshold,
+        drifted=result.drifted,
+        n_reference=result.n_reference,
+        n_current=result.n_current,
+        status=result.status,
+        reason=result.reason,
+        details=dict(result.details),
+    )
+
+
+def message_id(fingerprint: str, episode: int, state: str, receiver: str) -> str:
+    """Stable across retries, restarts and replicas: receivers de-duplicate on it."""
+    digest = hashlib.sha256(f"{fingerprint}:{episode}:{state}:{receiver}".encode()).hexdigest()
+    return f"msg_{digest[:32]}"
+
+
+def build_payload(
+    monitor: MonitorSettings,
+    run_id: int,
+    window: Window,
+    drifted: bool,
+    reason: str,
+    results: Sequence[ColumnResult],
+    base_url: str,
+    state: str,
+    fingerprint: str,
+) -> dict[str, Any]:
+    return {
+        "monitor": monitor.name,
+        "alert": {"rule": DRIFT_RULE, "state": state, "fingerprint": fingerprint},
+        "run": {"id": run_id, "url": f"{base_url}/api/runs/{run_id}"},
+        "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
+        "decision": {"drifted": drifted, "reason": reason},
+        "drifted_columns": [
+            {
+                "column": r.column,
+                "method": r.method,
+                "statistic": r.statistic,
+                "p_value": r.p_value,
+                "p_value_adjusted": r.p_value_adjusted,
+                "threshold": r.threshold,
+            }
+            for r in results
+            if r.drifted
+        ],
+    }
+
+
+def alert_change(
+    ctx: RunContext,
+    monitor: MonitorSettings,
+    run_id: int,
+    window: Window,
+    drifted: bool,
+    reason: str,
+    results: Sequence[ColumnResult],
+) -> store.AlertChange | None:
+    """Firing when a run drifts, resolved when the next one is clean; otherwise no change."""
+    fingerprint = store.alert_fingerprint(monitor.name, DRIFT_RULE)
+    state, episode = store.current_alert_state(ctx.engine, fingerprint)
+    if drifted and state != "firing":
+        to_state, episode = "firing", episode + 1
+    elif not drifted and state == "firing":
+        to_state = "resolved"
+    else:
+        return None
+    payload = build_payload(
+        monitor, run_id, window, drifted, reason, results, ctx.base_url, to_state, fingerprint
+    )
+    event_type = "drift.detected" if to_state == "firing" else "drift.resolved"
+    messages = [
+        store.OutboxMessage(
+            message_id=message_id(fingerprint, episode, to_state, receiver),
+            receiver=receiver,
+            event_type=event_type,
+            payload=payload,
+        )
+        for receiver in monitor.receivers
+    ]
+    return store.AlertChange(
+        fingerprint=fingerprint, rule=DRIFT_RULE, to_state=to_state, messages=messages
+    )
+
+
+def run_check(
+    ctx: RunContext, monitor: MonitorSettings, scheduled_for: datetime, trigger: str
+) -> RunOutcome | None:
+    """Run one slot of one monitor; None when another process already claimed the slot."""
+    started = time.monotonic()
+    window = Window(start=scheduled_for - monitor.window, end=scheduled_for)
+    monitor_id = store.ensure_monitor(ctx.engine, monitor.name)
+    claim = store.claim_run(
+        ctx.engine, monitor_id, scheduled_for, trigger, window.start, window.end, ctx.worker_id
+    )
+    if claim is None:
+        log.info("monitor %s slot %s already claimed; skipping", monitor.name, scheduled_for)
+        return None
+    source = ctx.sources[monitor.name]
+    try:
+        profile = reference_profile(ctx.engine, monitor, monitor_id, source)
+        current = source.sample(window, monitor.sample_limit, seed=int(scheduled_for.timestamp()))
+        results = evaluate(monitor, profile, current)
+    except (SourceError, DataError, ValueError) as exc:
+        reason = str(exc)
+        log.warning("run %d of monitor %s failed: %s", claim.run_id, monitor.name, reason)
+        store.fail_run(ctx.engine, claim, reason)
+        ctx.metrics.record_failed_run(monitor.name, time.monotonic() - started)
+        return RunOutcome(claim.run_id, monitor.name, "failed", None, reason, window)
+    if len(current) == 0:
+        drifted, reason = False, f"no data: the window {window.start} .. {window.end} is empty"
+    else:
+        drifted, reason = decide(monitor, results)
+    status = "empty" if len(current) == 0 else "succeeded"
+    change = (
+        None
+        if status == "empty"
+        else alert_change(ctx, monitor, claim.run_id, window, drifted, reason, results)
+    )
+    store.finish_run(
+        ctx.engine,
+        claim,
+        status=status,
+        drifted=drifted,
+        reason=reason,
+        n_reference=profile.n_rows,
+        n_current=len(current),
+        results=[_stored(monitor, r) for r in results],
+        alert_change=change,
+    )
+    ctx.metrics.record_successful_run(
+        monitor.name,
+        drifted,
+        time.monotonic() - started,
+        ctx.clock(),
+        [ColumnSample(r.column, r.method, r.statistic, r.p_value, r.drifted) for r in results],
+    )
+    log.info("run %d of monitor %s: %s", claim.run_id, monitor.name, reason)
+    return RunOutcome(claim.run_id, monitor.name, status, drifted, reason, window, results)
+
+
+def run_check_safely(
+    ctx: RunContext, monitor: MonitorSettings, scheduled_for: datetime, trigger: str
+) -> RunOutcome | None:
+    """The scheduler's entry: a store outage is logged, never kills the daemon."""
+    try:
+        return run_check(ctx, monitor, scheduled_for, trigger)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        log.error("monitor %s: store unavailable, run skipped (%s)", monitor.name, reason)
+        return None

@@ -1,0 +1,144 @@
+"""APScheduler wiring: it only decides when; ``runner.run_check`` does the work.
+
+Fire times are a pure function of the schedule (intervals are aligned to a
+fixed origin, cron is evaluated in UTC), so every replica computes the same
+slots and the store's unique (monitor, scheduled_for) key lets exactly one of
+them run each slot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config import MonitorSettings, Schedule, SchedulerSettings
+from monitor.runner import RunContext, run_check_safely
+from monitor.store.runs import latest_scheduled_slot
+
+log = logging.getLogger("driftwarden.scheduler")
+
+SLOT_ORIGIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
+MAX_CATCH_UP_SLOTS = 100
+
+
+def build_trigger(schedule: Schedule) -> BaseTrigger:
+    if schedule.every is not None:
+        return IntervalTrigger(
+            seconds=schedule.every.total_seconds(), start_date=SLOT_ORIGIN, timezone=timezone.utc
+        )
+    assert schedule.cron is not None
+    return CronTrigger.from_crontab(schedule.cron, timezone=timezone.utc)
+
+
+def _next_after(trigger: BaseTrigger, fire_time: datetime) -> datetime | None:
+    after = fire_time + timedelta(microseconds=1)
+    return trigger.get_next_fire_time(fire_time, after)
+
+
+def latest_slot(trigger: BaseTrigger, now: datetime) -> datetime | None:
+    """The latest fire time at or before ``now`` (None if there is none within a year)."""
+    horizon = timedelta(seconds=1)
+    while horizon < timedelta(days=400):
+        candidate = trigger.get_next_fire_time(None, now - horizon)
+        if candidate is not None and candidate <= now:
+            while (following := _next_after(trigger, candidate)) is not None and following <= now:
+                candidate = following
+            return candidate
+        horizon *= 2
+    return None
+
+
+def slots_between(trigger: BaseTrigger, after: datetime, until: datetime) -> list[datetime]:
+    """Fire times in (after, until], oldest first, at most MAX_CATCH_UP_SLOTS of the newest."""
+    slots: list[datetime] = []
+    current = _next_after(trigger, after)
+    while current is not None and current <= until:
+        slots.append(current)
+        current = _next_after(trigger, current)
+    return slots[-MAX_CATCH_UP_SLOTS:]
+
+
+class Scheduler:
+    """Fires every monitor on its schedule, runs in a bounded thread pool."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        monitors: tuple[MonitorSettings, ...],
+        settings: SchedulerSettings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._ctx = ctx
+        self._monitors = monitors
+        self._settings = settings
+        self._clock = clock
+        self._triggers = {monitor.name: build_trigger(monitor.schedule) for monitor in monitors}
+        self._scheduler = BackgroundScheduler(
+            timezone=timezone.utc,
+            executors={"default": JobExecutor(settings.max_concurrent_runs)},
+            job_defaults={
+                "coalesce": not settings.catch_up,
+                "max_instances": 1,
+                "misfire_grace_time": int(settings.misfire_grace.total_seconds()) or 1,
+            },
+        )
+        self._catch_up_pool: ThreadPoolExecutor | None = None
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def start(self) -> None:
+        for monitor in self._monitors:
+            self._scheduler.add_job(
+                self._fire,
+                self._triggers[monitor.name],
+                args=[monitor],
+                id=monitor.name,
+                name=f"monitor {monitor.name}",
+            )
+        self._scheduler.start()
+        if self._settings.catch_up:
+            self._start_catch_up()
+
+    def _fire(self, monitor: MonitorSettings) -> None:
+        slot = latest_slot(self._triggers[monitor.name], self._clock())
+        if slot is not None:
+            run_check_safely(self._ctx, monitor, slot, "schedule")
+
+    def _start_catch_up(self) -> None:
+        """Run the slots missed while no daemon was running, oldest first."""
+        self._catch_up_pool = ThreadPoolExecutor(1, thread_name_prefix="catch-up")
+        now = self._clock()
+        for monitor in self._monitors:
+            last = latest_scheduled_slot(self._ctx.engine, monitor.name)
+            if last is None:
+                continue
+            trigger = self._triggers[monitor.name]
+            current = latest_slot(trigger, now)
+            missed = [s for s in slots_between(trigger, last, now) if s != current]
+            if missed:
+                log.info("monitor %s: catching up %d missed slots", monitor.name, len(missed))
+            for slot in missed:
+                self._catch_up_pool.submit(run_check_safely, self._ctx, monitor, slot, "catch_up")
+
+    def shutdown(self, timeout: float) -> bool:
+        """Stop firing; wait up to ``timeout`` seconds for runs in flight (False if some remain)."""
+        self._scheduler.pause()
+        if self._catch_up_pool is not None:
+            self._catch_up_pool.shutdown(wait=False, cancel_futures=True)
+        waiter: Future[None] = ThreadPoolExecutor(1).submit(self._scheduler.shutdown, True)
+        try:
+            waiter.result(timeout=timeout)
+        except TimeoutError:
+            log.warning("runs still in flight after %.0fs; stopping without them", timeout)
+            return False
+        return True

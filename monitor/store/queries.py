@@ -1,0 +1,295 @@
+"""Read-only repository functions: what the API and start-up read from the store.
+
+Every function returns frozen dataclasses built from the rows, never ORM
+objects, so nothing outside this module holds a session or lazy-loads. Each
+call issues a fixed number of queries (runs, then the results of all those
+runs at once), whatever the number of runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, Row, func, select
+from sqlalchemy.orm import Session
+
+from monitor.store.models import MonitorRow, OutboxRow, ResultRow, RunRow
+
+RUN_SUCCEEDED = "succeeded"
+"""``runs.status`` of a run that finished and stored its results."""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(timezone.utc).isoformat()
+
+
+def _finite(value: float | None) -> float | None:
+    # JSON has no NaN or Infinity; Starlette refuses to render them.
+    return value if value is None or math.isfinite(value) else None
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return _finite(value)
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """One stored result row (a column test, a multivariate test or a quality check)."""
+
+    kind: str
+    column: str
+    method: str
+    statistic: float | None
+    p_value: float | None
+    p_value_adjusted: float | None
+    threshold: float
+    drifted: bool
+    n_reference: int
+    n_current: int
+    status: str
+    reason: str
+    details: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "column": self.column,
+            "method": self.method,
+            "statistic": _finite(self.statistic),
+            "p_value": _finite(self.p_value),
+            "p_value_adjusted": _finite(self.p_value_adjusted),
+            "threshold": _finite(self.threshold),
+            "drifted": self.drifted,
+            "n_reference": self.n_reference,
+            "n_current": self.n_current,
+            "status": self.status,
+            "reason": self.reason,
+            "details": _json_safe(self.details),
+        }
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    monitor: str
+    scheduled_for: datetime
+    trigger: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    window_start: datetime
+    window_end: datetime
+    drifted: bool | None
+    reason: str | None
+    n_reference: int | None
+    n_current: int | None
+    drifted_columns: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "monitor": self.monitor,
+            "scheduled_for": _iso(self.scheduled_for),
+            "trigger": self.trigger,
+            "status": self.status,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "window_start": _iso(self.window_start),
+            "window_end": _iso(self.window_end),
+            "drifted": self.drifted,
+            "reason": self.reason,
+            "n_reference": self.n_reference,
+            "n_current": self.n_current,
+            "drifted_columns": list(self.drifted_columns),
+        }
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    summary: RunSummary
+    results: tuple[ResultView, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.summary.to_dict(), "results": [r.to_dict() for r in self.results]}
+
+
+_RUN_COLUMNS = (
+    RunRow.id,
+    MonitorRow.name,
+    RunRow.scheduled_for,
+    RunRow.trigger,
+    RunRow.status,
+    RunRow.started_at,
+    RunRow.finished_at,
+    RunRow.window_start,
+    RunRow.window_end,
+    RunRow.drifted,
+    RunRow.reason,
+    RunRow.n_reference,
+    RunRow.n_current,
+)
+
+
+def _summary(row: Row[Any], drifted_columns: Iterable[str]) -> RunSummary:
+    return RunSummary(
+        id=row.id,
+        monitor=row.name,
+        scheduled_for=row.scheduled_for,
+        trigger=row.trigger,
+        status=row.status,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        drifted=row.drifted,
+        reason=row.reason,
+        n_reference=row.n_reference,
+        n_current=row.n_current,
+        drifted_columns=tuple(drifted_columns),
+    )
+
+
+def _view(result: ResultRow) -> ResultView:
+    return ResultView(
+        kind=result.kind,
+        column=result.column,
+        method=result.method,
+        statistic=result.statistic,
+        p_value=result.p_value,
+        p_value_adjusted=result.p_value_adjusted,
+        threshold=result.threshold,
+        drifted=result.drifted,
+        n_reference=result.n_reference,
+        n_current=result.n_current,
+        status=result.status,
+        reason=result.reason,
+        details=dict(result.details or {}),
+    )
+
+
+def _drifted_columns(columns: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
+    by_run: dict[int, list[str]] = {}
+    for run_id, column in columns:
+        names = by_run.setdefault(run_id, [])
+        if column not in names:
+            names.append(column)
+    return by_run
+
+
+def _details(session: Session, rows: Sequence[Row[Any]]) -> list[RunDetail]:
+    """Attach the results of every run in ``rows`` with one query."""
+    run_ids = [row.id for row in rows]
+    results: dict[int, list[ResultView]] = {run_id: [] for run_id in run_ids}
+    drifted: list[tuple[int, str]] = []
+    if run_ids:
+        query = (
+            select(ResultRow)
+            .where(ResultRow.run_id.in_(run_ids))
+            .order_by(ResultRow.run_id, ResultRow.id)
+        )
+        for result in session.scalars(query):
+            results[result.run_id].append(_view(result))
+            if result.drifted:
+                drifted.append((result.run_id, result.column))
+    columns = _drifted_columns(drifted)
+    return [
+        RunDetail(
+            summary=_summary(row, columns.get(row.id, ())),
+            results=tuple(results[row.id]),
+        )
+        for row in rows
+    ]
+
+
+def _limit_iv(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+
+
+def list_runs(
+    engine: Engine, monitor: str | None, limit: int, before_id: int | None
+) -> list[RunSummary]:
+    """Runs newest first (highest id first); ``before_id`` returns the page after that run.
+
+    ``limit`` has no upper bound here: the caller (the API) caps it.
+    """
+    _limit_iv(limit)
+    query = select(*_RUN_COLUMNS).join(MonitorRow, RunRow.monitor_id == MonitorRow.id)
+    if monitor is not None:
+        query = query.where(MonitorRow.name == monitor)
+    if before_id is not None:
+        query = query.where(RunRow.id < before_id)
+    query = query.order_by(RunRow.id.desc()).limit(limit)
+    with Session(engine) as session:
+        rows = session.execute(query).all()
+        columns: dict[int, list[str]] = {}
+        if rows:
+            drifted = session.execute(
+                select(ResultRow.run_id, ResultRow.column)
+                .where(ResultRow.run_id.in_([row.id for row in rows]), ResultRow.drifted.is_(True))
+                .order_by(ResultRow.run_id, ResultRow.id)
+            )
+            columns = _drifted_columns((run_id, column) for run_id, column in drifted)
+    return [_summary(row, columns.get(row.id, ())) for row in rows]
+
+
+def get_run(engine: Engine, run_id: int) -> RunDetail | None:
+    query = (
+        select(*_RUN_COLUMNS)
+        .join(MonitorRow, RunRow.monitor_id == MonitorRow.id)
+        .where(RunRow.id == run_id)
+    )
+    with Session(engine) as session:
+        row = session.execute(query).one_or_none()
+        if row is None:
+            return None
+        return _details(session, [row])[0]
+
+
+def latest_successful_runs(engine: Engine) -> list[RunDetail]:
+    """The newest successful run of each monitor, ordered by monitor name.
+
+    "Newest" is the run that finished last (then the highest id), which is the
+    run whose numbers the live gauges would be showing; a catch-up run for an
+    old slot that finished later wins over the slot after it.
+    """
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=RunRow.monitor_id,
+            order_by=(RunRow.finished_at.desc(), RunRow.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(RunRow.id.label("run_id"), rank)
+        .where(RunRow.status == RUN_SUCCEEDED, RunRow.finished_at.is_not(None))
+        .subquery()
+    )
+    query = (
+        select(*_RUN_COLUMNS)
+        .join(MonitorRow, RunRow.monitor_id == MonitorRow.id)
+        .join(ranked, ranked.c.run_id == RunRow.id)
+        .where(ranked.c.rank == 1)
+        .order_by(MonitorRow.name)
+    )
+    with Session(engine) as session:
+        rows = session.execute(query).all()
+        return _details(session, rows)
+
+
+def delivery_counts(engine: Engine) -> dict[str, int]:
+    """Outbox rows by status (only statuses that have rows)."""
+    query = select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
+    with Session(engine) as session:
+        return {status: int(count) for status, count in session.execute(query)}

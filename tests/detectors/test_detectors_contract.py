@@ -1,0 +1,207 @@
+"""Contract every registered method must keep, parametrised over the registry."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import detectors
+
+CASES = [(name, kind) for name, spec in detectors.METHODS.items() for kind in sorted(spec.kinds)]
+CASE_IDS = [f"{name}-{kind}" for name, kind in CASES]
+NUMERIC_CASES = [case for case in CASES if case[1] == "numeric"]
+
+
+def reference_series(kind: str) -> pd.Series:
+    rng = np.random.default_rng(1)
+    if kind == "numeric":
+        return pd.Series(rng.normal(0.0, 1.0, 2000), name="feature")
+    return pd.Series(rng.choice(["a", "b", "c"], p=[0.5, 0.3, 0.2], size=2000), name="feature")
+
+
+def shifted_series(kind: str) -> pd.Series:
+    rng = np.random.default_rng(2)
+    if kind == "numeric":
+        return pd.Series(rng.normal(1.0, 1.0, 1000))
+    return pd.Series(rng.choice(["a", "b", "c"], p=[0.2, 0.3, 0.5], size=1000))
+
+
+def run(method: str, kind: str, current: pd.Series) -> detectors.ColumnResult:
+    profile = detectors.fit_profile(reference_series(kind), kind)
+    return detectors.test_column(profile, current, method=method)
+
+
+@pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
+def test_identical_data_is_not_drift(method: str, kind: str) -> None:
+    result = run(method, kind, reference_series(kind))
+    assert result.status == "ok"
+    assert not result.drifted
+    assert result.method == method
+    assert result.column == "feature"
+    assert result.n_current == 2000
+    assert result.threshold == detectors.get_method(method).default_threshold
+
+
+@pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
+def test_shifted_sample_is_drift(method: str, kind: str) -> None:
+    result = run(method, kind, shifted_series(kind))
+    assert result.status == "ok"
+    assert result.drifted
+    assert result.statistic is not None
+    assert (result.p_value is not None) == detectors.get_method(method).has_p_value
+    assert result.reason
+
+
+@pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
+def test_inputs_are_not_mutated(method: str, kind: str) -> None:
+    reference = reference_series(kind)
+    if kind == "numeric":
+        current = pd.Series([0.5, np.nan, np.inf, -1.0, 2.0, 3.0])
+    else:
+        current = pd.Series(["a", None, "z", "b", "b"], dtype=object)
+    reference_copy, current_copy = reference.copy(), current.copy()
+    profile = detectors.fit_profile(reference, kind)
+    detectors.test_column(profile, current, method=method)
+    pd.testing.assert_series_equal(reference, reference_copy)
+    pd.testing.assert_series_equal(current, current_copy)
+
+
+@pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
+def test_result_is_json_safe(method: str, kind: str) -> None:
+    for current in (shifted_series(kind), pd.Series([], dtype=object)):
+        result = run(method, kind, current)
+        encoded = json.dumps(result.to_dict(), allow_nan=False)
+        assert json.loads(encoded)["method"] == method
+
+
+@pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
+def test_empty_window(method: str, kind: str) -> None:
+    result = run(method, kind, pd.Series([], dtype="float64" if kind == "numeric" else object))
+    assert (result.status, result.drifted) == ("empty", False)
+    assert result.statistic is None and result.p_value is None
+    assert result.reason == "current window is empty"
+
+
+@pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
+def test_all_missing_window(method: str, kind: str) -> None:
+    result = run(method, kind, pd.Series([None, np.nan, None], dtype=object))
+    assert (result.status, result.drifted) == ("all_missing", False)
+    assert result.details["n_missing_current"] == 3
+
+
+@pytest.mark.parametrize(("method", "kind"), NUMERIC_CASES, ids=[m for m, _ in NUMERIC_CASES])
+def test_non_numeric_values_are_invalid(method: str, kind: str) -> None:
+    result = run(method, kind, pd.Series(["1.5", "abc", "2"]))
+    assert (result.status, result.drifted) == ("invalid_values", False)
+    assert "'feature'" in result.reason and "abc" in result.reason
+
+
+@pytest.mark.parametrize(("method", "kind"), NUMERIC_CASES, ids=[m for m, _ in NUMERIC_CASES])
+def test_infinities_are_excluded_and_reported(method: str, kind: str) -> None:
+    only_infinite = run(method, kind, pd.Series([np.inf, -np.inf]))
+    assert (only_infinite.status, only_infinite.drifted) == ("invalid_values", False)
+    assert only_infinite.details["n_infinite_current"] == 2
+
+    values = reference_series(kind).to_numpy()
+    with_infinite = run(method, kind, pd.Series(np.append(values, [np.inf, np.inf, -np.inf])))
+    assert with_infinite.status == "ok" and not with_infinite.drifted
+    assert with_infinite.n_current == values.size
+    assert with_infinite.details["n_infinite_current"] == 3
+
+
+@pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
+def test_too_few_values(method: str, kind: str) -> None:
+    spec = detectors.get_method(method)
+    one_value = pd.Series([0.1] if kind == "numeric" else ["a"])
+    result = run(method, kind, one_value)
+    if spec.min_samples > 1:
+        assert (result.status, result.drifted) == ("insufficient_data", False)
+        assert method in result.reason
+    else:
+        assert result.status == "ok"
+
+
+@pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
+def test_missing_values_are_counted_and_excluded(method: str, kind: str) -> None:
+    current = reference_series(kind).astype(object)
+    current = pd.concat([current, pd.Series([None] * 7, dtype=object)], ignore_index=True)
+    result = run(method, kind, current)
+    assert result.status == "ok" and not result.drifted
+    assert result.n_current == 2000
+    assert result.details["n_missing_current"] == 7
+
+
+@pytest.mark.parametrize("method", sorted(detectors.METHODS))
+def test_incompatible_kind_raises_naming_method_column_and_kind(method: str) -> None:
+    spec = detectors.get_method(method)
+    for kind in {"numeric", "categorical"} - spec.kinds:
+        profile = detectors.fit_profile(reference_series(kind), kind)
+        with pytest.raises(ValueError, match=rf"{method}.*'feature'.*{kind}"):
+            detectors.test_column(profile, reference_series(kind), method=method)
+
+
+def test_unknown_method_lists_known_names() -> None:
+    profile = detectors.fit_profile(reference_series("numeric"), "numeric")
+    with pytest.raises(detectors.UnknownMethodError, match="chi2, ks, psi, wasserstein"):
+        detectors.test_column(profile, reference_series("numeric"), method="kolmogorov")
+    assert issubclass(detectors.UnknownMethodError, ValueError)
+
+
+def test_defaults_by_kind() -> None:
+    assert detectors.default_method("numeric") == "ks"
+    assert detectors.default_method("categorical") == "chi2"
+    categorical = detectors.fit_profile(reference_series("categorical"), "categorical")
+    assert detectors.test_column(categorical, shifted_series("categorical")).method == "chi2"
+
+
+@pytest.mark.parametrize("threshold", [0.0, -1.0, float("nan"), 1.5])
+def test_bad_threshold_raises(threshold: float) -> None:
+    profile = detectors.fit_profile(reference_series("numeric"), "numeric")
+    with pytest.raises(ValueError, match="threshold"):
+        detectors.test_column(profile, shifted_series("numeric"), threshold=threshold)
+
+
+def test_explicit_threshold_is_used() -> None:
+    profile = detectors.fit_profile(reference_series("numeric"), "numeric")
+    result = detectors.test_column(profile, shifted_series("numeric"), method="psi", threshold=50)
+    assert result.threshold == 50 and not result.drifted
+    assert result.reason.startswith("PSI ") and "< 50" in result.reason
+
+
+def test_constant_columns() -> None:
+    profile = detectors.fit_profile(pd.Series([3.0] * 20, name="flag"), "numeric")
+    same = pd.Series([3.0] * 10)
+    ks = detectors.test_column(profile, same, method="ks")
+    assert (ks.status, ks.statistic, ks.drifted) == ("ok", 0.0, False)
+    wasserstein = detectors.test_column(profile, same, method="wasserstein")
+    assert (wasserstein.status, wasserstein.drifted) == ("constant", False)
+    assert "constant" in wasserstein.reason
+    # Values outside a constant reference fall into a tail bin, so PSI still sees them.
+    assert detectors.test_column(profile, pd.Series([1.0] * 10), method="psi").drifted
+    assert not detectors.test_column(profile, same, method="psi").drifted
+
+
+def test_unseen_and_vanished_categories_are_reported() -> None:
+    profile = detectors.fit_profile(pd.Series(list("aabbcc"), name="c"), "categorical")
+    for method in ("chi2", "psi"):
+        result = detectors.test_column(profile, pd.Series(list("aabbdd")), method=method)
+        assert result.status == "ok"
+        assert result.details["unseen_categories"] == ["d"]
+        assert result.details["vanished_categories"] == ["c"]
+        assert result.details["current_counts"] == {"a": 2, "b": 2, "c": 0, "d": 2}
+
+
+def test_integral_floats_and_integers_are_the_same_category() -> None:
+    profile = detectors.fit_profile(pd.Series([1, 2, 2, 1], name="code"), "categorical")
+    result = detectors.test_column(profile, pd.Series([1.0, 2.0, np.nan, 2.0, 1.0]))
+    assert result.details["unseen_categories"] == []
+    assert result.statistic == 0.0 and not result.drifted
+
+
+def test_numeric_strings_are_parsed() -> None:
+    profile = detectors.fit_profile(pd.Series([1.0, 2.0, 3.0], name="n"), "numeric")
+    result = detectors.test_column(profile, pd.Series(["1", "2", "3"]))
+    assert result.status == "ok" and result.statistic == 0.0
