@@ -29,9 +29,9 @@ class ColumnProfile:
     ``sorted_values`` is the whole usable reference, sorted, or a uniform
     seeded subsample of ``max_sorted`` values (then ``subsampled`` is True);
     the moments, min/max and bins always come from every usable value.
-    ``bin_counts`` has ``len(bin_edges) + 1`` entries: an open tail below the
-    minimum, the quantile bins, and an open tail above the maximum (see
-    ``detectors._binning.bin_counts``).
+    ``bin_counts`` has ``len(bin_edges) + 2`` entries: an open tail below the
+    minimum, the minimum itself, the quantile bins, and an open tail above the
+    maximum (see ``detectors._binning.bin_counts``).
     """
 
     column: str

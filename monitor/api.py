@@ -99,7 +99,9 @@ def create_app(
     def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The reason goes to the log (URL without password); the client learns only
         # that the store is down, never the URL or a traceback.
-        log.warning("%s %s: store %s: %s", request.method, request.url.path, safe_url(engine), _reason(exc))
+        log.warning(
+            "%s %s: store %s: %s", request.method, request.url.path, safe_url(engine), _reason(exc)
+        )
         return JSONResponse({"detail": "store unavailable"}, status_code=503)
 
     app.add_exception_handler(SQLAlchemyError, store_unavailable)

@@ -19,7 +19,11 @@ EXIT_ERROR = 2
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", "-c", required=True, type=Path, help="TOML config file (see config.example.toml)"
+        "--config",
+        "-c",
+        required=True,
+        type=Path,
+        help="TOML config file (see config.example.toml)",
     )
 
 
@@ -78,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # httpx logs every request with its full URL, which may hold a token; APScheduler
+    # logs every job execution. Neither belongs in an operator's log at INFO.
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     from monitor import commands
     from monitor.compare import CompareError
     from monitor.daemon import DaemonError

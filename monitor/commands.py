@@ -28,9 +28,7 @@ def _print(reports: list[MonitorReport], output_format: str) -> None:
 
 
 def validate(settings: Settings, path: Path) -> int:
-    print(
-        f"{path}: valid ({len(settings.monitors)} monitors, {len(settings.receivers)} receivers)"
-    )
+    print(f"{path}: valid ({len(settings.monitors)} monitors, {len(settings.receivers)} receivers)")
     return EXIT_OK
 
 
@@ -86,9 +84,8 @@ def compare(reference: Path, current: Path, columns: str | None, output_format: 
     results = compare_frames(reference_frame, current_frame, columns=chosen)
     drifted = any(result.drifted for result in results)
     drifted_names = [result.column for result in results if result.drifted]
-    reason = (
-        f"{len(drifted_names)} of {len(results)} columns drifted"
-        + (f" ({', '.join(drifted_names)})" if drifted_names else "")
+    reason = f"{len(drifted_names)} of {len(results)} columns drifted" + (
+        f" ({', '.join(drifted_names)})" if drifted_names else ""
     )
     _print([MonitorReport(None, "compared", drifted, reason, results)], output_format)
     return EXIT_DRIFT if drifted else EXIT_OK

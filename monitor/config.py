@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -70,7 +70,7 @@ def _duration(value: Any) -> timedelta:
 
 
 def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,9 @@ class DemoSourceSettings(_Model):
     rows_per_window: int = Field(default=2000, ge=1)
     drift_cycle: timedelta = Field(default=timedelta(minutes=2))
     drift_for: timedelta = Field(default=timedelta(minutes=1))
-    drift_columns: tuple[str, ...] = ("income", "device")
+    drift_columns: tuple[
+        Literal["age", "income", "credit_score", "tenure_months", "device", "region"], ...
+    ] = ("income", "device")
 
     _check_durations = field_validator("drift_cycle", "drift_for", mode="before")(_duration)
 
@@ -363,7 +365,11 @@ class Settings(_Model):
         for index, name in enumerate(names):
             if name in names[:index]:
                 raise ValueError(f'monitor name "{name}" is used twice')
-        receiver_names = {receiver.name for receiver in self.receivers}
+        receiver_list = [receiver.name for receiver in self.receivers]
+        for index, name in enumerate(receiver_list):
+            if name in receiver_list[:index]:
+                raise ValueError(f'receivers[{index}].name: receiver name "{name}" is used twice')
+        receiver_names = set(receiver_list)
         for index, monitor in enumerate(self.monitors):
             for receiver in monitor.receivers:
                 if receiver not in receiver_names:
@@ -388,6 +394,9 @@ class Settings(_Model):
         raise ConfigError(f'no receiver named "{name}"')
 
 
+_UNION_TAGS = frozenset({"demo", "sql", "file", "window", "webhook"})
+
+
 def _location(loc: tuple[int | str, ...]) -> str:
     """Render pydantic's error location as the TOML path a user wrote.
 
@@ -400,11 +409,11 @@ def _location(loc: tuple[int | str, ...]) -> str:
             parts[-1] = f"{parts[-1]}[{element}]" if parts else f"[{element}]"
             continue
         previous = loc[index - 1] if index else None
-        if previous in ("source", "reference") or (
+        after_union = previous in ("source", "reference") or (
             isinstance(previous, int) and index >= 2 and loc[index - 2] == "receivers"
-        ):
-            if element in ("demo", "sql", "file", "window", "webhook"):
-                continue
+        )
+        if after_union and element in _UNION_TAGS:
+            continue
         parts.append(element)
     return ".".join(parts)
 

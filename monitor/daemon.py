@@ -17,7 +17,7 @@ from monitor.api import build_server, create_app
 from monitor.config import Settings
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import ColumnSample, Metrics
-from monitor.notifiers import build_notifiers
+from monitor.notifiers import build_notifiers, signing_secrets
 from monitor.runner import RunContext
 from monitor.scheduler import Scheduler
 from monitor.sources import build_source
@@ -84,7 +84,9 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise DaemonError(f"server.listen: cannot listen on {host}:{port} ({exc.strerror})") from None
+        raise DaemonError(
+            f"server.listen: cannot listen on {host}:{port} ({exc.strerror})"
+        ) from None
     return sock
 
 
@@ -97,7 +99,7 @@ def run_daemon(settings: Settings) -> int:
     worker = DeliveryWorker(
         engine=services.engine,
         notifiers=build_notifiers(settings),
-        secrets={receiver.name: receiver.secret_env for receiver in settings.receivers},
+        secrets=signing_secrets(settings),
         settings=settings.delivery,
         metrics=services.metrics,
         worker_id=services.worker_id,
@@ -137,6 +139,8 @@ def run_daemon(settings: Settings) -> int:
     )
     if interrupted:
         log.warning("%d runs were interrupted by the stop and stored as failed", interrupted)
+    for source in services.context.sources.values():
+        source.close()
     services.engine.dispose()
     log.info("driftwarden stopped")
     if not finished_in_time:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,17 +25,17 @@ from monitor.store.runs import latest_scheduled_slot
 
 log = logging.getLogger("driftwarden.scheduler")
 
-SLOT_ORIGIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
+SLOT_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_CATCH_UP_SLOTS = 100
 
 
 def build_trigger(schedule: Schedule) -> BaseTrigger:
     if schedule.every is not None:
         return IntervalTrigger(
-            seconds=schedule.every.total_seconds(), start_date=SLOT_ORIGIN, timezone=timezone.utc
+            seconds=schedule.every.total_seconds(), start_date=SLOT_ORIGIN, timezone=UTC
         )
     assert schedule.cron is not None
-    return CronTrigger.from_crontab(schedule.cron, timezone=timezone.utc)
+    return CronTrigger.from_crontab(schedule.cron, timezone=UTC)
 
 
 def _next_after(trigger: BaseTrigger, fire_time: datetime) -> datetime | None:
@@ -82,7 +82,7 @@ class Scheduler:
         self._clock = clock
         self._triggers = {monitor.name: build_trigger(monitor.schedule) for monitor in monitors}
         self._scheduler = BackgroundScheduler(
-            timezone=timezone.utc,
+            timezone=UTC,
             executors={"default": JobExecutor(settings.max_concurrent_runs)},
             job_defaults={
                 "coalesce": not settings.catch_up,

@@ -27,7 +27,9 @@ def signing_key(secret: str) -> bytes:
         # Unpadded secrets are accepted, as the reference implementation does.
         key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise SigningKeyError("the signing secret is not base64 (expected whsec_<base64>)") from None
+        raise SigningKeyError(
+            "the signing secret is not base64 (expected whsec_<base64>)"
+        ) from None
     if not key:
         raise SigningKeyError("the signing secret is empty")
     return key
@@ -40,9 +42,13 @@ def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def sign_request(request: httpx.Request, message_id: str, timestamp: int, secret: str | None) -> None:
+def sign_request(
+    request: httpx.Request, message_id: str, timestamp: int, secret: str | None
+) -> None:
     """Add the Standard Webhooks headers to ``request`` (in place)."""
     request.headers["webhook-id"] = message_id
     request.headers["webhook-timestamp"] = str(timestamp)
     if secret is not None:
-        request.headers["webhook-signature"] = signature(secret, message_id, timestamp, request.read())
+        request.headers["webhook-signature"] = signature(
+            secret, message_id, timestamp, request.read()
+        )

@@ -32,8 +32,6 @@ def build_notifiers(settings: Settings) -> dict[str, Notifier]:
         if factory is None:
             known = ", ".join(sorted(NOTIFIER_TYPES))
             raise ConfigError(f'{key}.type: unknown type "{receiver.type}" (known: {known})')
-        if receiver.name in notifiers:
-            raise ConfigError(f'{key}.name: receiver name "{receiver.name}" is used twice')
         notifiers[receiver.name] = factory(receiver, key)
     return notifiers
 

@@ -7,7 +7,7 @@ the environment each time a request is built and never kept elsewhere.
 from __future__ import annotations
 
 import json
-from datetime import timezone
+from datetime import UTC
 
 import httpx
 
@@ -20,7 +20,7 @@ USER_AGENT = f"driftwarden/{__version__}"
 
 def render_payload(message: OutboundMessage) -> bytes:
     """The exact request body: compact JSON, ``timestamp`` as ISO-8601 UTC of ``created_at``."""
-    timestamp = message.created_at.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    timestamp = message.created_at.astimezone(UTC).isoformat(timespec="microseconds")
     document = {
         "type": message.event_type,
         "timestamp": timestamp.replace("+00:00", "Z"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -24,8 +24,8 @@ def seed_entropy(*values: int) -> list[int]:
 def utc(moment: datetime) -> datetime:
     """A naive datetime is taken as UTC; an aware one is converted to UTC."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def utc_window(window: Window) -> Window:
@@ -78,11 +78,12 @@ class Reservoir:
 
     Keys are drawn in row order from one generator, so the sample depends on
     the seed and on the order of the rows, not on how they were batched.
-    The result keeps the rows in their original order.
+    The result keeps the rows in their original order. ``limit=None`` keeps
+    every row (for one-shot tools that read whole files, not for the daemon).
     """
 
-    def __init__(self, limit: int, seed: int) -> None:
-        self._limit = check_limit(limit)
+    def __init__(self, limit: int | None, seed: int) -> None:
+        self._limit = None if limit is None else check_limit(limit)
         self._rng = np.random.default_rng(seed_entropy(seed))
         self._keys: list[np.ndarray] = []
         self._frames: list[pd.DataFrame] = []
@@ -108,13 +109,13 @@ class Reservoir:
         self._keys.append(keys)
         self._frames.append(frame)
         self._candidates += len(frame)
-        if self._candidates >= 2 * self._limit:
+        if self._limit is not None and self._candidates >= 2 * self._limit:
             self._compact()
 
     def _compact(self) -> None:
         keys = np.concatenate(self._keys)
         frame = pd.concat(self._frames, ignore_index=True)
-        if len(keys) > self._limit:
+        if self._limit is not None and len(keys) > self._limit:
             chosen = np.sort(np.argpartition(keys, self._limit - 1)[: self._limit])
             keys = keys[chosen]
             frame = frame.iloc[chosen].reset_index(drop=True)

@@ -33,3 +33,7 @@ class Source(Protocol):
         streamed read where it can't. ``seed`` makes the sample repeatable.
         """
         ...
+
+    def close(self) -> None:
+        """Release connections or handles; the daemon calls it once, at shutdown."""
+        ...

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from monitor.config import FileSourceSettings
-from monitor.sources._frames import Reservoir, check_limit, in_window, to_utc, utc_window
+from monitor.sources._frames import Reservoir, in_window, to_utc, utc_window
 from monitor.sources.base import SourceError, Window
 
 BATCH_ROWS = 65_536
@@ -38,7 +38,9 @@ def match_files(pattern: str) -> list[Path]:
     """The files a path or glob names, sorted; an empty list when none match."""
     expanded = os.path.expanduser(pattern)
     if glob.has_magic(expanded):
-        return sorted(Path(name) for name in glob.glob(expanded, recursive=True) if os.path.isfile(name))
+        return sorted(
+            Path(name) for name in glob.glob(expanded, recursive=True) if os.path.isfile(name)
+        )
     path = Path(expanded)
     return [path] if path.is_file() else []
 
@@ -119,11 +121,11 @@ def _sample_files(
     format: str,
     column: str | None,
     window: Window | None,
-    limit: int,
+    limit: int | None,
     seed: int,
     origin: str,
 ) -> pd.DataFrame:
-    reservoir = Reservoir(check_limit(limit), seed)
+    reservoir = Reservoir(limit, seed)
     for path in _files(pattern, origin):
         kind = _format_of(path, format, origin)
         try:
@@ -152,6 +154,9 @@ class FileSource:
         self.settings = settings
         self._origin = f"source file ({settings.path})"
 
+    def close(self) -> None:
+        """Nothing is held open between samples."""
+
     def sample(self, window: Window | None, limit: int, seed: int) -> pd.DataFrame:
         return _sample_files(
             self.settings.path,
@@ -164,10 +169,11 @@ class FileSource:
         )
 
 
-def read_frame(path: str, format: str, limit: int, seed: int) -> pd.DataFrame:
+def read_frame(path: str, format: str, limit: int | None, seed: int) -> pd.DataFrame:
     """A seeded uniform sample of at most ``limit`` rows of the files ``path`` names.
 
+    ``limit=None`` reads every row (``driftwarden compare`` on two files).
     No time filter and no timestamp parsing: columns come back as stored.
     Used for file references.
     """
-    return _sample_files(path, format, None, None, limit, seed, f"reference file ({path})")
+    return _sample_files(path, format, None, None, limit, seed, f"file ({path})")

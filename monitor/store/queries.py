@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, Row, func, select
@@ -24,7 +24,7 @@ RUN_SUCCEEDED = "succeeded"
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(timezone.utc).isoformat()
+    return None if value is None else value.astimezone(UTC).isoformat()
 
 
 def _finite(value: float | None) -> float | None:
@@ -140,7 +140,7 @@ _RUN_COLUMNS = (
 )
 
 
-def _summary(row: Row[Any], drifted_columns: Iterable[str]) -> RunSummary:
+def _summary(row: Row[*tuple[Any, ...]], drifted_columns: Iterable[str]) -> RunSummary:
     return RunSummary(
         id=row.id,
         monitor=row.name,
@@ -186,7 +186,7 @@ def _drifted_columns(columns: Iterable[tuple[int, str]]) -> dict[int, list[str]]
     return by_run
 
 
-def _details(session: Session, rows: Sequence[Row[Any]]) -> list[RunDetail]:
+def _details(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[RunDetail]:
     """Attach the results of every run in ``rows`` with one query."""
     run_ids = [row.id for row in rows]
     results: dict[int, list[ResultView]] = {run_id: [] for run_id in run_ids}

@@ -194,16 +194,12 @@ def finish_run(
                 finished_at=now,
             )
         )
-        session.add_all(
-            ResultRow(run_id=claim.run_id, **result.__dict__) for result in results
-        )
+        session.add_all(ResultRow(run_id=claim.run_id, **result.__dict__) for result in results)
         if alert_change is not None:
             _apply_alert_change(session, claim, alert_change, now)
 
 
-def _apply_alert_change(
-    session: Session, claim: Claim, change: AlertChange, now: datetime
-) -> None:
+def _apply_alert_change(session: Session, claim: Claim, change: AlertChange, now: datetime) -> None:
     alert = session.scalar(
         select(AlertRow).where(AlertRow.fingerprint == change.fingerprint).with_for_update()
     )

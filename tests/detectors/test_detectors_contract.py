@@ -181,6 +181,7 @@ def test_constant_columns() -> None:
     assert "constant" in wasserstein.reason
     # Values outside a constant reference fall into a tail bin, so PSI still sees them.
     assert detectors.test_column(profile, pd.Series([1.0] * 10), method="psi").drifted
+    assert detectors.test_column(profile, pd.Series([5.0] * 10), method="psi").drifted
     assert not detectors.test_column(profile, same, method="psi").drifted
 
 

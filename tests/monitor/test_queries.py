@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from monitor.store.queries import (
     list_runs,
 )
 
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -267,7 +267,11 @@ def test_latest_successful_runs_takes_the_newest_success_of_each_monitor(engine:
     fraud_latest = add_run(engine, fraud, 5, results=[{"column": "amount", "drifted": False}])
     # A catch-up run for an older slot that finished later is the newest.
     fraud_catch_up = add_run(
-        engine, fraud, 4, finished_after=timedelta(hours=2), results=[{"column": "amount", "drifted": True}]
+        engine,
+        fraud,
+        4,
+        finished_after=timedelta(hours=2),
+        results=[{"column": "amount", "drifted": True}],
     )
     assert fraud_catch_up > fraud_latest
 

@@ -1,0 +1,263 @@
+"""The outbox worker: claim due messages, send them, record every attempt.
+
+Every stage that is the same for all receivers lives here, wrapped around a
+``Notifier``: the timeout, Standard Webhooks signing, classification of
+network errors, backoff, dead-lettering, redaction of errors, metrics and
+logs. Nothing it stores or logs contains a receiver's URL, headers or secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import Engine
+
+from monitor.config import DeliverySettings, SecretError, resolve_secret
+from monitor.delivery.backoff import parse_retry_after, retry_delay
+from monitor.delivery.signing import SigningKeyError, sign_request
+from monitor.metrics import Metrics
+from monitor.notifiers.base import Notifier, OutboundMessage, Verdict
+from monitor.store.models import utcnow
+from monitor.store.outbox import (
+    AttemptRecord,
+    ClaimedMessage,
+    Outcome,
+    claim_due,
+    record_attempt,
+)
+
+logger = logging.getLogger("driftwarden.delivery")
+
+_MAX_ERROR_CHARS = 300
+
+
+def describe_transport_error(exc: httpx.HTTPError, request: httpx.Request) -> str:
+    """``ClassName: reason`` with the request's URL and each of its parts removed."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    url = request.url
+    parts = {str(url), url.host, url.netloc.decode("ascii", "replace")}
+    parts |= {
+        url.raw_path.decode("ascii", "replace"),
+        url.path,
+        url.query.decode("ascii", "replace"),
+    }
+    parts |= {url.userinfo.decode("ascii", "replace"), url.fragment}
+    for part in sorted((p for p in parts if len(p) > 1), key=len, reverse=True):
+        reason = reason.replace(part, "<url>")
+    text = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+    return text[:_MAX_ERROR_CHARS]
+
+
+def describe_response(response: httpx.Response) -> str:
+    """``HTTP 400 Bad Request``. The body is not kept: receivers may echo our headers."""
+    return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+
+
+class _Failed(Exception):
+    """An attempt that produced no response; ``error`` is safe to store and log."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        engine: Engine,
+        notifiers: Mapping[str, Notifier],
+        secrets: Mapping[str, str | None],
+        settings: DeliverySettings,
+        metrics: Metrics,
+        worker_id: str,
+        client: httpx.Client | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+        batch_size: int = 20,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.engine = engine
+        self.notifiers = notifiers
+        self.secrets = secrets
+        self.settings = settings
+        self.metrics = metrics
+        self.worker_id = worker_id
+        self._owns_client = client is None
+        self.client = client if client is not None else httpx.Client(follow_redirects=False)
+        self.clock = clock
+        self.rng = rng if rng is not None else random.Random()
+        self.batch_size = batch_size
+        # Messages of one batch are sent one after another, so the claim must
+        # outlast the whole batch, or another worker would re-send its tail.
+        # httpx applies the timeout to connect, write, read and pool separately,
+        # so one request may take up to four times it.
+        self.lease = settings.timeout * 4 * batch_size + settings.poll_interval
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    def run_once(self) -> int:
+        """Claim due messages and attempt each once; returns how many were attempted."""
+        claimed = claim_due(self.engine, self.worker_id, self.clock(), self.lease, self.batch_size)
+        for message in claimed:
+            self._deliver(message)
+        return len(claimed)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Poll until ``stop`` is set; waits ``poll_interval`` only after an empty poll."""
+        interval = self.settings.poll_interval.total_seconds()
+        while not stop.is_set():
+            try:
+                attempted = self.run_once()
+            except Exception:
+                logger.exception("delivery poll failed; retrying in %.1fs", interval)
+                attempted = 0
+            if attempted == 0:
+                stop.wait(interval)
+
+    def _deliver(self, message: ClaimedMessage) -> None:
+        attempted_at = self.clock()
+        started = time.perf_counter()
+        notifier = self.notifiers.get(message.receiver)
+        if notifier is None:
+            error = f'receiver "{message.receiver}" is not configured (removed from the config?)'
+            self._finish(message, attempted_at, started, "dead", None, error)
+            return
+        try:
+            response = self._send(notifier, message, attempted_at)
+        except _Failed as failure:
+            self._retry_or_die(message, attempted_at, started, None, failure.error, None)
+            return
+        verdict = notifier.classify(response)
+        if verdict is Verdict.DELIVERED:
+            self._finish(message, attempted_at, started, "delivered", response.status_code, None)
+        elif verdict is Verdict.PERMANENT:
+            error = describe_response(response)
+            self._finish(message, attempted_at, started, "dead", response.status_code, error)
+        else:
+            retry_after = parse_retry_after(response.headers.get("retry-after"), self.clock())
+            error = describe_response(response)
+            self._retry_or_die(
+                message, attempted_at, started, response.status_code, error, retry_after
+            )
+
+    def _send(
+        self, notifier: Notifier, message: ClaimedMessage, attempted_at: datetime
+    ) -> httpx.Response:
+        outbound = OutboundMessage(
+            message_id=message.message_id,
+            event_type=message.event_type,
+            payload=message.payload,
+            created_at=message.created_at,
+            attempt=message.attempts + 1,
+        )
+        try:
+            request = notifier.build_request(outbound)
+            secret = self._signing_secret(message.receiver)
+            sign_request(request, message.message_id, int(attempted_at.timestamp()), secret)
+        except (SecretError, SigningKeyError) as exc:
+            # Both messages name the variable or the problem, never the value.
+            raise _Failed(f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]) from None
+        except Exception as exc:
+            # Anything else raised while building may quote the URL or a header
+            # value (httpx.InvalidURL does), so only the class name is kept.
+            raise _Failed(f"{type(exc).__name__} while building the request") from None
+        timeout = httpx.Timeout(self.settings.timeout.total_seconds())
+        request.extensions = {**request.extensions, "timeout": timeout.as_dict()}
+        try:
+            return self.client.send(request)
+        except httpx.HTTPError as exc:
+            raise _Failed(describe_transport_error(exc, request)) from None
+
+    def _signing_secret(self, receiver: str) -> str | None:
+        env_name = self.secrets.get(receiver)
+        if env_name is None:
+            return None
+        return resolve_secret(env_name, f'receiver "{receiver}" secret_env')
+
+    def _retry_or_die(
+        self,
+        message: ClaimedMessage,
+        attempted_at: datetime,
+        started: float,
+        status_code: int | None,
+        error: str,
+        retry_after: timedelta | None,
+    ) -> None:
+        now = self.clock()
+        deadline = message.created_at + self.settings.max_age
+        if now > deadline:
+            error = f"{error}; gave up: older than max_age ({self.settings.max_age})"
+            self._finish(message, attempted_at, started, "dead", status_code, error)
+            return
+        delay = retry_delay(
+            message.attempts + 1,
+            self.settings.backoff_initial,
+            self.settings.backoff_max,
+            self.rng,
+            retry_after,
+        )
+        if retry_after is not None and now + retry_after > deadline:
+            # We may not come back before Retry-After, and by then the message is too old.
+            error = f"{error}; gave up: Retry-After ({retry_after}) is beyond max_age"
+            self._finish(message, attempted_at, started, "dead", status_code, error)
+            return
+        self._finish(message, attempted_at, started, "retry", status_code, error, now + delay)
+
+    def _finish(
+        self,
+        message: ClaimedMessage,
+        attempted_at: datetime,
+        started: float,
+        outcome: Outcome,
+        status_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        duration_ms = (time.perf_counter() - started) * 1000
+        record = AttemptRecord(outcome, status_code, error, duration_ms, next_attempt_at)
+        held = record_attempt(self.engine, message, self.worker_id, attempted_at, record)
+        self.metrics.record_delivery(message.receiver, outcome)
+        attempt = message.attempts + 1
+        if not held:
+            logger.warning(
+                "message %s to %s: attempt %d finished (%s) after its claim expired; "
+                "its current holder decides",
+                message.message_id,
+                message.receiver,
+                attempt,
+                outcome,
+            )
+        elif outcome == "delivered":
+            logger.info(
+                "message %s delivered to %s (attempt %d, HTTP %s)",
+                message.message_id,
+                message.receiver,
+                attempt,
+                status_code,
+            )
+        elif outcome == "retry":
+            logger.warning(
+                "message %s to %s failed (attempt %d): %s; next attempt at %s",
+                message.message_id,
+                message.receiver,
+                attempt,
+                error,
+                next_attempt_at.isoformat() if next_attempt_at else "?",
+            )
+        else:
+            logger.error(
+                "message %s to %s is dead (attempt %d): %s",
+                message.message_id,
+                message.receiver,
+                attempt,
+                error,
+            )

@@ -1,0 +1,276 @@
+"""Any database SQLAlchemy can reach: a table or a query, sampled in the database.
+
+A sample runs, on one connection::
+
+    SELECT count(*) FROM (<rows of the window>)            -- how many are there?
+    SELECT * FROM <rows of the window>                     -- if count <= limit
+    SELECT * FROM <rows of the window> ORDER BY random() LIMIT :limit   -- otherwise
+
+and streams the result in partitions (``yield_per``; a server-side cursor on
+PostgreSQL), so the daemon never holds more than ``limit`` rows. ``ORDER BY
+random()`` costs the database a sort of the window's rows; it is simple and
+works on SQLite and PostgreSQL alike. ``query`` is used as a subquery, so it
+must be a single SELECT (a trailing ``;`` is dropped).
+
+The window is bound as parameters, never formatted into the SQL:
+
+- PostgreSQL: each connection's time zone is set to UTC, and the bounds are
+  bound as ``timestamptz``, so ``timestamp`` and ``timestamptz`` columns both
+  compare correctly (a ``timestamp`` column is taken as UTC).
+- SQLite has no timestamp type: the column and the bounds are compared through
+  ``julianday()``, which accepts every ISO-8601 text form ("2024-05-01
+  12:00:00", "2024-05-01T12:00:00.250Z", "...+02:00"); naive text is UTC.
+  SQLite resolves time to the millisecond, and the comparison cannot use an
+  index. Epoch numbers are not supported: expose them with a ``query`` such as
+  ``SELECT *, datetime(ts, 'unixepoch') AS event_time FROM events``.
+- Other databases: the bounds are bound as naive UTC datetimes.
+
+**Seeds.** On PostgreSQL the ``seed`` is passed to ``setseed()`` before the
+sample, so the same seed gives the same rows for the same table contents and
+plan. SQLite's ``random()`` cannot be seeded: there, and on other databases,
+the seed has no effect when the window holds more than ``limit`` rows.
+
+Timestamps come back parsed to UTC; every other column comes back as the
+driver returns it. Error messages show the URL with its password as ``***``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.sql import FromClause
+
+from monitor.config import SecretError, SqlSourceSettings, resolve_secret
+from monitor.sources._frames import check_limit, to_utc, utc_window
+from monitor.sources.base import SourceError, Window
+
+PARTITION_ROWS = 10_000
+
+
+def _set_utc(dbapi_connection: Any, _record: Any) -> None:
+    # Outside a transaction, so a rollback of the first transaction cannot undo it.
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    finally:
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+
+def create_source_engine(url: str, kind: str) -> tuple[Engine, str]:
+    """An engine for ``url`` and the label errors carry: ``kind (url with *** password)``."""
+    try:
+        parsed = sa.make_url(url)
+    except (ArgumentError, ValueError):
+        raise SourceError(
+            f"{kind}: cannot parse the URL (expected dialect+driver://user@host/database)"
+        ) from None
+    origin = f"{kind} ({parsed.render_as_string(hide_password=True)})"
+    try:
+        engine = sa.create_engine(parsed, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError, ArgumentError) as exc:
+        raise SourceError(f"{origin}: cannot use this URL: {exc}") from None
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _set_utc)
+    return engine, origin
+
+
+def _reason(exc: BaseException, engine: Engine) -> str:
+    """The driver's message on one line, with the password masked should a driver echo it."""
+    cause = getattr(exc, "orig", None) or exc
+    text = " ".join(line.strip() for line in str(cause).splitlines() if line.strip())
+    password = engine.url.password
+    if password:
+        text = text.replace(str(password), "***")
+    return (text or type(cause).__name__)[:500]
+
+
+def _table(name: str, timestamp_column: str | None) -> FromClause:
+    schema, _, table_name = name.rpartition(".")
+    columns: list[sa.ColumnClause[Any]] = [sa.column(timestamp_column)] if timestamp_column else []
+    return sa.table(table_name, *columns, schema=schema or None)
+
+
+def _query(query: str, timestamp_column: str | None) -> FromClause:
+    statement = query.strip().rstrip(";").strip()
+    columns: list[sa.ColumnClause[Any]] = [sa.column(timestamp_column)] if timestamp_column else []
+    return sa.text(statement).columns(*columns).subquery("source_query")
+
+
+def _window_condition(
+    dialect: str, column: sa.ColumnElement[Any], window: Window
+) -> sa.ColumnElement[bool]:
+    bounds = utc_window(window)
+    if dialect == "sqlite":
+
+        def bound(name: str, moment: datetime) -> sa.ColumnElement[Any]:
+            text = moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            return sa.func.julianday(sa.bindparam(name, text, type_=sa.String()))
+
+        value = sa.func.julianday(column)
+        return sa.and_(
+            value >= bound("window_start", bounds.start), value < bound("window_end", bounds.end)
+        )
+    if dialect == "postgresql":
+        start, end, type_ = bounds.start, bounds.end, sa.DateTime(timezone=True)
+    else:
+        start, end = bounds.start.replace(tzinfo=None), bounds.end.replace(tzinfo=None)
+        type_ = sa.DateTime()
+    return sa.and_(
+        column >= sa.bindparam("window_start", start, type_=type_),
+        column < sa.bindparam("window_end", end, type_=type_),
+    )
+
+
+def _postgres_seed(seed: int) -> float:
+    """Map any int to setseed()'s range [-1, 1]."""
+    return (int(seed) % 2**32) / 2**31 - 1.0
+
+
+def _columns(connection: Connection, source: FromClause) -> list[str]:
+    probe: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(source).limit(0)
+    return list(connection.execute(probe).keys())
+
+
+def _missing_table(connection: Connection, name: str) -> bool:
+    schema, _, table_name = name.rpartition(".")
+    try:
+        inspector = sa.inspect(connection)
+        return not (
+            inspector.has_table(table_name, schema=schema or None)
+            or table_name in inspector.get_view_names(schema=schema or None)
+        )
+    except SQLAlchemyError:
+        return False
+
+
+def _sample(
+    engine: Engine,
+    origin: str,
+    source: FromClause,
+    table: str | None,
+    timestamp_column: str | None,
+    window: Window | None,
+    limit: int | None,
+    seed: int,
+) -> pd.DataFrame:
+    limit = None if limit is None else check_limit(limit)
+    try:
+        connection = engine.connect()
+    except SQLAlchemyError as exc:
+        raise SourceError(f"{origin}: cannot connect: {_reason(exc, engine)}") from None
+    with connection:
+        try:
+            columns = _columns(connection, source)
+        except DBAPIError as exc:
+            connection.rollback()
+            if table is not None and _missing_table(connection, table):
+                raise SourceError(f"{origin}: table {table!r} not found") from None
+            raise SourceError(f"{origin}: query failed: {_reason(exc, engine)}") from None
+        if timestamp_column is not None and timestamp_column not in columns:
+            where = f"table {table!r}" if table is not None else "the query's result"
+            raise SourceError(
+                f"{origin}: timestamp column {timestamp_column!r} not found in {where} "
+                f"(columns: {', '.join(columns) or 'none'})"
+            )
+        try:
+            frame = _fetch(connection, source, columns, timestamp_column, window, limit, seed)
+        except SQLAlchemyError as exc:
+            raise SourceError(f"{origin}: query failed: {_reason(exc, engine)}") from None
+    if timestamp_column is not None:
+        frame[timestamp_column] = to_utc(frame[timestamp_column], timestamp_column, origin)
+    return frame
+
+
+def _fetch(
+    connection: Connection,
+    source: FromClause,
+    columns: list[str],
+    timestamp_column: str | None,
+    window: Window | None,
+    limit: int | None,
+    seed: int,
+) -> pd.DataFrame:
+    rows: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(source)
+    if window is not None and timestamp_column is not None:
+        condition = _window_condition(connection.dialect.name, source.c[timestamp_column], window)
+        rows = rows.where(condition)
+    if limit == 0:
+        return pd.DataFrame(columns=columns)
+    if limit is None:
+        count = 0
+    else:
+        count = connection.execute(
+            sa.select(sa.func.count()).select_from(rows.subquery())
+        ).scalar_one()
+    if limit is not None and count > limit:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sa.func.setseed(_postgres_seed(seed))))
+        rows = rows.order_by(sa.func.random()).limit(limit)
+    result = connection.execution_options(yield_per=PARTITION_ROWS).execute(rows)
+    keys = list(result.keys())
+    frames = [
+        pd.DataFrame([tuple(row) for row in partition], columns=keys)
+        for partition in result.partitions()
+    ]
+    if not frames:
+        return pd.DataFrame(columns=keys)
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+class SqlSource:
+    """Rows of a table or query whose ``timestamp_column`` is in the window (see the module)."""
+
+    def __init__(self, settings: SqlSourceSettings) -> None:
+        self.settings = settings
+        if settings.url_env is not None:
+            try:
+                url = resolve_secret(settings.url_env, "source.url_env")
+            except SecretError as exc:
+                raise SourceError(f"source sql: {exc}") from None
+        else:
+            assert settings.url is not None
+            url = settings.url
+        self._engine, self._origin = create_source_engine(url, "source sql")
+        if settings.table is not None:
+            self._source = _table(settings.table, settings.timestamp_column)
+        else:
+            assert settings.query is not None
+            self._source = _query(settings.query, settings.timestamp_column)
+
+    def sample(self, window: Window | None, limit: int, seed: int) -> pd.DataFrame:
+        return _sample(
+            self._engine,
+            self._origin,
+            self._source,
+            self.settings.table,
+            self.settings.timestamp_column,
+            window,
+            limit,
+            seed,
+        )
+
+    def close(self) -> None:
+        """Close the engine's pooled connections."""
+        self._engine.dispose()
+
+
+def read_query(url: str, query: str, limit: int | None, seed: int) -> pd.DataFrame:
+    """At most ``limit`` rows of ``query`` (sampled as a source samples), columns as returned.
+
+    ``limit=None`` fetches every row.
+    Used for SQL references; the engine lives only for this call.
+    """
+    engine, origin = create_source_engine(url, "reference sql")
+    try:
+        return _sample(engine, origin, _query(query, None), None, None, None, limit, seed)
+    finally:
+        engine.dispose()

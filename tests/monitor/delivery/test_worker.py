@@ -1,0 +1,407 @@
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import socket
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+import standardwebhooks
+from sqlalchemy import Engine
+
+from monitor.config import DeliverySettings, WebhookReceiverSettings
+from monitor.delivery.worker import DeliveryWorker, describe_transport_error
+from monitor.metrics import Metrics
+from monitor.notifiers import Notifier, OutboundMessage, WebhookNotifier
+from monitor.notifiers.webhook import render_payload
+from monitor.store.outbox import claim_due
+
+if TYPE_CHECKING:
+    from conftest import Clock, Outbox, ScriptedServer
+
+SECRET = "whsec_" + base64.b64encode(b"delivery-test-signing-key-32-byt").decode()
+TOKEN = "tok_SUPERSECRET42"
+SETTINGS = DeliverySettings(
+    timeout=timedelta(seconds=5),
+    max_age=timedelta(hours=1),
+    backoff_initial=timedelta(seconds=10),
+    backoff_max=timedelta(seconds=60),
+)
+
+
+@pytest.fixture
+def hook_env(monkeypatch: pytest.MonkeyPatch, server: ScriptedServer) -> None:
+    monkeypatch.setenv("DW_TEST_HOOK_URL", f"{server.url}/hooks/{TOKEN}")
+    monkeypatch.setenv("DW_TEST_HOOK_SECRET", SECRET)
+    monkeypatch.setenv("DW_TEST_HOOK_AUTH", f"Bearer hdr_{TOKEN}")
+
+
+def _notifiers() -> dict[str, Notifier]:
+    settings = WebhookReceiverSettings(
+        name="hook",
+        type="webhook",
+        url_env="DW_TEST_HOOK_URL",
+        secret_env="DW_TEST_HOOK_SECRET",
+        headers_env={"authorization": "DW_TEST_HOOK_AUTH"},
+    )
+    return {"hook": WebhookNotifier(settings, "receivers[0]")}
+
+
+def _worker(
+    engine: Engine,
+    client: httpx.Client,
+    clock: Clock,
+    settings: DeliverySettings = SETTINGS,
+    worker_id: str = "w1",
+    metrics: Metrics | None = None,
+    batch_size: int = 20,
+) -> DeliveryWorker:
+    return DeliveryWorker(
+        engine,
+        _notifiers(),
+        {"hook": "DW_TEST_HOOK_SECRET"},
+        settings,
+        metrics if metrics is not None else Metrics(),
+        worker_id,
+        client=client,
+        clock=clock,
+        rng=random.Random(5),
+        batch_size=batch_size,
+    )
+
+
+def _count(metrics: Metrics, outcome: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "driftwarden_deliveries_total", {"receiver": "hook", "outcome": outcome}
+    )
+    return value or 0.0
+
+
+@pytest.mark.usefixtures("hook_env")
+def test_delivered_once(
+    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+) -> None:
+    metrics = Metrics()
+    row_id = outbox.add(clock.now, payload={"monitor": "fraud", "columns": ["income"]})
+    worker = _worker(engine, client, clock, metrics=metrics)
+
+    assert worker.run_once() == 1
+    assert worker.run_once() == 0
+
+    row = outbox.row(row_id)
+    assert (row.status, row.attempts, row.delivered_at, row.last_error) == (
+        "delivered",
+        1,
+        clock.now,
+        None,
+    )
+    assert [(a.outcome, a.status_code, a.error) for a in outbox.attempts(row_id)] == [
+        ("delivered", 200, None)
+    ]
+    (received,) = server.requests
+    assert received.path == f"/hooks/{TOKEN}"
+    expected = OutboundMessage("msg_0001", "drift.detected", row.payload, row.created_at, 1)
+    assert received.body == render_payload(expected)
+    assert received.headers["content-type"] == "application/json"
+    assert received.headers["authorization"] == f"Bearer hdr_{TOKEN}"
+    assert received.headers["webhook-id"] == "msg_0001"
+    assert received.headers["webhook-timestamp"] == str(int(clock.now.timestamp()))
+    standardwebhooks.Webhook(SECRET).verify(received.body, received.headers)
+    assert _count(metrics, "delivered") == 1
+
+
+@pytest.mark.usefixtures("hook_env")
+def test_server_error_then_success_retries_after_the_backoff(
+    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+) -> None:
+    metrics = Metrics()
+    server.respond(500)
+    server.respond(200)
+    row_id = outbox.add(clock.now)
+    worker = _worker(engine, client, clock, metrics=metrics)
+    first_attempt_at = clock.now
+
+    assert worker.run_once() == 1
+    row = outbox.row(row_id)
+    assert (row.status, row.attempts, row.last_error) == (
+        "pending",
+        1,
+        "HTTP 500 Internal Server Error",
+    )
+    delay = row.next_attempt_at - clock.now
+    assert timedelta(0) < delay <= SETTINGS.backoff_initial
+
+    clock.advance(delay - timedelta(microseconds=1))
+    assert worker.run_once() == 0  # not due yet
+    clock.advance(timedelta(microseconds=1))
+    assert worker.run_once() == 1
+
+    row = outbox.row(row_id)
+    assert (row.status, row.attempts, row.delivered_at) == ("delivered", 2, clock.now)
+    assert [(a.outcome, a.status_code, a.attempted_at) for a in outbox.attempts(row_id)] == [
+        ("retry", 500, first_attempt_at),
+        ("delivered", 200, clock.now),
+    ]
+    first, second = server.requests
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == "msg_0001"
+    assert first.body == second.body
+    assert second.headers["webhook-timestamp"] == str(int(clock.now.timestamp()))
+    standardwebhooks.Webhook(SECRET).verify(second.body, second.headers)
+    assert (_count(metrics, "retry"), _count(metrics, "delivered")) == (1, 1)
+
+
+@pytest.mark.usefixtures("hook_env")
+def test_retry_after_is_honoured_beyond_backoff_max(
+    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+) -> None:
+    server.respond(429, {"Retry-After": "120"})
+    row_id = outbox.add(clock.now)
+    assert _worker(engine, client, clock).run_once() == 1
+    row = outbox.row(row_id)
+    assert row.status == "pending"
+    assert row.next_attempt_at == clock.now + timedelta(seconds=120)  # backoff_max is 60s
+    assert row.last_error == "HTTP 429 Too Many Requests"
+
+
+@pytest.mark.usefixtures("hook_env")
+def test_retry_after_beyond_max_age_is_dead(
+    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+) -> None:
+    server.respond(503, {"Retry-After": str(2 * 3600)})
+    row_id = outbox.add(clock.now)
+    assert _worker(engine, client, clock).run_once() == 1
+    row = outbox.row(row_id)
+    assert row.status == "dead"
+    assert row.last_error is not None and "beyond max_age" in row.last_error
+
+
+@pytest.mark.usefixtures("hook_env")
+def test_client_error_is_dead_with_the_status(
+    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+) -> None:
+    metrics = Metrics()
+    server.respond(400, body=b"bad payload")
+    row_id = outbox.add(clock.now)
+    worker = _worker(engine, client, clock, metrics=metrics)
+    assert worker.run_once() == 1
+    clock.advance(timedelta(hours=1))
+    assert worker.run_once() == 0
+    row = outbox.row(row_id)
+    assert (row.status, row.last_error) == ("dead", "HTTP 400 Bad Request")
+    assert [(a.outcome, a.status_code) for a in outbox.attempts(row_id)] == [("dead", 400)]
+    assert len(server.requests) == 1
+    assert _count(metrics, "dead") == 1
+
+
+@pytest.mark.usefixtures("hook_env")
+def test_a_server_that_never_answers_times_out_and_is_retried(
+    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+) -> None:
+    server.hang()
+    row_id = outbox.add(clock.now)
+    settings = SETTINGS.model_copy(update={"timeout": timedelta(seconds=0.2)})
+    assert _worker(engine, client, clock, settings=settings).run_once() == 1
+    row = outbox.row(row_id)
+    assert row.status == "pending"
+    assert row.last_error is not None and row.last_error.startswith("ReadTimeout")
+    (attempt,) = outbox.attempts(row_id)
+    assert (attempt.outcome, attempt.status_code) == ("retry", None)
+    assert attempt.duration_ms >= 150
+
+
+@pytest.mark.usefixtures("hook_env")
+def test_older_than_max_age_is_dead_on_a_retryable_failure(
+    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+) -> None:
+    server.respond(503)
+    row_id = outbox.add(clock.now, created_at=clock.now - SETTINGS.max_age - timedelta(seconds=1))
+    assert _worker(engine, client, clock).run_once() == 1
+    row = outbox.row(row_id)
+    assert row.status == "dead"
+    assert row.last_error == "HTTP 503 Service Unavailable; gave up: older than max_age (1:00:00)"
+
+
+@pytest.mark.usefixtures("hook_env")
+def test_a_receiver_no_longer_configured_is_dead_without_sending(
+    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+) -> None:
+    metrics = Metrics()
+    row_id = outbox.add(clock.now, receiver="gone")
+    assert _worker(engine, client, clock, metrics=metrics).run_once() == 1
+    row = outbox.row(row_id)
+    assert row.status == "dead"
+    assert row.last_error == 'receiver "gone" is not configured (removed from the config?)'
+    assert server.requests == []
+    value = metrics.registry.get_sample_value(
+        "driftwarden_deliveries_total", {"receiver": "gone", "outcome": "dead"}
+    )
+    assert value == 1
+
+
+@pytest.mark.usefixtures("hook_env")
+def test_a_message_claimed_by_a_dead_worker_is_sent_after_the_lease(
+    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+) -> None:
+    row_id = outbox.add(clock.now)
+    lease = timedelta(minutes=2)
+    claim_due(engine, "crashed", clock.now, lease, limit=10)
+    worker = _worker(engine, client, clock)
+    assert worker.run_once() == 0
+    clock.advance(lease + timedelta(seconds=1))
+    assert worker.run_once() == 1
+    assert outbox.row(row_id).status == "delivered"
+    assert len(server.requests) == 1
+
+
+@pytest.mark.usefixtures("hook_env")
+def test_unsigned_when_no_secret_is_configured(
+    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+) -> None:
+    outbox.add(clock.now)
+    worker = DeliveryWorker(
+        engine, _notifiers(), {"hook": None}, SETTINGS, Metrics(), "w1", client=client, clock=clock
+    )
+    assert worker.run_once() == 1
+    (received,) = server.requests
+    assert received.headers["webhook-id"] == "msg_0001"
+    assert received.headers["webhook-timestamp"] == str(int(clock.now.timestamp()))
+    assert "webhook-signature" not in received.headers
+
+
+def test_two_workers_send_each_message_exactly_once(
+    engine: Engine,
+    outbox: Outbox,
+    server: ScriptedServer,
+    client: httpx.Client,
+    clock: Clock,
+    store_url: str,
+    hook_env: None,
+) -> None:
+    ids = [outbox.add(clock.now, message_id=f"msg_{index:04d}") for index in range(30)]
+    workers = [_worker(engine, client, clock, worker_id=f"w{n}", batch_size=4) for n in range(2)]
+    attempted = [0, 0]
+
+    def drain(index: int, start: threading.Barrier | None) -> None:
+        if start is not None:
+            start.wait()
+        while count := workers[index].run_once():
+            attempted[index] += count
+
+    if store_url.startswith("postgresql"):
+        start = threading.Barrier(2)
+        threads = [threading.Thread(target=drain, args=(n, start)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+        # SQLite: one writer at a time anyway; interleave the two workers' claims.
+        while workers[0].run_once() + workers[1].run_once():
+            pass
+        attempted = [len(outbox.attempts())]
+
+    assert sum(attempted) == 30
+    sent = [request.headers["webhook-id"] for request in server.requests]
+    assert sorted(sent) == [f"msg_{index:04d}" for index in range(30)]
+    assert {outbox.row(row_id).status for row_id in ids} == {"delivered"}
+    assert len(outbox.attempts()) == 30
+
+
+@pytest.mark.usefixtures("hook_env")
+def test_run_forever_sends_and_stops_promptly(
+    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+) -> None:
+    row_id = outbox.add(clock.now)
+    settings = SETTINGS.model_copy(update={"poll_interval": timedelta(minutes=10)})
+    worker = _worker(engine, client, clock, settings=settings)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,))
+    thread.start()
+    assert server.received.wait(10)
+    stop.set()  # the worker is now in, or about to enter, its 10-minute wait
+    thread.join(10)
+    assert not thread.is_alive()
+    assert outbox.row(row_id).status == "delivered"
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.usefixtures("hook_env")
+def test_secrets_never_reach_the_store_or_the_logs(
+    engine: Engine,
+    outbox: Outbox,
+    server: ScriptedServer,
+    client: httpx.Client,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    worker = _worker(engine, client, clock)
+    steps: list[tuple[tuple[int, bytes] | None, str | None]] = [
+        ((500, b""), None),  # retry, HTTP error
+        ((401, f"you sent {TOKEN}".encode()), None),  # dead, echoing body
+        (None, f"http://127.0.0.1:{_closed_port()}/hooks/{TOKEN}"),  # connection refused
+        (None, f"http://127.0.0.1:notaport/hooks/{TOKEN}"),  # invalid URL
+        (None, f"ftp://127.0.0.1/hooks/{TOKEN}"),  # unsupported scheme
+    ]
+    for index, (reply, url) in enumerate(steps):
+        if reply is not None:
+            server.respond(reply[0], body=reply[1])
+        if url is not None:
+            monkeypatch.setenv("DW_TEST_HOOK_URL", url)
+        outbox.add(clock.now, message_id=f"msg_{index}")
+        assert worker.run_once() == 1
+    monkeypatch.delenv("DW_TEST_HOOK_SECRET")
+    outbox.add(clock.now, message_id="msg_nosecret")
+    assert worker.run_once() == 1
+
+    errors = [attempt.error for attempt in outbox.attempts()]
+    assert errors[0] == "HTTP 500 Internal Server Error"
+    assert errors[1] == "HTTP 401 Unauthorized"
+    assert errors[2] is not None and errors[2].startswith("ConnectError")
+    assert errors[3] == "InvalidURL while building the request"
+    assert errors[4] is not None and errors[4].startswith("UnsupportedProtocol")
+    assert errors[5] == (
+        'SecretError: receiver "hook" secret_env: environment variable DW_TEST_HOOK_SECRET '
+        "(or DW_TEST_HOOK_SECRET_FILE) is not set"
+    )
+    stored = " ".join(str(error) for error in errors)
+    stored += " ".join(
+        str(outbox.row(attempt.outbox_id).last_error) for attempt in outbox.attempts()
+    )
+    # httpx itself logs each request line, URL included, at INFO: that logger is
+    # the daemon's logging set-up to silence, not something the worker can help.
+    # (httpcore's DEBUG lines name the host and port, never the path or headers.)
+    logged = [
+        f"{record.getMessage()} {record.exc_text or ''}"
+        for record in caplog.records
+        if record.name != "httpx"
+    ]
+    ours = [
+        record.getMessage() for record in caplog.records if record.name.startswith("driftwarden")
+    ]
+    assert len(ours) == 6
+    for secret in (TOKEN, SECRET, SECRET.removeprefix("whsec_")):
+        assert secret not in stored
+        assert not any(secret in line for line in logged)
+    assert "127.0.0.1" not in stored
+    assert not any("127.0.0.1" in line for line in ours)
+
+
+def test_transport_error_text_loses_the_url() -> None:
+    request = httpx.Request("POST", f"https://user:pw@hooks.example.com:8443/t/{TOKEN}?k={TOKEN}")
+    error = httpx.ConnectError(
+        f"cannot reach https://user:pw@hooks.example.com:8443/t/{TOKEN}?k={TOKEN}", request=request
+    )
+    text = describe_transport_error(error, request)
+    assert text.startswith("ConnectError: cannot reach")
+    assert TOKEN not in text and "hooks.example.com" not in text and "pw" not in text

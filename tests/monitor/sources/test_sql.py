@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from monitor.config import SqlSourceSettings
+from monitor.sources import SourceError, SqlSource, Window, read_query
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+MICRO = timedelta(microseconds=1)
+WINDOW = Window(T0, T0 + timedelta(hours=1))
+ROWS = 500  # one row per 10 s from T0 - 20 min: 360 of them fall in WINDOW
+
+
+@pytest.fixture
+def events_url(sql_url: str) -> Iterator[str]:
+    """``sql_url`` holding a table ``events`` (id, ts timestamptz, device) and its edge rows."""
+    engine = sa.create_engine(sql_url)
+    events = sa.Table(
+        "events",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("device", sa.String(10)),
+    )
+    rows = [
+        {"id": i, "ts": T0 - timedelta(minutes=20) + i * timedelta(seconds=10), "device": "ios"}
+        for i in range(ROWS)
+    ]
+    edges = [WINDOW.start - MICRO * 1000, WINDOW.end - MICRO * 1000, WINDOW.end]
+    rows += [{"id": 1000 + i, "ts": ts, "device": "web"} for i, ts in enumerate(edges)]
+    with engine.begin() as connection:
+        events.create(connection)
+        connection.execute(events.insert(), rows)
+    engine.dispose()
+    yield sql_url
+
+
+def _source(url: str, **settings: str) -> SqlSource:
+    if "query" not in settings:
+        settings.setdefault("table", "events")
+    return SqlSource(
+        SqlSourceSettings.model_validate(
+            {"type": "sql", "url": url, "timestamp_column": "ts", **settings}
+        )
+    )
+
+
+def _expected_ids() -> list[int]:
+    # Rows from T0 - 20 min every 10 s: ids 120 .. 479 are in [T0, T0 + 1 h); plus the edge row
+    # one millisecond before the end.
+    return [*range(120, 480), 1001]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [{"table": "events"}, {"query": "SELECT id, ts, device FROM events WHERE device IS NOT NULL;"}],
+    ids=["table", "query"],
+)
+def test_window_filter_is_exact(events_url: str, form: dict[str, str]) -> None:
+    source = _source(events_url, **form)
+    try:
+        result = source.sample(WINDOW, 10_000, seed=0)
+    finally:
+        source.close()
+    assert sorted(result["id"]) == _expected_ids()
+    assert list(result.columns) == ["id", "ts", "device"]
+    assert str(result["ts"].dt.tz) == "UTC"
+    assert result["ts"].min() == pd.Timestamp(WINDOW.start)
+    assert result.index.tolist() == list(range(len(result)))
+
+
+def test_no_window_reads_every_row(events_url: str) -> None:
+    source = _source(events_url)
+    assert len(source.sample(None, 10_000, seed=0)) == ROWS + 3
+    source.close()
+
+
+def test_limit_samples_inside_the_window(events_url: str) -> None:
+    source = _source(events_url)
+    result = source.sample(WINDOW, 50, seed=0)
+    assert len(result) == 50
+    assert result["id"].is_unique
+    assert set(result["id"]) <= set(_expected_ids())
+    assert source.sample(WINDOW, 0, seed=0).columns.tolist() == ["id", "ts", "device"]
+    source.close()
+
+
+@pytest.mark.postgres
+def test_seed_repeats_the_sample_on_postgres(postgres_url: str) -> None:
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "CREATE TABLE events AS SELECT g AS id, now() AS ts FROM generate_series(1, 5000) g"
+            )
+        )
+    engine.dispose()
+    source = _source(postgres_url)
+    first = source.sample(None, 100, seed=7)
+    assert sorted(first["id"]) == sorted(source.sample(None, 100, seed=7)["id"])
+    assert sorted(first["id"]) != sorted(source.sample(None, 100, seed=8)["id"])
+    source.close()
+
+
+@pytest.mark.postgres
+def test_naive_timestamp_column_is_utc_on_postgres_whatever_the_session_zone(
+    postgres_url: str,
+) -> None:
+    # The schema fixture passes libpq options in the URL; add a non-UTC session zone to them.
+    tokyo_url = postgres_url.replace("options=", "options=-c%20timezone%3DAsia/Tokyo%20")
+    engine = sa.create_engine(tokyo_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE events (id int, ts timestamp)"))
+        connection.execute(
+            sa.text(
+                "INSERT INTO events VALUES (0, '2023-12-31 23:59:59'), (1, '2024-01-01 00:00:00'),"
+                " (2, '2024-01-01 00:59:59'), (3, '2024-01-01 01:00:00')"
+            )
+        )
+    engine.dispose()
+    source = _source(tokyo_url)
+    result = source.sample(WINDOW, 100, seed=0)
+    source.close()
+    assert sorted(result["id"]) == [1, 2]
+    assert result["ts"].min() == pd.Timestamp(T0)
+
+
+def test_sqlite_text_timestamps_in_any_iso_form(sqlite_url: str) -> None:
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE events (id INTEGER, ts TEXT)"))
+        connection.execute(
+            sa.text("INSERT INTO events VALUES (:id, :ts)"),
+            [
+                {"id": 0, "ts": "2023-12-31T23:59:59.999Z"},
+                {"id": 1, "ts": "2024-01-01T00:00:00Z"},
+                {"id": 2, "ts": "2024-01-01 02:30:00+02:00"},
+                {"id": 3, "ts": "2024-01-01 00:59:59.999"},
+                {"id": 4, "ts": "2024-01-01T01:00:00"},
+            ],
+        )
+    engine.dispose()
+    source = _source(sqlite_url)
+    result = source.sample(WINDOW, 100, seed=0)
+    source.close()
+    assert sorted(result["id"]) == [1, 2, 3]
+
+
+def test_unknown_table_is_named(sql_url: str) -> None:
+    source = _source(sql_url, table="no_such_table")
+    with pytest.raises(SourceError, match="table 'no_such_table' not found"):
+        source.sample(WINDOW, 10, seed=0)
+    source.close()
+
+
+def test_unknown_timestamp_column_lists_the_columns(events_url: str) -> None:
+    source = SqlSource(
+        SqlSourceSettings(type="sql", url=events_url, table="events", timestamp_column="created")
+    )
+    with pytest.raises(SourceError) as raised:
+        source.sample(WINDOW, 10, seed=0)
+    source.close()
+    assert (
+        "timestamp column 'created' not found in table 'events' (columns: id, ts, device)"
+        in str(raised.value)
+    )
+
+
+def test_broken_query_is_a_source_error(sql_url: str) -> None:
+    source = _source(sql_url, query="SELEKT nothing")
+    with pytest.raises(SourceError, match="query failed"):
+        source.sample(WINDOW, 10, seed=0)
+    source.close()
+
+
+def test_connection_errors_never_show_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    password = "s3cr3t-Pa55"
+    url = f"postgresql+psycopg://app:{password}@127.0.0.1:1/warehouse"
+    monkeypatch.setenv("DW_TEST_SOURCE_URL", url)
+    for settings in ({"url": url}, {"url_env": "DW_TEST_SOURCE_URL"}):
+        source = (
+            _source(**settings)
+            if False
+            else SqlSource(
+                SqlSourceSettings.model_validate(
+                    {"type": "sql", "table": "events", "timestamp_column": "ts", **settings}
+                )
+            )
+        )
+        with pytest.raises(SourceError) as raised:
+            source.sample(WINDOW, 10, seed=0)
+        source.close()
+        message = str(raised.value)
+        assert message.startswith("source sql (postgresql+psycopg://app:***@127.0.0.1:1/warehouse)")
+        assert "cannot connect" in message
+        assert password not in message
+        assert password not in repr(raised.value)
+
+
+def test_missing_url_env_is_a_source_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DW_TEST_UNSET_URL", raising=False)
+    with pytest.raises(SourceError, match="DW_TEST_UNSET_URL"):
+        SqlSource(
+            SqlSourceSettings(
+                type="sql", url_env="DW_TEST_UNSET_URL", table="events", timestamp_column="ts"
+            )
+        )
+
+
+def test_read_query_samples_a_query(events_url: str) -> None:
+    everything = read_query(events_url, "SELECT id, device FROM events", 10_000, seed=0)
+    assert len(everything) == ROWS + 3
+    assert list(everything.columns) == ["id", "device"]
+    sample = read_query(events_url, "SELECT id, device FROM events", 20, seed=0)
+    assert len(sample) == 20
+    assert sample["id"].is_unique
+
+
+def test_read_query_without_a_limit_reads_everything(events_url: str) -> None:
+    assert len(read_query(events_url, "SELECT id FROM events", None, seed=0)) == ROWS + 3

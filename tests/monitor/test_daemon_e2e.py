@@ -1,0 +1,318 @@
+"""The daemon end to end, as a user runs it: `driftwarden run` in a subprocess.
+
+File source with a planted shift, a 1-second schedule, a real HTTP receiver
+on 127.0.0.1; once on SQLite and once on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, text
+from standardwebhooks import Webhook
+
+SECRET = "whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0xMjM0NTY="
+DEADLINE_SECONDS = 60.0
+
+
+@dataclass
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A real webhook receiver: records every request, answers `status_code`."""
+
+    status_code: int = 200
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    accepted: list[ReceivedRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_port}/hook?token=t0ps3cret"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            request = ReceivedRequest(
+                self.path, {k.lower(): v for k, v in self.headers.items()}, body
+            )
+            with state.lock:
+                state.requests.append(request)
+                status = state.status_code
+                if 200 <= status < 300:
+                    state.accepted.append(request)
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.server = server
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def wait_for(condition: Callable[[], bool], what: str, deadline: float = DEADLINE_SECONDS) -> None:
+    """Poll with a deadline: the synchronisation the suite uses instead of sleeps."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {deadline:.0f}s waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_data(directory: Path) -> None:
+    """Reference and live traffic; in the live traffic only x_shift and cat_shift moved."""
+    rng = np.random.default_rng(20261125)
+    n = 3000
+    reference = pd.DataFrame(
+        {
+            "x_shift": rng.normal(0, 1, n),
+            "x_stable": rng.normal(5, 2, n),
+            "cat_shift": rng.choice(["a", "b", "c"], n, p=[0.6, 0.3, 0.1]),
+            "cat_stable": rng.choice(["u", "v"], n),
+        }
+    )
+    reference.to_parquet(directory / "reference.parquet")
+    now = datetime.now(UTC)
+    live = pd.DataFrame(
+        {
+            "ts": [now - timedelta(minutes=50) + timedelta(seconds=i) for i in range(n)],
+            "x_shift": rng.normal(1.5, 1, n),
+            "x_stable": rng.normal(5, 2, n),
+            "cat_shift": rng.choice(["a", "b", "c"], n, p=[0.1, 0.3, 0.6]),
+            "cat_stable": rng.choice(["u", "v"], n),
+        }
+    )
+    live.to_parquet(directory / "live-0001.parquet")
+
+
+def write_config(directory: Path, store_url: str, port: int) -> Path:
+    columns = "".join(
+        f'\n[[monitors.columns]]\nname = "{name}"\nkind = "{kind}"\n'
+        for name, kind in [
+            ("x_shift", "numeric"),
+            ("x_stable", "numeric"),
+            ("cat_shift", "categorical"),
+            ("cat_stable", "categorical"),
+        ]
+    )
+    config = f"""
+[store]
+url_env = "E2E_STORE_URL"
+
+[server]
+listen = "127.0.0.1:{port}"
+
+[delivery]
+timeout = "2s"
+backoff_initial = "100ms"
+backoff_max = "500ms"
+poll_interval = "100ms"
+
+[[monitors]]
+name = "e2e"
+schedule = "every 1s"
+window = "1h"
+receivers = ["hook"]
+
+[monitors.source]
+type = "file"
+path = "{directory}/live-*.parquet"
+timestamp_column = "ts"
+
+[monitors.reference]
+type = "file"
+path = "{directory}/reference.parquet"
+{columns}
+[[receivers]]
+name = "hook"
+type = "webhook"
+url_env = "E2E_HOOK_URL"
+secret_env = "E2E_HOOK_SECRET"
+"""
+    path = directory / "driftwarden.toml"
+    path.write_text(config)
+    return path
+
+
+@dataclass
+class Daemon:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_daemon(config: Path, env: dict[str, str], port: int, log_path: Path) -> Daemon:
+    log_file = log_path.open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "run", "--config", str(config)],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    log_file.close()
+    daemon = Daemon(process, port, log_path)
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"daemon exited early:\n{daemon.log()}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_for(healthy, "the daemon's /healthz")
+    return daemon
+
+
+def stop_daemon(daemon: Daemon) -> int:
+    daemon.process.send_signal(signal.SIGTERM)
+    try:
+        return daemon.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        daemon.process.kill()
+        raise AssertionError(
+            f"daemon did not stop within 10s of SIGTERM:\n{daemon.log()}"
+        ) from None
+
+
+def daemon_env(store_url: str, receiver: Receiver) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("E2E_")}
+    env.update(E2E_STORE_URL=store_url, E2E_HOOK_URL=receiver.url, E2E_HOOK_SECRET=SECRET)
+    return env
+
+
+def test_daemon_detects_stores_exports_and_delivers(
+    store_url: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    write_data(tmp_path)
+    port = free_port()
+    config = write_config(tmp_path, store_url, port)
+    daemon = start_daemon(config, daemon_env(store_url, receiver), port, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: len(receiver.accepted) >= 1, "a delivered webhook")
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        runs = httpx.get(f"http://127.0.0.1:{port}/api/runs?monitor=e2e", timeout=5).json()
+    finally:
+        exit_code = stop_daemon(daemon)
+    assert exit_code == 0, daemon.log()
+
+    delivered = receiver.accepted[0]
+    event = Webhook(SECRET).verify(delivered.body, delivered.headers)
+    assert event["type"] == "drift.detected"
+    data = event["data"]
+    assert data["monitor"] == "e2e"
+    assert data["decision"]["drifted"] is True
+    assert sorted(c["column"] for c in data["drifted_columns"]) == ["cat_shift", "x_shift"]
+    for column in data["drifted_columns"]:
+        assert column["p_value"] < 1e-6
+        assert column["threshold"] == 0.05
+    assert data["run"]["url"] == f"http://127.0.0.1:{port}/api/runs/{data['run']['id']}"
+
+    assert 'driftwarden_column_drifted{column="x_shift",method="ks",monitor="e2e"} 1.0' in metrics
+    assert 'driftwarden_column_drifted{column="x_stable",method="ks",monitor="e2e"} 0.0' in metrics
+    assert 'driftwarden_monitor_drifted{monitor="e2e"} 1.0' in metrics
+    assert runs["runs"] and runs["runs"][0]["monitor"] == "e2e"
+
+    engine = create_engine(store_url)
+    with engine.connect() as connection:
+        run_id = data["run"]["id"]
+        status = connection.execute(
+            text("SELECT status, drifted FROM runs WHERE id = :id"), {"id": run_id}
+        ).one()
+        stored = dict(
+            connection.execute(
+                text('SELECT "column", drifted FROM results WHERE run_id = :id'), {"id": run_id}
+            ).all()
+        )
+        outbox = connection.execute(text("SELECT status, payload FROM outbox")).all()
+    engine.dispose()
+    assert tuple(status) == ("succeeded", True)
+    assert stored == {"x_shift": True, "x_stable": False, "cat_shift": True, "cat_stable": False}
+    assert [row.status for row in outbox] == ["delivered"]
+    assert "t0ps3cret" not in json.dumps([row.payload for row in outbox])
+    assert "t0ps3cret" not in daemon.log()
+
+
+def test_pending_delivery_survives_sigkill_and_is_delivered_once(
+    sqlite_url: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    write_data(tmp_path)
+    port = free_port()
+    config = write_config(tmp_path, sqlite_url, port)
+    env = daemon_env(sqlite_url, receiver)
+    receiver.status_code = 503
+    log_path = tmp_path / "daemon.log"
+    first = start_daemon(config, env, port, log_path)
+    wait_for(lambda: len(receiver.requests) >= 2, "two failed delivery attempts")
+    first.process.kill()
+    first.process.wait(timeout=10)
+
+    engine = create_engine(sqlite_url)
+    with engine.connect() as connection:
+        pending = connection.execute(text("SELECT status FROM outbox")).scalars().all()
+    assert pending and all(status in ("pending", "sending") for status in pending)
+
+    receiver.status_code = 200
+    second = start_daemon(config, env, port, log_path)
+    try:
+        wait_for(lambda: len(receiver.accepted) >= 1, "the delivery after restart")
+
+        def delivered() -> bool:
+            with engine.connect() as connection:
+                rows = connection.execute(text("SELECT status FROM outbox")).scalars().all()
+            return rows == ["delivered"]
+
+        wait_for(delivered, "the outbox row marked delivered")
+    finally:
+        assert stop_daemon(second) == 0, second.log()
+    with engine.connect() as connection:
+        attempts = connection.execute(text("SELECT count(*) FROM delivery_attempts")).scalar_one()
+    engine.dispose()
+    assert len(receiver.accepted) == 1
+    assert len({request.headers["webhook-id"] for request in receiver.requests}) == 1
+    assert attempts == len(receiver.requests)

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from monitor.config import MonitorSettings
+from monitor.reference import load_reference, reference_key
+from monitor.sources import SourceError, build_source
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _monitor(reference: dict[str, Any], **overrides: Any) -> MonitorSettings:
+    return MonitorSettings.model_validate(
+        {
+            "name": "credit",
+            "schedule": "every 1m",
+            "source": {"type": "demo"},
+            "reference": reference,
+            "columns": [{"name": "income", "kind": "numeric"}],
+            **overrides,
+        }
+    )
+
+
+def _window(end: datetime = T0) -> dict[str, Any]:
+    return {"type": "window", "start": end - timedelta(hours=1), "end": end}
+
+
+def test_window_reference_samples_the_monitor_source() -> None:
+    monitor = _monitor(_window(), reference_limit=500)
+    source = build_source(monitor.source)
+    reference = load_reference(monitor, source, seed=0)
+    assert len(reference) == 500
+    assert reference["timestamp"].min() >= pd.Timestamp(T0 - timedelta(hours=1))
+    assert reference.equals(load_reference(monitor, source, seed=0))
+
+
+def test_file_reference_reads_the_files(tmp_path: Path) -> None:
+    pd.DataFrame({"income": range(100)}).to_parquet(tmp_path / "reference.parquet")
+    monitor = _monitor({"type": "file", "path": str(tmp_path / "*.parquet")}, reference_limit=30)
+    reference = load_reference(monitor, build_source(monitor.source))
+    assert len(reference) == 30
+    assert reference.index.tolist() == list(range(30))
+
+
+def test_sql_reference_runs_the_query(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = sa.create_engine(sqlite_url)
+    pd.DataFrame({"income": range(100)}).to_sql("training", engine, index=False)
+    engine.dispose()
+    monkeypatch.setenv("DW_TEST_REFERENCE_URL", sqlite_url)
+    for url in ({"url": sqlite_url}, {"url_env": "DW_TEST_REFERENCE_URL"}):
+        monitor = _monitor({"type": "sql", "query": "SELECT income FROM training", **url})
+        reference = load_reference(monitor, build_source(monitor.source))
+        assert sorted(reference["income"]) == list(range(100))
+
+
+def test_empty_reference_is_an_error(sqlite_url: str) -> None:
+    engine = sa.create_engine(sqlite_url)
+    pd.DataFrame({"income": range(10)}).to_sql("training", engine, index=False)
+    engine.dispose()
+    query = "SELECT income FROM training WHERE income > 100"
+    monitor = _monitor({"type": "sql", "url": sqlite_url, "query": query})
+    with pytest.raises(SourceError, match="reference for monitor credit is empty"):
+        load_reference(monitor, build_source(monitor.source))
+
+
+def test_reference_key_is_stable() -> None:
+    key = reference_key(_monitor(_window()))
+    assert len(key) == 64
+    assert key == reference_key(_monitor(_window()))
+    assert key == reference_key(_monitor(_window(), sample_limit=5, window="5m"))
+
+
+def test_reference_key_changes_with_the_reference_or_the_columns() -> None:
+    key = reference_key(_monitor(_window()))
+    assert key != reference_key(_monitor(_window(T0 + timedelta(hours=1))))
+    assert key != reference_key(_monitor(_window(), reference_limit=10))
+    assert key != reference_key(
+        _monitor(_window(), columns=[{"name": "income", "kind": "categorical"}])
+    )
+    assert key != reference_key(_monitor(_window(), source={"type": "demo", "seed": 1}))
+
+
+def test_reference_key_sees_a_replaced_file(tmp_path: Path) -> None:
+    path = tmp_path / "reference.csv"
+    path.write_text("income\n1\n2\n")
+    monitor = _monitor({"type": "file", "path": str(path)})
+    key = reference_key(monitor)
+    assert key == reference_key(monitor)
+    path.write_text("income\n1\n2\n3\n")
+    os.utime(path, ns=(1, 1))
+    assert key != reference_key(monitor)
