@@ -28,11 +28,10 @@ def compare_frames(
 ) -> list[ColumnResult]:
     names = columns if columns is not None else [str(c) for c in reference.columns]
     for name in names:
-        if name not in reference.columns:
-            raise CompareError(f'reference has no column "{name}"')
-        if name not in current.columns:
-            found = ", ".join(map(str, current.columns)) or "none"
-            raise CompareError(f'current has no column "{name}" (columns found: {found})')
+        for label, frame in (("reference", reference), ("current", current)):
+            if name not in frame.columns:
+                found = ", ".join(map(str, frame.columns)) or "none"
+                raise CompareError(f'{label} has no column "{name}" (columns found: {found})')
     results = [
         test_column(fit_profile(reference[name], column_kind(reference[name])), current[name])
         for name in names

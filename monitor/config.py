@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.cron import cron_trigger
 from monitor.durations import parse_duration
 
 
@@ -93,7 +93,7 @@ def parse_schedule(text: str) -> Schedule:
         except ValueError:
             raise ValueError(f'{expected}, got "{text}"') from None
     try:
-        CronTrigger.from_crontab(stripped, timezone="UTC")
+        cron_trigger(stripped)
     except ValueError:
         raise ValueError(f'{expected}, got "{text}"') from None
     return Schedule(cron=stripped)

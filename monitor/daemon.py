@@ -95,7 +95,9 @@ def run_daemon(settings: Settings) -> int:
     sock = _bind(settings.server.host, settings.server.port)
     services = build_services(settings)
     stop = threading.Event()
-    scheduler = Scheduler(services.context, settings.monitors, settings.scheduler, utcnow)
+    scheduler = Scheduler(
+        services.context, settings.monitors, settings.scheduler, settings.store.retention, utcnow
+    )
     worker = DeliveryWorker(
         engine=services.engine,
         notifiers=build_notifiers(settings),

@@ -16,11 +16,13 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import MonitorSettings, Schedule, SchedulerSettings
+from monitor.cron import cron_trigger
 from monitor.runner import RunContext, run_check_safely
+from monitor.store.retention import prune
 from monitor.store.runs import latest_scheduled_slot
 
 log = logging.getLogger("driftwarden.scheduler")
@@ -35,7 +37,7 @@ def build_trigger(schedule: Schedule) -> BaseTrigger:
             seconds=schedule.every.total_seconds(), start_date=SLOT_ORIGIN, timezone=UTC
         )
     assert schedule.cron is not None
-    return CronTrigger.from_crontab(schedule.cron, timezone=UTC)
+    return cron_trigger(schedule.cron)
 
 
 def _next_after(trigger: BaseTrigger, fire_time: datetime) -> datetime | None:
@@ -74,9 +76,11 @@ class Scheduler:
         ctx: RunContext,
         monitors: tuple[MonitorSettings, ...],
         settings: SchedulerSettings,
+        retention: timedelta,
         clock: Callable[[], datetime],
     ) -> None:
         self._ctx = ctx
+        self._retention = retention
         self._monitors = monitors
         self._settings = settings
         self._clock = clock
@@ -105,6 +109,13 @@ class Scheduler:
                 id=monitor.name,
                 name=f"monitor {monitor.name}",
             )
+        self._scheduler.add_job(
+            self._prune,
+            IntervalTrigger(hours=1, timezone=UTC),
+            id="retention",
+            name="retention",
+            next_run_time=self._clock(),
+        )
         self._scheduler.start()
         if self._settings.catch_up:
             self._start_catch_up()
@@ -113,6 +124,15 @@ class Scheduler:
         slot = latest_slot(self._triggers[monitor.name], self._clock())
         if slot is not None:
             run_check_safely(self._ctx, monitor, slot, "schedule")
+
+    def _prune(self) -> None:
+        try:
+            pruned = prune(self._ctx.engine, self._clock() - self._retention)
+        except SQLAlchemyError as exc:
+            log.error("retention: store unavailable (%s)", type(exc).__name__)
+            return
+        if pruned.runs or pruned.deliveries:
+            log.info("retention: pruned %d runs and %d deliveries", pruned.runs, pruned.deliveries)
 
     def _start_catch_up(self) -> None:
         """Run the slots missed while no daemon was running, oldest first."""

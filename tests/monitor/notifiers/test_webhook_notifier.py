@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from monitor.config import ConfigError, SecretError, WebhookReceiverSettings, parse_settings
+from monitor.config import SecretError, WebhookReceiverSettings, parse_settings
 from monitor.notifiers import (
     NOTIFIER_TYPES,
     OutboundMessage,
@@ -110,16 +110,3 @@ def test_build_notifiers_one_per_receiver() -> None:
     assert notifiers["b"].key == "receivers[1]"  # type: ignore[attr-defined]
     assert signing_secrets(settings) == {"a": None, "b": "B_SECRET"}
     assert NOTIFIER_TYPES["webhook"] is WebhookNotifier
-
-
-def test_build_notifiers_rejects_a_name_used_twice() -> None:
-    settings = parse_settings(
-        {
-            "receivers": [
-                {"name": "a", "type": "webhook", "url": "https://a.example.com"},
-                {"name": "a", "type": "webhook", "url": "https://b.example.com"},
-            ]
-        }
-    )
-    with pytest.raises(ConfigError, match=r'receivers\[1\]\.name: receiver name "a"'):
-        build_notifiers(settings)

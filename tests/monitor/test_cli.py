@@ -1,0 +1,180 @@
+"""The `driftwarden` command as CI uses it: exit codes, JSON, and messages without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitor.cli import main
+
+EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
+
+
+def write_frames(directory: Path, shift: float) -> None:
+    rng = np.random.default_rng(11)
+    n = 2000
+    pd.DataFrame(
+        {"x": rng.normal(0, 1, n), "y": rng.normal(0, 1, n), "c": rng.choice(["a", "b"], n)}
+    ).to_parquet(directory / "reference.parquet")
+    now = datetime.now(UTC)
+    pd.DataFrame(
+        {
+            "ts": [now - timedelta(minutes=30) + timedelta(milliseconds=500 * i) for i in range(n)],
+            "x": rng.normal(shift, 1, n),
+            "y": rng.normal(0, 1, n),
+            "c": rng.choice(["a", "b"], n),
+        }
+    ).to_csv(directory / "current.csv", index=False)
+
+
+def write_config(directory: Path, store_url: str, columns: str = '"x", "y"') -> Path:
+    column_tables = "".join(
+        f'[[monitors.columns]]\nname = {name.strip()}\nkind = "numeric"\n'
+        for name in columns.split(",")
+    )
+    path = directory / "config.toml"
+    path.write_text(
+        f"""
+[store]
+url = "{store_url}"
+
+[[monitors]]
+name = "gate"
+schedule = "every 1h"
+window = "1h"
+
+[monitors.source]
+type = "file"
+path = "{directory}/current.csv"
+timestamp_column = "ts"
+
+[monitors.reference]
+type = "file"
+path = "{directory}/reference.parquet"
+
+{column_tables}
+"""
+    )
+    return path
+
+
+def test_check_exits_1_on_drift_with_json_columns(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_frames(tmp_path, shift=1.0)
+    config = write_config(tmp_path, sqlite_url)
+    assert main(["check", "--config", str(config), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["drifted"] is True
+    columns = {c["column"]: c for c in report["columns"]}
+    assert set(columns) == {"x", "y"}
+    assert columns["x"]["drifted"] is True and columns["y"]["drifted"] is False
+    assert set(columns["x"]) >= {
+        "column",
+        "method",
+        "statistic",
+        "p_value",
+        "threshold",
+        "drifted",
+        "n_reference",
+        "n_current",
+    }
+    assert columns["x"]["method"] == "ks" and columns["x"]["n_current"] == 2000
+
+    assert main(["history", "--config", str(config), "--monitor", "gate"]) == 0
+    history = capsys.readouterr().out
+    assert "check" in history and "DRIFT" in history
+
+
+def test_check_exits_0_without_drift(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_frames(tmp_path, shift=0.0)
+    config = write_config(tmp_path, sqlite_url)
+    assert main(["check", "--config", str(config)]) == 0
+    assert "monitor gate (run 1): succeeded: no drift: 0 of 2 columns drifted" in (
+        capsys.readouterr().out
+    )
+
+
+def test_check_with_unknown_column_exits_2_and_stores_the_failure(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_frames(tmp_path, shift=0.0)
+    config = write_config(tmp_path, sqlite_url, columns='"x", "salary"')
+    assert main(["check", "--config", str(config)]) == 2
+    out = capsys.readouterr().out
+    assert 'failed: reference has no column "salary" (columns found: x, y, c)' in out
+    assert main(["history", "--config", str(config), "--monitor", "gate", "--format", "json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert [run["status"] for run in runs] == ["failed"]
+
+
+def test_unreachable_store_is_a_message_without_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_frames(tmp_path, shift=0.0)
+    config = write_config(tmp_path, "postgresql+psycopg://app:hunter2@127.0.0.1:1/x")
+    assert main(["check", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "driftwarden: error: store postgresql+psycopg://app:***@127.0.0.1:1/x: cannot connect"
+    )
+    assert "hunter2" not in err and "Traceback" not in err
+
+
+def test_validate_reports_key_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--config", str(EXAMPLE)]) == 0
+    assert "valid (1 monitors, 0 receivers)" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text().replace('schedule = "every 20s"', 'schedule = "often"'))
+    assert main(["validate", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert 'monitors[0].schedule: expected a cron expression or "every 5m", got "often"' in err
+
+
+def test_compare_is_a_gate_without_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_frames(tmp_path, shift=1.0)
+    reference, current = tmp_path / "reference.parquet", tmp_path / "current.csv"
+    assert main(["compare", str(reference), str(current), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert {c["column"]: c["drifted"] for c in report["columns"]} == {
+        "x": True,
+        "y": False,
+        "c": False,
+    }
+    assert {c["column"]: c["method"] for c in report["columns"]} == {
+        "x": "ks",
+        "y": "ks",
+        "c": "chi2",
+    }
+    assert main(["compare", str(reference), str(reference)]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(reference), str(current), "--columns", "x,zz"]) == 2
+    assert 'reference has no column "zz" (columns found: x, y, c)' in capsys.readouterr().err
+    assert main(["compare", str(reference), str(tmp_path / "absent.csv")]) == 2
+    assert "absent.csv" in capsys.readouterr().err
+
+
+def test_check_on_the_example_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What a newcomer gets from the example, with the store moved to a temp dir."""
+    data = tomllib.loads(EXAMPLE.read_text())
+    assert data["store"]["url"] == "sqlite:///driftwarden.db"
+    config = tmp_path / "example.toml"
+    config.write_text(
+        EXAMPLE.read_text().replace(
+            'url = "sqlite:///driftwarden.db"', f'url = "sqlite:///{tmp_path}/dw.db"'
+        )
+    )
+    assert main(["check", "--config", str(config), "--format", "json"]) in (0, 1)
+    report = json.loads(capsys.readouterr().out)
+    assert [m["status"] for m in report["monitors"]] == ["succeeded"]
+    assert {c["column"] for c in report["columns"]} >= {"age", "income", "device", "label"}
