@@ -25,7 +25,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m tests.benchmarks
+	$(BIN)/python tests/benchmarks/run.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check monitor detectors tests

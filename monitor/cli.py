@@ -83,8 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     # httpx logs every request with its full URL, which may hold a token; APScheduler
-    # logs every job execution. Neither belongs in an operator's log at INFO.
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    # logs every job execution, Alembic every plugin it loads. None of that belongs
+    # in an operator's log at INFO.
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from monitor import commands
     from monitor.compare import CompareError

@@ -109,6 +109,11 @@ class Scheduler:
                 id=monitor.name,
                 name=f"monitor {monitor.name}",
             )
+            # The current slot also runs at once, so a newcomer sees a result
+            # straight away; if another replica already ran it, its claim wins.
+            self._scheduler.add_job(
+                self._fire, args=[monitor], id=f"{monitor.name}:start", name="first run"
+            )
         self._scheduler.add_job(
             self._prune,
             IntervalTrigger(hours=1, timezone=UTC),

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
-from monitor.config import Schedule
-from monitor.scheduler import build_trigger, latest_slot, slots_between
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from monitor.config import Schedule, Settings, parse_settings
+from monitor.daemon import build_services
+from monitor.scheduler import Scheduler, build_trigger, latest_slot, slots_between
+from monitor.store.models import RunRow, utcnow
 
 NOW = datetime(2026, 11, 25, 12, 7, 41, 250000, tzinfo=UTC)
 
@@ -37,3 +43,62 @@ def test_missed_slots_between_two_times() -> None:
     ]
     every_second = build_trigger(Schedule(every=timedelta(seconds=1)))
     assert len(slots_between(every_second, NOW - timedelta(hours=1), NOW)) == 100
+
+
+def _demo_settings(store_url: str) -> Settings:
+    return parse_settings(
+        {
+            "store": {"url": store_url},
+            "monitors": [
+                {
+                    "name": "demo",
+                    "schedule": "every 1s",
+                    "window": "1m",
+                    "source": {"type": "demo", "rows_per_window": 200},
+                    "reference": {
+                        "type": "window",
+                        "start": "2026-01-01T00:00:00Z",
+                        "end": "2026-01-01T00:00:30Z",
+                    },
+                    "columns": [{"name": "age", "kind": "numeric"}],
+                }
+            ],
+        }
+    )
+
+
+def _stored_slots(engine: Engine) -> list[tuple[datetime, str, str]]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(RunRow.scheduled_for, RunRow.status, RunRow.claimed_by).order_by(RunRow.id)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def test_two_replicas_share_the_slots_and_run_each_once(store_url: str) -> None:
+    settings = _demo_settings(store_url)
+    replicas = []
+    for _ in range(2):
+        services = build_services(settings)
+        scheduler = Scheduler(
+            services.context, settings.monitors, settings.scheduler, timedelta(days=1), utcnow
+        )
+        replicas.append((services, scheduler))
+    engine = replicas[0][0].engine
+    for _, scheduler in replicas:
+        scheduler.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len({slot for slot, _, _ in _stored_slots(engine)}) < 4:
+            assert time.monotonic() < deadline, "fewer than 4 slots ran within 30s"
+            time.sleep(0.05)
+    finally:
+        for _, scheduler in replicas:
+            assert scheduler.shutdown(timeout=10)
+    stored = _stored_slots(engine)
+    slots = [slot for slot, _, _ in stored]
+    assert len(slots) == len(set(slots))
+    assert all(slot.microsecond == 0 for slot in slots)
+    assert {status for _, status, _ in stored} == {"succeeded"}
+    for services, _ in replicas:
+        services.engine.dispose()
