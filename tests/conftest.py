@@ -7,8 +7,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
+
+from monitor.store.engine import make_engine, upgrade
 
 POSTGRES_URL = os.environ.get(
     "DRIFTWARDEN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -53,3 +55,22 @@ def store_url(request: pytest.FixtureRequest) -> str:
     """Each store test runs once on SQLite and once on PostgreSQL."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(name))
+
+
+def _migrated(url: str) -> Iterator[Engine]:
+    store = make_engine(url)
+    upgrade(store)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    """A migrated store, once on SQLite and once on PostgreSQL."""
+    yield from _migrated(store_url)
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    """A migrated SQLite store, for tests about something other than storage."""
+    yield from _migrated(sqlite_url)

@@ -79,7 +79,7 @@ class DeliveryWorker:
         client: httpx.Client | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
-        batch_size: int = 20,
+        batch_size: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -95,7 +95,9 @@ class DeliveryWorker:
         self.rng = rng if rng is not None else random.Random()
         self.batch_size = batch_size
         # Messages of one batch are sent one after another, so the claim must
-        # outlast the whole batch, or another worker would re-send its tail.
+        # outlast the whole batch, or another worker would re-send its tail. The
+        # default batch of one keeps the lease short: a message claimed by a
+        # worker that then died is picked up again soon.
         # httpx applies the timeout to connect, write, read and pool separately,
         # so one request may take up to four times it.
         self.lease = settings.timeout * 4 * batch_size + settings.poll_interval

@@ -31,9 +31,7 @@ def make_frame(rows: int, seed: int, shift: float) -> pd.DataFrame:
         columns[f"num_{index}"] = values
     for count in CATEGORY_COUNTS:
         weights = rng.dirichlet(np.ones(count))
-        columns[f"cat_{count}"] = pd.Categorical(
-            rng.choice(count, rows, p=weights).astype(str)
-        )
+        columns[f"cat_{count}"] = pd.Categorical(rng.choice(count, rows, p=weights).astype(str))
     return pd.DataFrame(columns)
 
 

@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from monitor.api import build_server, create_app
 from monitor.metrics import Metrics
-from monitor.store.engine import make_engine, upgrade
+from monitor.store.engine import make_engine
 from monitor.store.models import MonitorRow, ResultRow, RunRow
+from tests.support import wait_for
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 BASE_URL = "https://drift.example.com"
@@ -37,19 +38,9 @@ def all_ready() -> dict[str, bool]:
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
-def wait_until(condition: Callable[[], bool], what: str, deadline_s: float = 10.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)  # poll interval of a loop that checks the condition
+def engine(sqlite_engine: Engine) -> Engine:
+    """The API's behaviour does not depend on the backend; storage tests cover both."""
+    return sqlite_engine
 
 
 def bound_port(server: uvicorn.Server) -> int:
@@ -70,10 +61,10 @@ def serving(app: FastAPI) -> Iterator[httpx.Client]:
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     try:
-        wait_until(lambda: server.started or not thread.is_alive(), "uvicorn to start")
+        wait_for(lambda: server.started or not thread.is_alive(), "uvicorn to start")
         assert server.started, "uvicorn exited during start-up"
         url = f"http://127.0.0.1:{bound_port(server)}"
-        wait_until(lambda: healthy(url), "/healthz to answer")
+        wait_for(lambda: healthy(url), "/healthz to answer")
         with httpx.Client(base_url=url, timeout=10.0) as client:
             yield client
     finally:
@@ -352,7 +343,7 @@ def test_server_leaves_signal_handlers_to_the_daemon(
 
     def observe_then_stop() -> None:
         try:
-            wait_until(lambda: server.started, "uvicorn to start")
+            wait_for(lambda: server.started, "uvicorn to start")
             seen["healthz"] = healthy(f"http://127.0.0.1:{bound_port(server)}")
             seen["handlers"] = [signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)]
         finally:

@@ -12,12 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -27,72 +24,21 @@ import pytest
 from sqlalchemy import create_engine, text
 from standardwebhooks import Webhook
 
+from tests.support import Reply, ScriptedServer, wait_for
+
 SECRET = "whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0xMjM0NTY="
-DEADLINE_SECONDS = 60.0
-
-
-@dataclass
-class ReceivedRequest:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """A real webhook receiver: records every request, answers `status_code`."""
-
-    status_code: int = 200
-    requests: list[ReceivedRequest] = field(default_factory=list)
-    accepted: list[ReceivedRequest] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_port}/hook?token=t0ps3cret"
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            request = ReceivedRequest(
-                self.path, {k.lower(): v for k, v in self.headers.items()}, body
-            )
-            with state.lock:
-                state.requests.append(request)
-                status = state.status_code
-                if 200 <= status < 300:
-                    state.accepted.append(request)
-            self.send_response(status)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.server = server
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+def receiver() -> Iterator[ScriptedServer]:
+    server = ScriptedServer()
+    yield server
+    server.close()
 
 
-def wait_for(condition: Callable[[], bool], what: str, deadline: float = DEADLINE_SECONDS) -> None:
-    """Poll with a deadline: the synchronisation the suite uses instead of sleeps."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {deadline:.0f}s waiting for {what}")
+def hook_url(receiver: ScriptedServer) -> str:
+    """A receiver URL carrying a token, which must never show up in logs or the store."""
+    return f"{receiver.url}/hook?token=t0ps3cret"
 
 
 def free_port() -> int:
@@ -220,28 +166,28 @@ def stop_daemon(daemon: Daemon) -> int:
         ) from None
 
 
-def daemon_env(store_url: str, receiver: Receiver) -> dict[str, str]:
+def daemon_env(store_url: str, receiver: ScriptedServer) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("E2E_")}
-    env.update(E2E_STORE_URL=store_url, E2E_HOOK_URL=receiver.url, E2E_HOOK_SECRET=SECRET)
+    env.update(E2E_STORE_URL=store_url, E2E_HOOK_URL=hook_url(receiver), E2E_HOOK_SECRET=SECRET)
     return env
 
 
 def test_daemon_detects_stores_exports_and_delivers(
-    store_url: str, receiver: Receiver, tmp_path: Path
+    store_url: str, receiver: ScriptedServer, tmp_path: Path
 ) -> None:
     write_data(tmp_path)
     port = free_port()
     config = write_config(tmp_path, store_url, port)
     daemon = start_daemon(config, daemon_env(store_url, receiver), port, tmp_path / "daemon.log")
     try:
-        wait_for(lambda: len(receiver.accepted) >= 1, "a delivered webhook")
+        wait_for(lambda: len(receiver.accepted()) >= 1, "a delivered webhook")
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         runs = httpx.get(f"http://127.0.0.1:{port}/api/runs?monitor=e2e", timeout=5).json()
     finally:
         exit_code = stop_daemon(daemon)
     assert exit_code == 0, daemon.log()
 
-    delivered = receiver.accepted[0]
+    delivered = receiver.accepted()[0]
     event = Webhook(SECRET).verify(delivered.body, delivered.headers)
     assert event["type"] == "drift.detected"
     data = event["data"]
@@ -279,13 +225,13 @@ def test_daemon_detects_stores_exports_and_delivers(
 
 
 def test_pending_delivery_survives_sigkill_and_is_delivered_once(
-    sqlite_url: str, receiver: Receiver, tmp_path: Path
+    sqlite_url: str, receiver: ScriptedServer, tmp_path: Path
 ) -> None:
     write_data(tmp_path)
     port = free_port()
     config = write_config(tmp_path, sqlite_url, port)
     env = daemon_env(sqlite_url, receiver)
-    receiver.status_code = 503
+    receiver.default = Reply(503)
     log_path = tmp_path / "daemon.log"
     first = start_daemon(config, env, port, log_path)
     wait_for(lambda: len(receiver.requests) >= 2, "two failed delivery attempts")
@@ -297,10 +243,10 @@ def test_pending_delivery_survives_sigkill_and_is_delivered_once(
         pending = connection.execute(text("SELECT status FROM outbox")).scalars().all()
     assert pending and all(status in ("pending", "sending") for status in pending)
 
-    receiver.status_code = 200
+    receiver.default = Reply(200)
     second = start_daemon(config, env, port, log_path)
     try:
-        wait_for(lambda: len(receiver.accepted) >= 1, "the delivery after restart")
+        wait_for(lambda: len(receiver.accepted()) >= 1, "the delivery after restart")
 
         def delivered() -> bool:
             with engine.connect() as connection:
@@ -313,6 +259,6 @@ def test_pending_delivery_survives_sigkill_and_is_delivered_once(
     with engine.connect() as connection:
         attempts = connection.execute(text("SELECT count(*) FROM delivery_attempts")).scalar_one()
     engine.dispose()
-    assert len(receiver.accepted) == 1
+    assert len(receiver.accepted()) == 1
     assert len({request.headers["webhook-id"] for request in receiver.requests}) == 1
     assert attempts == len(receiver.requests)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
-from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import MonitorRow, OutboxRow, ResultRow, RunRow
 from monitor.store.queries import (
     RUN_SUCCEEDED,
@@ -25,14 +23,6 @@ from monitor.store.queries import (
 )
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[Engine]:
-    engine = make_engine(store_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def add_monitor(engine: Engine, name: str) -> int:

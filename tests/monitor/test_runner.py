@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
@@ -17,7 +15,7 @@ from monitor.config import MonitorSettings, parse_settings
 from monitor.metrics import Metrics
 from monitor.runner import RunContext, run_check
 from monitor.sources import build_source
-from monitor.store.engine import make_engine, upgrade
+from monitor.store.engine import upgrade
 from monitor.store.models import (
     AlertRow,
     AlertTransitionRow,
@@ -59,14 +57,6 @@ def demo_monitor(**overrides: object) -> MonitorSettings:
         }
     )
     return settings.monitors[0]
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[Engine]:
-    engine = make_engine(store_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def context(engine: Engine, monitor: MonitorSettings, metrics: Metrics | None = None) -> RunContext:

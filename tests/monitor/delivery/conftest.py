@@ -1,13 +1,9 @@
-"""A scripted webhook receiver on 127.0.0.1, a controllable clock, a migrated store."""
+"""A scripted webhook receiver on 127.0.0.1, a controllable clock, outbox rows."""
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -15,87 +11,8 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-
-HANG = "hang"  # accept the request, never answer (until the test ends)
-
-
-@dataclass(frozen=True)
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-class ScriptedServer:
-    """Records every request and answers from ``script`` in order (200 once it is empty)."""
-
-    def __init__(self) -> None:
-        self.requests: list[Received] = []
-        self.script: deque[Reply | str] = deque()
-        self.release = threading.Event()
-        self.received = threading.Event()  # set once any request has been recorded
-        self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                with server._lock:
-                    server.requests.append(
-                        Received(
-                            "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body
-                        )
-                    )
-                    reply = server.script.popleft() if server.script else Reply()
-                server.received.set()
-                if reply == HANG:
-                    server.release.wait()
-                    self.close_connection = True
-                    return
-                assert isinstance(reply, Reply)
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def respond(
-        self, status: int, headers: dict[str, str] | None = None, body: bytes = b""
-    ) -> None:
-        self.script.append(Reply(status, headers or {}, body))
-
-    def hang(self) -> None:
-        self.script.append(HANG)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
+from tests.support import ScriptedServer
 
 
 class Clock:
@@ -120,14 +37,6 @@ def server() -> Iterator[ScriptedServer]:
 def clock() -> Clock:
     # Real time, because standardwebhooks rejects signatures more than 5 minutes off.
     return Clock(datetime.now(UTC))
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[Engine]:
-    store = make_engine(store_url)
-    upgrade(store)
-    yield store
-    store.dispose()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from monitor.store.outbox import AttemptRecord, claim_due, record_attempt
 
 if TYPE_CHECKING:
-    from conftest import Outbox
+    from tests.monitor.delivery.conftest import Outbox
 
 NOW = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)

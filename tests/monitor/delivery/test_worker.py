@@ -21,7 +21,8 @@ from monitor.notifiers.webhook import render_payload
 from monitor.store.outbox import claim_due
 
 if TYPE_CHECKING:
-    from conftest import Clock, Outbox, ScriptedServer
+    from tests.monitor.delivery.conftest import Clock, Outbox
+    from tests.support import ScriptedServer
 
 SECRET = "whsec_" + base64.b64encode(b"delivery-test-signing-key-32-byt").decode()
 TOKEN = "tok_SUPERSECRET42"

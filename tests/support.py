@@ -1,0 +1,110 @@
+"""Test support shared by the suite: polling with a deadline and a real HTTP receiver."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def wait_for(condition: Callable[[], bool], what: str, deadline: float = 60.0) -> None:
+    """Poll with a deadline: the synchronisation the suite uses instead of sleeps."""
+    end = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {deadline:.0f}s waiting for {what}")
+        time.sleep(0.02)  # the poll interval of a loop that checks its condition
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+HANG = "hang"  # accept the request, never answer (until the test ends)
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    answered: int | None  # the status sent back; None when the request was left hanging
+
+
+class ScriptedServer:
+    """Records every request and answers from ``script`` in order (``default`` once empty)."""
+
+    def __init__(self) -> None:
+        self.default = Reply()
+        self.requests: list[Received] = []
+        self.script: deque[Reply | str] = deque()
+        self.release = threading.Event()
+        self.received = threading.Event()  # set once any request has been recorded
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                with server._lock:
+                    reply = server.script.popleft() if server.script else server.default
+                    server.requests.append(
+                        Received(
+                            "POST",
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                            reply.status if isinstance(reply, Reply) else None,
+                        )
+                    )
+                server.received.set()
+                if reply == HANG:
+                    server.release.wait()
+                    self.close_connection = True
+                    return
+                assert isinstance(reply, Reply)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def respond(
+        self, status: int, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> None:
+        self.script.append(Reply(status, headers or {}, body))
+
+    def hang(self) -> None:
+        self.script.append(HANG)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def accepted(self) -> list[Received]:
+        """Requests that were answered with a 2xx status."""
+        with self._lock:
+            return [r for r in self.requests if r.answered is not None and r.answered < 300]
+
+    def close(self) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
