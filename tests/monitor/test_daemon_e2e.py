@@ -261,4 +261,5 @@ def test_pending_delivery_survives_sigkill_and_is_delivered_once(
     engine.dispose()
     assert len(receiver.accepted()) == 1
     assert len({request.headers["webhook-id"] for request in receiver.requests}) == 1
-    assert attempts == len(receiver.requests)
+    # An attempt in flight when SIGKILL lands reaches the receiver but is never recorded.
+    assert len(receiver.requests) - 1 <= attempts <= len(receiver.requests)
