@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from detectors import METHODS
 from monitor.cron import cron_trigger
 from monitor.durations import parse_duration
 
@@ -265,7 +266,24 @@ class ColumnSettings(_Model):
     name: str
     kind: Literal["numeric", "categorical"]
     method: str | None = None
-    threshold: float | None = None
+    threshold: float | None = Field(default=None, gt=0)
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str | None) -> str | None:
+        if method is not None and method not in METHODS:
+            raise ValueError(f'unknown method "{method}" (known: {", ".join(sorted(METHODS))})')
+        return method
+
+    @model_validator(mode="after")
+    def _method_fits_kind(self) -> ColumnSettings:
+        if self.method is not None and self.kind not in METHODS[self.method].kinds:
+            fitting = ", ".join(sorted(n for n, s in METHODS.items() if self.kind in s.kinds))
+            raise ValueError(
+                f'method "{self.method}" does not test {self.kind} columns '
+                f"(methods for {self.kind}: {fitting})"
+            )
+        return self
 
 
 class PerformanceSettings(_Model):

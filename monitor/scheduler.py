@@ -101,6 +101,7 @@ class Scheduler:
         return bool(self._scheduler.running)
 
     def start(self) -> None:
+        missed = self._missed_slots() if self._settings.catch_up else []
         for monitor in self._monitors:
             self._scheduler.add_job(
                 self._fire,
@@ -122,8 +123,10 @@ class Scheduler:
             next_run_time=self._clock(),
         )
         self._scheduler.start()
-        if self._settings.catch_up:
-            self._start_catch_up()
+        if missed:
+            self._catch_up_pool = ThreadPoolExecutor(1, thread_name_prefix="catch-up")
+            for monitor, slot in missed:
+                self._catch_up_pool.submit(run_check_safely, self._ctx, monitor, slot, "catch_up")
 
     def _fire(self, monitor: MonitorSettings) -> None:
         slot = latest_slot(self._triggers[monitor.name], self._clock())
@@ -139,21 +142,25 @@ class Scheduler:
         if pruned.runs or pruned.deliveries:
             log.info("retention: pruned %d runs and %d deliveries", pruned.runs, pruned.deliveries)
 
-    def _start_catch_up(self) -> None:
-        """Run the slots missed while no daemon was running, oldest first."""
-        self._catch_up_pool = ThreadPoolExecutor(1, thread_name_prefix="catch-up")
+    def _missed_slots(self) -> list[tuple[MonitorSettings, datetime]]:
+        """Slots missed while no daemon was running, oldest first per monitor.
+
+        Read before the scheduler starts: once it runs, the current slot is
+        stored and would hide what came before it.
+        """
         now = self._clock()
+        missed: list[tuple[MonitorSettings, datetime]] = []
         for monitor in self._monitors:
             last = latest_scheduled_slot(self._ctx.engine, monitor.name)
             if last is None:
                 continue
             trigger = self._triggers[monitor.name]
             current = latest_slot(trigger, now)
-            missed = [s for s in slots_between(trigger, last, now) if s != current]
-            if missed:
-                log.info("monitor %s: catching up %d missed slots", monitor.name, len(missed))
-            for slot in missed:
-                self._catch_up_pool.submit(run_check_safely, self._ctx, monitor, slot, "catch_up")
+            slots = [slot for slot in slots_between(trigger, last, now) if slot != current]
+            if slots:
+                log.info("monitor %s: catching up %d missed slots", monitor.name, len(slots))
+            missed.extend((monitor, slot) for slot in slots)
+        return missed
 
     def shutdown(self, timeout: float) -> bool:
         """Stop firing; wait up to ``timeout`` seconds for runs in flight (False if some remain)."""

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import DeliverySettings, SecretError, resolve_secret
 from monitor.delivery.backoff import parse_retry_after, retry_delay
@@ -119,6 +120,13 @@ class DeliveryWorker:
         while not stop.is_set():
             try:
                 attempted = self.run_once()
+            except SQLAlchemyError as exc:
+                logger.error(
+                    "store unavailable (%s); retrying delivery in %.1fs",
+                    type(exc).__name__,
+                    interval,
+                )
+                attempted = 0
             except Exception:
                 logger.exception("delivery poll failed; retrying in %.1fs", interval)
                 attempted = 0

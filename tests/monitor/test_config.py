@@ -122,3 +122,25 @@ def test_duplicate_receiver_name_is_named() -> None:
     hook = {"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9/"}
     message = error_of({"receivers": [hook, hook]})
     assert 'receivers[1].name: receiver name "ops" is used twice' in message
+
+
+def test_unknown_or_unfit_method_is_named() -> None:
+    message = error_of(
+        {"monitors": [monitor(columns=[{"name": "a", "kind": "numeric", "method": "kss"}])]}
+    )
+    assert (
+        'monitors[0].columns[0].method: unknown method "kss" '
+        "(known: chi2, ks, psi, wasserstein)" in message
+    )
+    message = error_of(
+        {"monitors": [monitor(columns=[{"name": "a", "kind": "categorical", "method": "ks"}])]}
+    )
+    assert (
+        'monitors[0].columns[0]: method "ks" does not test categorical columns '
+        "(methods for categorical: chi2, psi)" in message
+    )
+
+
+def test_unknown_receiver_type_is_named() -> None:
+    message = error_of({"receivers": [{"name": "ops", "type": "pager"}]})
+    assert "receivers[0]: unknown type pager; expected one of 'webhook'" in message

@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.config import Schedule, Settings, parse_settings
+from monitor.config import Schedule, SchedulerSettings, Settings, parse_settings
 from monitor.daemon import build_services
+from monitor.runner import run_check
 from monitor.scheduler import Scheduler, build_trigger, latest_slot, slots_between
 from monitor.store.models import RunRow, utcnow
+from tests.support import wait_for
 
 NOW = datetime(2026, 11, 25, 12, 7, 41, 250000, tzinfo=UTC)
 
@@ -102,3 +104,43 @@ def test_two_replicas_share_the_slots_and_run_each_once(store_url: str) -> None:
     assert {status for _, status, _ in stored} == {"succeeded"}
     for services, _ in replicas:
         services.engine.dispose()
+
+
+def test_catch_up_runs_the_missed_slots_oldest_first(sqlite_url: str) -> None:
+    settings = _demo_settings(sqlite_url)
+    monitor = settings.monitors[0].model_copy(
+        update={"schedule": Schedule(every=timedelta(hours=1))}
+    )
+    services = build_services(settings)
+    now = utcnow()
+    trigger = build_trigger(monitor.schedule)
+    current = latest_slot(trigger, now)
+    assert current is not None
+    last_run = current - timedelta(hours=3)
+    assert run_check(services.context, monitor, last_run, "schedule") is not None
+    scheduler = Scheduler(
+        services.context,
+        (monitor,),
+        SchedulerSettings(catch_up=True),
+        timedelta(days=1),
+        utcnow,
+    )
+    scheduler.start()
+    try:
+        wait_for(
+            lambda: len(_stored_slots(services.engine)) >= 4,
+            "the missed slots and the current one",
+            deadline=15,
+        )
+    finally:
+        assert scheduler.shutdown(timeout=10)
+    with Session(services.engine) as session:
+        rows = session.execute(select(RunRow.scheduled_for, RunRow.trigger)).all()
+    services.engine.dispose()
+    by_trigger = sorted((trigger_name, slot) for slot, trigger_name in rows)
+    assert by_trigger == [
+        ("catch_up", current - timedelta(hours=2)),
+        ("catch_up", current - timedelta(hours=1)),
+        ("schedule", current - timedelta(hours=3)),
+        ("schedule", current),
+    ]
