@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from monitor.compare import compare_frames
-from monitor.config import ConfigError, Settings
+from monitor.config import ConfigError, SecretError, Settings, missing_secrets
 from monitor.report import MonitorReport, to_json, to_text
 from monitor.runner import run_check
 from monitor.sources.file import read_frame
@@ -28,13 +29,20 @@ def _print(reports: list[MonitorReport], output_format: str) -> None:
 
 
 def validate(settings: Settings, path: Path) -> int:
+    """Valid config; secrets not set here are warnings (CI validating a config may lack them)."""
     print(f"{path}: valid ({len(settings.monitors)} monitors, {len(settings.receivers)} receivers)")
+    for message in missing_secrets(settings):
+        print(f"warning: {message}", file=sys.stderr)
     return EXIT_OK
 
 
 def run(settings: Settings) -> int:
+    """The daemon refuses to start with a secret missing, rather than fail at the first alert."""
     from monitor.daemon import run_daemon
 
+    missing = missing_secrets(settings)
+    if missing:
+        raise SecretError("cannot start: " + "; ".join(missing))
     return run_daemon(settings)
 
 

@@ -412,6 +412,38 @@ class Settings(_Model):
         raise ConfigError(f'no receiver named "{name}"')
 
 
+def secret_references(settings: Settings) -> list[tuple[str, str]]:
+    """Every (config key, environment variable) the daemon will read a secret from."""
+    references: list[tuple[str, str]] = []
+    if settings.store.url_env:
+        references.append(("store.url_env", settings.store.url_env))
+    for index, monitor in enumerate(settings.monitors):
+        if isinstance(monitor.source, SqlSourceSettings) and monitor.source.url_env:
+            references.append((f"monitors[{index}].source.url_env", monitor.source.url_env))
+        if isinstance(monitor.reference, SqlReferenceSettings) and monitor.reference.url_env:
+            references.append((f"monitors[{index}].reference.url_env", monitor.reference.url_env))
+    for index, receiver in enumerate(settings.receivers):
+        key = f"receivers[{index}]"
+        if receiver.url_env:
+            references.append((f"{key}.url_env", receiver.url_env))
+        if receiver.secret_env:
+            references.append((f"{key}.secret_env", receiver.secret_env))
+        for header, env_name in receiver.headers_env.items():
+            references.append((f"{key}.headers_env.{header}", env_name))
+    return references
+
+
+def missing_secrets(settings: Settings) -> list[str]:
+    """One message per secret whose environment variable (or its _FILE) is not set."""
+    missing = []
+    for key, env_name in secret_references(settings):
+        try:
+            resolve_secret(env_name, key)
+        except SecretError as exc:
+            missing.append(str(exc))
+    return missing
+
+
 _UNION_TAGS = frozenset({"demo", "sql", "file", "window", "webhook"})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -178,3 +179,40 @@ def test_check_on_the_example_config(tmp_path: Path, capsys: pytest.CaptureFixtu
     report = json.loads(capsys.readouterr().out)
     assert [m["status"] for m in report["monitors"]] == ["succeeded"]
     assert {c["column"] for c in report["columns"]} >= {"age", "income", "device", "label"}
+
+
+def test_run_refuses_a_port_in_use(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_frames(tmp_path, shift=0.0)
+    config = write_config(tmp_path, sqlite_url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config.write_text(f'[server]\nlisten = "127.0.0.1:{port}"\n' + config.read_text())
+        assert main(["run", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"server.listen: cannot listen on 127.0.0.1:{port} (Address already in use)" in err
+
+
+def test_run_refuses_to_start_without_its_secrets(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_frames(tmp_path, shift=0.0)
+    config = write_config(tmp_path, sqlite_url)
+    config.write_text(
+        config.read_text()
+        + '\n[[receivers]]\nname = "hook"\ntype = "webhook"\n'
+        + 'url_env = "DW_TEST_ABSENT_URL"\nsecret_env = "DW_TEST_ABSENT_SECRET"\n'
+    )
+    assert main(["validate", "--config", str(config)]) == 0
+    assert "warning: receivers[0].url_env: environment variable DW_TEST_ABSENT_URL" in (
+        capsys.readouterr().err
+    )
+    assert main(["run", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        "driftwarden: error: cannot start: receivers[0].url_env: environment variable "
+        "DW_TEST_ABSENT_URL (or DW_TEST_ABSENT_URL_FILE) is not set; receivers[0].secret_env: "
+        "environment variable DW_TEST_ABSENT_SECRET (or DW_TEST_ABSENT_SECRET_FILE) is not set\n"
+    )
