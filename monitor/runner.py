@@ -36,6 +36,7 @@ from monitor.reference import load_reference, reference_key
 from monitor.sources.base import Source, SourceError, Window
 from monitor.store import runs as store
 from monitor.store.models import utcnow
+from monitor.store.queries import ResultView
 
 log = logging.getLogger("driftwarden.runner")
 
@@ -198,9 +199,9 @@ def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
     )
 
 
-def _stored(monitor: MonitorSettings, result: ColumnResult) -> store.StoredResult:
+def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
     kind = "performance" if result.method in _performance_methods(monitor) else "drift"
-    return store.StoredResult(
+    return ResultView(
         kind=kind,
         column=result.column,
         method=result.method,

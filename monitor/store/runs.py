@@ -22,6 +22,7 @@ from monitor.store.models import (
     RunRow,
     utcnow,
 )
+from monitor.store.queries import ResultView
 
 
 @dataclass(frozen=True)
@@ -31,25 +32,6 @@ class Claim:
     run_id: int
     monitor_id: int
     scheduled_for: datetime
-
-
-@dataclass(frozen=True)
-class StoredResult:
-    """One detector result as the results table holds it."""
-
-    kind: str
-    column: str
-    method: str
-    statistic: float | None
-    p_value: float | None
-    p_value_adjusted: float | None
-    threshold: float
-    drifted: bool
-    n_reference: int
-    n_current: int
-    status: str
-    reason: str
-    details: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -172,7 +154,7 @@ def finish_run(
     reason: str,
     n_reference: int,
     n_current: int,
-    results: Sequence[StoredResult],
+    results: Sequence[ResultView],
     alert_change: AlertChange | None,
 ) -> None:
     """Store the outcome, every result, the alert transition and its outbox rows at once.
