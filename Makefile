@@ -30,6 +30,7 @@ bench: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check monitor detectors tests
 	$(BIN)/ruff format --check monitor detectors tests
+	$(BIN)/mypy --strict --ignore-missing-imports monitor detectors
 
 clean:
 	rm -rf $(VENV) driftwarden.db driftwarden.db-wal driftwarden.db-shm

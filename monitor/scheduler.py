@@ -42,14 +42,15 @@ def build_trigger(schedule: Schedule) -> BaseTrigger:
 
 def _next_after(trigger: BaseTrigger, fire_time: datetime) -> datetime | None:
     after = fire_time + timedelta(microseconds=1)
-    return trigger.get_next_fire_time(fire_time, after)
+    following: datetime | None = trigger.get_next_fire_time(fire_time, after)
+    return following
 
 
 def latest_slot(trigger: BaseTrigger, now: datetime) -> datetime | None:
     """The latest fire time at or before ``now`` (None if there is none within a year)."""
     horizon = timedelta(seconds=1)
     while horizon < timedelta(days=400):
-        candidate = trigger.get_next_fire_time(None, now - horizon)
+        candidate: datetime | None = trigger.get_next_fire_time(None, now - horizon)
         if candidate is not None and candidate <= now:
             while (following := _next_after(trigger, candidate)) is not None and following <= now:
                 candidate = following

@@ -33,7 +33,7 @@ def prune(engine: Engine, older_than: datetime) -> Pruned:
             delete(OutboxRow).where(
                 OutboxRow.created_at < older_than, OutboxRow.status.in_(("delivered", "dead"))
             )
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]
         # Results and alert transitions go with their run (ON DELETE CASCADE).
         for start in range(0, len(run_ids), 500):
             session.execute(delete(RunRow).where(RunRow.id.in_(run_ids[start : start + 500])))
