@@ -24,6 +24,8 @@ class MethodOutcome:
     n_reference: int
     status: ResultStatus = "ok"
     details: Mapping[str, Any] = field(default_factory=dict)
+    effect: float | None = None
+    """A size of the change on a scale that does not grow with n (for effect floors)."""
 
 
 def format_number(value: float) -> str:
