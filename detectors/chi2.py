@@ -21,10 +21,11 @@ listed in the details.
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
+
 from scipy import stats
 
-from detectors._categories import align_counts
+from detectors._categories import aligned_categories, cramers_v
 from detectors._outcome import MethodOutcome, p_value_outcome
 from detectors._prepare import PreparedColumn
 from detectors.profile import ColumnProfile
@@ -35,15 +36,17 @@ def chi2_test(profile: ColumnProfile, current: PreparedColumn, threshold: float)
 
     With a single category on both sides there is nothing to compare
     (zero degrees of freedom): scipy then reports statistic 0 and p-value 1.
+    The effect is Cramér's V of the table (0 to 1).
     """
-    assert profile.category_counts is not None and current.category_counts is not None
-    aligned = align_counts(profile.category_counts, current.category_counts)
-    table = np.vstack([aligned.reference, aligned.current])
+    aligned = aligned_categories(profile, current)
+    table = aligned.table()
     outcome = stats.chi2_contingency(table, correction=False)
-    return p_value_outcome(
-        statistic=float(outcome.statistic),
+    statistic = float(outcome.statistic)
+    result = p_value_outcome(
+        statistic=statistic,
         p_value=float(outcome.pvalue),
         alpha=threshold,
         n_reference=profile.n,
         details={"degrees_of_freedom": int(outcome.dof), **aligned.details()},
     )
+    return dataclasses.replace(result, effect=cramers_v(statistic, table))

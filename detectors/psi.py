@@ -17,30 +17,24 @@ hence the default threshold 0.2.
 
 from __future__ import annotations
 
-from typing import Any, Final
-
 import numpy as np
 import numpy.typing as npt
 
-from detectors._binning import bin_counts
-from detectors._categories import align_counts
-from detectors._outcome import MethodOutcome, distance_outcome
+from detectors._histograms import EMPTY_BIN_SHARE, histogram_distance_outcome
+from detectors._outcome import MethodOutcome
 from detectors._prepare import PreparedColumn
 from detectors.profile import ColumnProfile
 
-EMPTY_BIN_SHARE: Final = 1e-4
-"""Share used in place of 0 for an empty bin.
-
-The logarithm is undefined for an empty bin, so shares are floored at 1e-4
-(a common choice): a bin empty on both sides then contributes exactly 0,
-and a bin empty on one side contributes a large but finite amount.
-"""
+__all__ = ["EMPTY_BIN_SHARE", "population_stability_index", "psi_test"]
 
 
 def population_stability_index(
     reference_counts: npt.NDArray[np.int64], current_counts: npt.NDArray[np.int64]
 ) -> float:
     """Return PSI between two count vectors over the same bins.
+
+    Shares are floored at ``EMPTY_BIN_SHARE`` (not renormalised, as PSI is
+    usually computed), so identical histograms give exactly 0.
 
     >>> population_stability_index(np.array([50, 50]), np.array([50, 50]))
     0.0
@@ -52,27 +46,15 @@ def population_stability_index(
 
 
 def psi_test(profile: ColumnProfile, current: PreparedColumn, threshold: float) -> MethodOutcome:
-    """Compare PSI of ``current`` against the profile's bins or categories with ``threshold``."""
-    details: dict[str, Any]
-    if profile.kind == "numeric":
-        assert profile.bin_edges is not None and profile.bin_counts is not None
-        assert current.numeric is not None
-        reference_counts = profile.bin_counts
-        current_counts = bin_counts(profile.bin_edges, current.numeric)
-        details = {
-            "bin_edges": profile.bin_edges.tolist(),
-            "reference_counts": reference_counts.tolist(),
-            "current_counts": current_counts.tolist(),
-        }
-    else:
-        assert profile.category_counts is not None and current.category_counts is not None
-        aligned = align_counts(profile.category_counts, current.category_counts)
-        reference_counts, current_counts = aligned.reference, aligned.current
-        details = aligned.details()
-    return distance_outcome(
+    """Compare PSI of ``current`` against the profile's bins or categories with ``threshold``.
+
+    The effect is PSI itself.
+    """
+    return histogram_distance_outcome(
+        profile,
+        current,
+        threshold,
         label="PSI",
-        distance=population_stability_index(reference_counts, current_counts),
-        threshold=threshold,
-        n_reference=profile.n,
-        details={"empty_bin_share": EMPTY_BIN_SHARE, **details},
+        distance=population_stability_index,
+        details={"empty_bin_share": EMPTY_BIN_SHARE},
     )

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from monitor.config import ConfigError, SecretError, Settings, load_settings
+from monitor.config import ConfigError, Settings, load_settings
+from monitor.secrets import SecretError
 
 EXIT_ERROR = 2
 

@@ -8,16 +8,13 @@ variable that is read only when the secret is used.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -27,47 +24,13 @@ from pydantic import (
 from detectors import METHODS
 from monitor.cron import cron_trigger
 from monitor.durations import parse_duration
+from monitor.notifiers.webhook import WebhookReceiverSettings
+from monitor.secrets import SecretError, resolve_secret
+from monitor.settings_base import SettingsModel, as_duration
 
 
 class ConfigError(Exception):
     """The config cannot be used; the message says where and why."""
-
-
-class SecretError(Exception):
-    """A secret's environment variable is not set (the message names it, never its value)."""
-
-
-def resolve_secret(env_name: str, key: str) -> str:
-    """Read a secret from ``env_name``, or from the file named by ``<env_name>_FILE``.
-
-    The ``_FILE`` form serves secrets mounted as files (Kubernetes, Docker).
-    """
-    value = os.environ.get(env_name)
-    if value:
-        return value
-    file_name = os.environ.get(f"{env_name}_FILE")
-    if file_name:
-        try:
-            return Path(file_name).read_text().strip()
-        except OSError as exc:
-            raise SecretError(
-                f"{key}: cannot read the file named by ${env_name}_FILE ({exc.strerror})"
-            ) from None
-    raise SecretError(f"{key}: environment variable {env_name} (or {env_name}_FILE) is not set")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=float(value))
-    if isinstance(value, str):
-        return parse_duration(value)
-    raise ValueError(f'expected a duration such as "30s" or "5m", got {value!r}')
 
 
 def _utc(value: datetime) -> datetime:
@@ -100,12 +63,12 @@ def parse_schedule(text: str) -> Schedule:
     return Schedule(cron=stripped)
 
 
-class StoreSettings(_Model):
+class StoreSettings(SettingsModel):
     url: str | None = Field(default=None, description="SQLAlchemy URL without a password")
     url_env: str | None = Field(default=None, description="env var holding the URL")
     retention: timedelta = Field(default=timedelta(days=90))
 
-    _check_retention = field_validator("retention", mode="before")(_duration)
+    _check_retention = field_validator("retention", mode="before")(as_duration)
 
     @model_validator(mode="after")
     def _one_url(self) -> StoreSettings:
@@ -120,7 +83,7 @@ class StoreSettings(_Model):
         return self.url
 
 
-class ServerSettings(_Model):
+class ServerSettings(SettingsModel):
     listen: str = "127.0.0.1:8470"
     public_url: str | None = None
 
@@ -144,15 +107,15 @@ class ServerSettings(_Model):
         return (self.public_url or f"http://{self.listen}").rstrip("/")
 
 
-class SchedulerSettings(_Model):
+class SchedulerSettings(SettingsModel):
     misfire_grace: timedelta = Field(default=timedelta(seconds=60))
     catch_up: bool = False
     max_concurrent_runs: int = Field(default=4, ge=1)
 
-    _check_grace = field_validator("misfire_grace", mode="before")(_duration)
+    _check_grace = field_validator("misfire_grace", mode="before")(as_duration)
 
 
-class DeliverySettings(_Model):
+class DeliverySettings(SettingsModel):
     timeout: timedelta = Field(default=timedelta(seconds=10))
     max_age: timedelta = Field(default=timedelta(hours=24))
     backoff_initial: timedelta = Field(default=timedelta(seconds=1))
@@ -161,13 +124,13 @@ class DeliverySettings(_Model):
 
     _check_durations = field_validator(
         "timeout", "max_age", "backoff_initial", "backoff_max", "poll_interval", mode="before"
-    )(_duration)
+    )(as_duration)
 
 
 # --- sources -----------------------------------------------------------------
 
 
-class DemoSourceSettings(_Model):
+class DemoSourceSettings(SettingsModel):
     type: Literal["demo"]
     seed: int = 0
     rows_per_window: int = Field(default=2000, ge=1)
@@ -177,7 +140,7 @@ class DemoSourceSettings(_Model):
         Literal["age", "income", "credit_score", "tenure_months", "device", "region"], ...
     ] = ("income", "device")
 
-    _check_durations = field_validator("drift_cycle", "drift_for", mode="before")(_duration)
+    _check_durations = field_validator("drift_cycle", "drift_for", mode="before")(as_duration)
 
     @model_validator(mode="after")
     def _drift_fits_cycle(self) -> DemoSourceSettings:
@@ -186,7 +149,7 @@ class DemoSourceSettings(_Model):
         return self
 
 
-class SqlSourceSettings(_Model):
+class SqlSourceSettings(SettingsModel):
     type: Literal["sql"]
     url: str | None = None
     url_env: str | None = None
@@ -203,7 +166,7 @@ class SqlSourceSettings(_Model):
         return self
 
 
-class FileSourceSettings(_Model):
+class FileSourceSettings(SettingsModel):
     type: Literal["file"]
     path: str = Field(description="a file or a glob of Parquet/CSV files")
     format: Literal["parquet", "csv", "auto"] = "auto"
@@ -218,13 +181,13 @@ SourceSettings = Annotated[
 # --- references --------------------------------------------------------------
 
 
-class FileReferenceSettings(_Model):
+class FileReferenceSettings(SettingsModel):
     type: Literal["file"]
     path: str
     format: Literal["parquet", "csv", "auto"] = "auto"
 
 
-class SqlReferenceSettings(_Model):
+class SqlReferenceSettings(SettingsModel):
     type: Literal["sql"]
     url: str | None = None
     url_env: str | None = None
@@ -237,7 +200,7 @@ class SqlReferenceSettings(_Model):
         return self
 
 
-class WindowReferenceSettings(_Model):
+class WindowReferenceSettings(SettingsModel):
     """A fixed past window of the monitor's own source."""
 
     type: Literal["window"]
@@ -262,7 +225,7 @@ ReferenceSettings = Annotated[
 # --- monitors ----------------------------------------------------------------
 
 
-class ColumnSettings(_Model):
+class ColumnSettings(SettingsModel):
     name: str
     kind: Literal["numeric", "categorical"]
     method: str | None = None
@@ -286,14 +249,14 @@ class ColumnSettings(_Model):
         return self
 
 
-class PerformanceSettings(_Model):
+class PerformanceSettings(SettingsModel):
     task: Literal["classification", "regression"]
     prediction: str
     label: str
     allowed_drop: float = Field(default=0.05, ge=0)
 
 
-class ThresholdSettings(_Model):
+class ThresholdSettings(SettingsModel):
     alpha: float = Field(default=0.05, gt=0, lt=1)
     correction: Literal["none", "bonferroni", "holm", "bh"] = "bh"
     drift_share: float | None = Field(
@@ -304,7 +267,7 @@ class ThresholdSettings(_Model):
     )
 
 
-class MonitorSettings(_Model):
+class MonitorSettings(SettingsModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     schedule: Schedule
     window: timedelta = Field(default=timedelta(hours=1))
@@ -317,7 +280,7 @@ class MonitorSettings(_Model):
     thresholds: ThresholdSettings = ThresholdSettings()
     receivers: tuple[str, ...] = ()
 
-    _check_window = field_validator("window", mode="before")(_duration)
+    _check_window = field_validator("window", mode="before")(as_duration)
 
     @field_validator("schedule", mode="before")
     @classmethod
@@ -341,35 +304,14 @@ class MonitorSettings(_Model):
 # --- receivers ---------------------------------------------------------------
 
 
-class WebhookReceiverSettings(_Model):
-    name: str
-    type: Literal["webhook"]
-    url: str | None = Field(default=None, description="a URL that holds no token")
-    url_env: str | None = None
-    secret_env: str | None = Field(
-        default=None, description='env var holding the Standard Webhooks secret ("whsec_...")'
-    )
-    headers_env: dict[str, str] = Field(
-        default_factory=dict, description="header name -> env var holding its value"
-    )
-
-    @model_validator(mode="after")
-    def _one_url(self) -> WebhookReceiverSettings:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("set exactly one of url and url_env")
-        return self
-
-    def resolved_url(self, key: str) -> str:
-        if self.url_env is not None:
-            return resolve_secret(self.url_env, f"{key}.url_env")
-        assert self.url is not None
-        return self.url
+# One line per receiver kind; the registry in monitor.notifiers.registry maps the same types.
+ReceiverSettings = Annotated[
+    WebhookReceiverSettings,
+    Field(discriminator="type"),
+]
 
 
-ReceiverSettings = Annotated[WebhookReceiverSettings, Field(discriminator="type")]
-
-
-class Settings(_Model):
+class Settings(SettingsModel):
     store: StoreSettings = StoreSettings(url="sqlite:///driftwarden.db")
     server: ServerSettings = ServerSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
@@ -444,7 +386,16 @@ def missing_secrets(settings: Settings) -> list[str]:
     return missing
 
 
-_UNION_TAGS = frozenset({"demo", "sql", "file", "window", "webhook"})
+def _type_tags(*unions: Any) -> frozenset[str]:
+    """Every ``type`` value of the plug-in unions (pydantic puts the tag in error paths)."""
+    tags: set[str] = set()
+    for union in unions:
+        for member in get_args(get_args(union)[0]) or (get_args(union)[0],):
+            tags.update(get_args(member.model_fields["type"].annotation))
+    return frozenset(tags)
+
+
+_UNION_TAGS = _type_tags(SourceSettings, ReferenceSettings, ReceiverSettings)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

@@ -17,7 +17,7 @@ from monitor.api import build_server, create_app
 from monitor.config import Settings
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import ColumnSample, Metrics
-from monitor.notifiers import build_notifiers, signing_secrets
+from monitor.notifiers.registry import build_notifiers, signing_secrets
 from monitor.runner import RunContext
 from monitor.scheduler import Scheduler
 from monitor.sources import build_source

@@ -12,13 +12,8 @@ import json
 
 import pandas as pd
 
-from monitor.config import (
-    FileReferenceSettings,
-    MonitorSettings,
-    SecretError,
-    SqlReferenceSettings,
-    resolve_secret,
-)
+from monitor.config import FileReferenceSettings, MonitorSettings, SqlReferenceSettings
+from monitor.secrets import SecretError, resolve_secret
 from monitor.sources.base import Source, SourceError, Window
 from monitor.sources.file import match_files, read_frame
 from monitor.sources.sql import read_query

@@ -7,8 +7,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from monitor.alerts.event import AlertEvent, AlertStatus, DriftedColumn
 
 
 def wait_for(condition: Callable[[], bool], what: str, deadline: float = 60.0) -> None:
@@ -108,3 +111,35 @@ class ScriptedServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
+
+
+def sample_event(status: AlertStatus = "firing", **overrides: Any) -> AlertEvent:
+    """A realistic alert event for rendering tests."""
+    fields: dict[str, Any] = {
+        "status": status,
+        "monitor": "credit-risk",
+        "rule": "drift",
+        "rule_type": "dataset_drift",
+        "severity": "critical",
+        "fingerprint": "3f2a9c0d1e4b5a6978877665544332211",
+        "episode": 2,
+        "idempotency_key": "credit-risk-3f2a9c0d1e4b-2",
+        "summary": "credit-risk: 2 of 7 columns drifted (income, device)",
+        "reason": "drift: 2 of 7 columns drifted (income, device)",
+        "run_id": 42,
+        "run_url": "http://127.0.0.1:8470/api/runs/42",
+        "window_start": datetime(2026, 11, 25, 11, 0, tzinfo=UTC),
+        "window_end": datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+        "started_at": datetime(2026, 11, 25, 12, 0, 3, tzinfo=UTC),
+        "ended_at": None if status == "firing" else datetime(2026, 11, 25, 13, 0, 2, tzinfo=UTC),
+        "drifted": status == "firing",
+        "drifted_columns": (
+            DriftedColumn("income", "ks", 0.347, 3.4e-107, 1.0e-106, 0.05),
+            DriftedColumn("device", "chi2", 611.6, 1.5e-133, 9.3e-133, 0.05),
+        )
+        if status == "firing"
+        else (),
+        "labels": {"team": "risk", "env": "prod"},
+    }
+    fields.update(overrides)
+    return AlertEvent(**fields)

@@ -19,11 +19,12 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.config import DeliverySettings, SecretError, resolve_secret
+from monitor.config import DeliverySettings
 from monitor.delivery.backoff import parse_retry_after, retry_delay
 from monitor.delivery.signing import SigningKeyError, sign_request
 from monitor.metrics import Metrics
 from monitor.notifiers.base import Notifier, OutboundMessage, Verdict
+from monitor.secrets import SecretError, resolve_secret
 from monitor.store.models import utcnow
 from monitor.store.outbox import (
     AttemptRecord,

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from monitor.alerts.event import AlertEvent
+
 
 class Verdict(enum.Enum):
     """What a response means for the message."""
@@ -33,6 +35,11 @@ class OutboundMessage:
     payload: dict[str, Any]
     created_at: datetime
     attempt: int
+
+    @property
+    def event(self) -> AlertEvent:
+        """The alert this message is about, as typed data (the payload is its stored form)."""
+        return AlertEvent.from_payload(self.payload)
 
 
 class Notifier(Protocol):

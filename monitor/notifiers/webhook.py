@@ -8,14 +8,42 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
+from typing import Literal
 
 import httpx
+from pydantic import Field, model_validator
 
 from monitor import __version__
-from monitor.config import WebhookReceiverSettings, resolve_secret
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.secrets import resolve_secret
+from monitor.settings_base import SettingsModel
 
 USER_AGENT = f"driftwarden/{__version__}"
+
+
+class WebhookReceiverSettings(SettingsModel):
+    name: str
+    type: Literal["webhook"]
+    url: str | None = Field(default=None, description="a URL that holds no token")
+    url_env: str | None = None
+    secret_env: str | None = Field(
+        default=None, description='env var holding the Standard Webhooks secret ("whsec_...")'
+    )
+    headers_env: dict[str, str] = Field(
+        default_factory=dict, description="header name -> env var holding its value"
+    )
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookReceiverSettings:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set exactly one of url and url_env")
+        return self
+
+    def resolved_url(self, key: str) -> str:
+        if self.url_env is not None:
+            return resolve_secret(self.url_env, f"{key}.url_env")
+        assert self.url is not None
+        return self.url
 
 
 def render_payload(message: OutboundMessage) -> bytes:

@@ -46,7 +46,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.sql import FromClause
 
-from monitor.config import SecretError, SqlSourceSettings, resolve_secret
+from monitor.config import SqlSourceSettings
+from monitor.secrets import SecretError, resolve_secret
 from monitor.sources._frames import check_limit, to_utc, utc_window
 from monitor.sources.base import SourceError, Window
 

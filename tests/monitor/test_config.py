@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, SecretError, load_settings, parse_settings, resolve_secret
+from monitor.config import ConfigError, load_settings, parse_settings
+from monitor.secrets import SecretError, resolve_secret
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 

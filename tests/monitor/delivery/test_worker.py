@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 from monitor.config import DeliverySettings, WebhookReceiverSettings
 from monitor.delivery.worker import DeliveryWorker, describe_transport_error
 from monitor.metrics import Metrics
-from monitor.notifiers import Notifier, OutboundMessage, WebhookNotifier
-from monitor.notifiers.webhook import render_payload
+from monitor.notifiers.base import Notifier, OutboundMessage
+from monitor.notifiers.webhook import WebhookNotifier, render_payload
 from monitor.store.outbox import claim_due
 
 if TYPE_CHECKING:

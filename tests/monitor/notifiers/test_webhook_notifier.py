@@ -6,17 +6,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from monitor.config import SecretError, WebhookReceiverSettings, parse_settings
-from monitor.notifiers import (
-    NOTIFIER_TYPES,
-    OutboundMessage,
-    Verdict,
-    WebhookNotifier,
-    build_notifiers,
-    classify_status,
-    signing_secrets,
-)
-from monitor.notifiers.webhook import render_payload
+from monitor.config import parse_settings
+from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.registry import NOTIFIER_TYPES, build_notifiers, signing_secrets
+from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings, render_payload
+from monitor.secrets import SecretError
 
 MESSAGE = OutboundMessage(
     message_id="msg_0123abcd",

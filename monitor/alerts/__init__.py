@@ -1,0 +1,1 @@
+"""Rules -> alert state (pending, firing, resolved) -> events for receivers."""

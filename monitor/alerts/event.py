@@ -1,0 +1,119 @@
+"""What a receiver is told: one alert changing state (or still firing), as typed data.
+
+The run writes an event's payload into the outbox in its own transaction;
+the delivery worker reads it back with ``AlertEvent.from_payload`` and hands
+it to the receiver's notifier, which renders its own wire format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+AlertStatus = Literal["firing", "resolved"]
+Severity = Literal["critical", "error", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class DriftedColumn:
+    column: str
+    method: str
+    statistic: float | None
+    p_value: float | None
+    p_value_adjusted: float | None
+    threshold: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "method": self.method,
+            "statistic": self.statistic,
+            "p_value": self.p_value,
+            "p_value_adjusted": self.p_value_adjusted,
+            "threshold": self.threshold,
+        }
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """An alert of one (monitor, rule) as of one run.
+
+    ``fingerprint`` is stable for the (monitor, rule) across restarts and
+    replicas; ``episode`` counts its firings, so ``idempotency_key`` (derived
+    from both) is the same for every message about one firing episode and
+    new for the next: pipelines triggered by it start once per episode.
+    """
+
+    status: AlertStatus
+    monitor: str
+    rule: str
+    rule_type: str
+    severity: Severity
+    fingerprint: str
+    episode: int
+    idempotency_key: str
+    summary: str
+    reason: str
+    run_id: int
+    run_url: str
+    window_start: datetime
+    window_end: datetime
+    started_at: datetime
+    ended_at: datetime | None
+    drifted: bool
+    drifted_columns: tuple[DriftedColumn, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def event_type(self) -> str:
+        """ "alert.firing" or "alert.resolved": the webhook ``type``."""
+        return f"alert.{self.status}"
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "monitor": self.monitor,
+            "summary": self.summary,
+            "idempotency_key": self.idempotency_key,
+            "alert": {
+                "rule": self.rule,
+                "type": self.rule_type,
+                "state": self.status,
+                "severity": self.severity,
+                "fingerprint": self.fingerprint,
+                "episode": self.episode,
+                "labels": dict(self.labels),
+                "started_at": self.started_at.isoformat(),
+                "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            },
+            "run": {"id": self.run_id, "url": self.run_url},
+            "window": {"start": self.window_start.isoformat(), "end": self.window_end.isoformat()},
+            "decision": {"drifted": self.drifted, "reason": self.reason},
+            "drifted_columns": [column.to_dict() for column in self.drifted_columns],
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> AlertEvent:
+        alert = payload["alert"]
+        return cls(
+            status=alert["state"],
+            monitor=payload["monitor"],
+            rule=alert["rule"],
+            rule_type=alert["type"],
+            severity=alert["severity"],
+            fingerprint=alert["fingerprint"],
+            episode=alert["episode"],
+            idempotency_key=payload["idempotency_key"],
+            summary=payload["summary"],
+            reason=payload["decision"]["reason"],
+            run_id=payload["run"]["id"],
+            run_url=payload["run"]["url"],
+            window_start=datetime.fromisoformat(payload["window"]["start"]),
+            window_end=datetime.fromisoformat(payload["window"]["end"]),
+            started_at=datetime.fromisoformat(alert["started_at"]),
+            ended_at=datetime.fromisoformat(alert["ended_at"]) if alert["ended_at"] else None,
+            drifted=payload["decision"]["drifted"],
+            drifted_columns=tuple(DriftedColumn(**c) for c in payload["drifted_columns"]),
+            labels=dict(alert["labels"]),
+        )

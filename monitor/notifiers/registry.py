@@ -1,0 +1,35 @@
+"""The one registry of receiver kinds: config ``type`` -> notifier class."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from monitor.config import ConfigError, Settings
+from monitor.notifiers.base import Notifier
+from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
+
+NOTIFIER_TYPES: dict[str, Callable[[Any, str], Notifier]] = {"webhook": WebhookNotifier}
+
+
+def build_notifiers(settings: Settings) -> dict[str, Notifier]:
+    """One notifier per ``[[receivers]]`` entry, keyed by receiver name."""
+    notifiers: dict[str, Notifier] = {}
+    for index, receiver in enumerate(settings.receivers):
+        key = f"receivers[{index}]"
+        factory = NOTIFIER_TYPES.get(receiver.type)
+        if factory is None:
+            known = ", ".join(sorted(NOTIFIER_TYPES))
+            raise ConfigError(f'{key}.type: unknown type "{receiver.type}" (known: {known})')
+        notifiers[receiver.name] = factory(receiver, key)
+    return notifiers
+
+
+def signing_secrets(settings: Settings) -> dict[str, str | None]:
+    """Receiver name -> env var holding its Standard Webhooks secret (None: unsigned)."""
+    return {
+        receiver.name: (
+            receiver.secret_env if isinstance(receiver, WebhookReceiverSettings) else None
+        )
+        for receiver in settings.receivers
+    }
