@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from monitor import silence_commands
 from monitor.config import ConfigError, Settings, load_settings
 from monitor.secrets import SecretError
 
@@ -68,6 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--monitor", "-m", required=True)
     history.add_argument("--limit", "-n", type=int, default=20)
     _add_format(history)
+
+    deliveries = commands.add_parser("deliveries", help="the outbox: list and replay messages")
+    delivery_commands = deliveries.add_subparsers(
+        dest="deliveries_command", required=True, metavar="ACTION"
+    )
+    listing = delivery_commands.add_parser("list", help="recent messages, newest first")
+    _add_config(listing)
+    listing.add_argument("--status", choices=("pending", "sending", "delivered", "dead"))
+    listing.add_argument("--limit", "-n", type=int, default=50)
+    _add_format(listing)
+    replay = delivery_commands.add_parser(
+        "replay", help="send a dead or delivered message again (same message_id)"
+    )
+    _add_config(replay)
+    replay.add_argument("id", metavar="ID", help="the row id or the message_id")
+    silence_commands.add_parsers(commands)
     return parser
 
 
@@ -91,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from monitor import commands
     from monitor.compare import CompareError
     from monitor.daemon import DaemonError
+    from monitor.delivery.admin import DeliveryAdminError
     from monitor.sources.base import SourceError
     from monitor.store.engine import StoreError
 
@@ -108,7 +126,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.db_upgrade(settings)
         if args.command == "history":
             return commands.history(settings, args.monitor, args.limit, args.format)
-    except (ConfigError, SecretError, StoreError, SourceError, CompareError, DaemonError) as exc:
+        if args.command == "silences":
+            return silence_commands.run(settings, args)
+        if args.command == "deliveries" and args.deliveries_command == "list":
+            return commands.deliveries_list(settings, args.status, args.limit, args.format)
+        if args.command == "deliveries":
+            return commands.deliveries_replay(settings, args.id)
+    except (
+        ConfigError,
+        SecretError,
+        StoreError,
+        SourceError,
+        CompareError,
+        DaemonError,
+        DeliveryAdminError,
+    ) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return EXIT_ERROR

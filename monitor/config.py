@@ -22,8 +22,21 @@ from pydantic import (
 )
 
 from detectors import METHODS
+from monitor.alerts.rules import RuleSettings
 from monitor.cron import cron_trigger
 from monitor.durations import parse_duration
+from monitor.notifiers.airflow import AirflowReceiverSettings
+from monitor.notifiers.alertmanager import AlertmanagerReceiverSettings
+from monitor.notifiers.argo import ArgoReceiverSettings
+from monitor.notifiers.github import GitHubReceiverSettings
+from monitor.notifiers.gitlab import GitLabReceiverSettings
+from monitor.notifiers.http import HttpReceiverSettings
+from monitor.notifiers.jenkins import JenkinsReceiverSettings
+from monitor.notifiers.opsgenie import OpsgenieReceiverSettings
+from monitor.notifiers.pagerduty import PagerDutyReceiverSettings
+from monitor.notifiers.prefect import PrefectReceiverSettings
+from monitor.notifiers.slack import SlackReceiverSettings
+from monitor.notifiers.teams import TeamsReceiverSettings
 from monitor.notifiers.webhook import WebhookReceiverSettings
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import SettingsModel, as_duration
@@ -121,10 +134,24 @@ class DeliverySettings(SettingsModel):
     backoff_initial: timedelta = Field(default=timedelta(seconds=1))
     backoff_max: timedelta = Field(default=timedelta(minutes=5))
     poll_interval: timedelta = Field(default=timedelta(seconds=1))
+    allow_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="link-local or metadata hosts/addresses/networks receivers may still reach",
+    )
 
     _check_durations = field_validator(
         "timeout", "max_age", "backoff_initial", "backoff_max", "poll_interval", mode="before"
     )(as_duration)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _hosts(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        for index, host in enumerate(hosts):
+            if not host.strip() or "://" in host:
+                raise ValueError(
+                    f'allow_hosts[{index}]: expected a host name, address or network, got "{host}"'
+                )
+        return hosts
 
 
 # --- sources -----------------------------------------------------------------
@@ -279,6 +306,7 @@ class MonitorSettings(SettingsModel):
     performance: PerformanceSettings | None = None
     thresholds: ThresholdSettings = ThresholdSettings()
     receivers: tuple[str, ...] = ()
+    rules: tuple[RuleSettings, ...] = ()
 
     _check_window = field_validator("window", mode="before")(as_duration)
 
@@ -290,6 +318,14 @@ class MonitorSettings(SettingsModel):
         if not isinstance(value, str):
             raise ValueError(f'expected a cron expression or "every 5m", got {value!r}')
         return parse_schedule(value)
+
+    @model_validator(mode="after")
+    def _unique_rules(self) -> MonitorSettings:
+        names = [rule.name for rule in self.rules]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f'rules[{index}].name: rule name "{name}" is used twice')
+        return self
 
     @model_validator(mode="after")
     def _unique_columns(self) -> MonitorSettings:
@@ -306,7 +342,19 @@ class MonitorSettings(SettingsModel):
 
 # One line per receiver kind; the registry in monitor.notifiers.registry maps the same types.
 ReceiverSettings = Annotated[
-    WebhookReceiverSettings,
+    WebhookReceiverSettings
+    | GitHubReceiverSettings
+    | AirflowReceiverSettings
+    | ArgoReceiverSettings
+    | JenkinsReceiverSettings
+    | GitLabReceiverSettings
+    | PrefectReceiverSettings
+    | HttpReceiverSettings
+    | SlackReceiverSettings
+    | TeamsReceiverSettings
+    | PagerDutyReceiverSettings
+    | OpsgenieReceiverSettings
+    | AlertmanagerReceiverSettings,
     Field(discriminator="type"),
 ]
 
@@ -330,14 +378,16 @@ class Settings(SettingsModel):
             if name in receiver_list[:index]:
                 raise ValueError(f'receivers[{index}].name: receiver name "{name}" is used twice')
         receiver_names = set(receiver_list)
+        known = ", ".join(sorted(receiver_names)) or "none are defined"
         for index, monitor in enumerate(self.monitors):
-            for receiver in monitor.receivers:
-                if receiver not in receiver_names:
-                    known = ", ".join(sorted(receiver_names)) or "none are defined"
-                    raise ValueError(
-                        f'monitors[{index}].receivers: unknown receiver "{receiver}" '
-                        f"(known: {known})"
-                    )
+            routes = [(f"monitors[{index}].receivers", monitor.receivers)] + [
+                (f"monitors[{index}].rules[{r}].receivers", rule.receivers or ())
+                for r, rule in enumerate(monitor.rules)
+            ]
+            for key, routed in routes:
+                for receiver in routed:
+                    if receiver not in receiver_names:
+                        raise ValueError(f'{key}: unknown receiver "{receiver}" (known: {known})')
         return self
 
     def monitor(self, name: str) -> MonitorSettings:
@@ -365,13 +415,17 @@ def secret_references(settings: Settings) -> list[tuple[str, str]]:
         if isinstance(monitor.reference, SqlReferenceSettings) and monitor.reference.url_env:
             references.append((f"monitors[{index}].reference.url_env", monitor.reference.url_env))
     for index, receiver in enumerate(settings.receivers):
+        # Receivers name every secret in a "*_env" key (a variable name, or a
+        # mapping of header -> variable name), whatever their kind.
         key = f"receivers[{index}]"
-        if receiver.url_env:
-            references.append((f"{key}.url_env", receiver.url_env))
-        if receiver.secret_env:
-            references.append((f"{key}.secret_env", receiver.secret_env))
-        for header, env_name in receiver.headers_env.items():
-            references.append((f"{key}.headers_env.{header}", env_name))
+        for field_name, value in receiver:
+            if not field_name.endswith("_env") or not value:
+                continue
+            if isinstance(value, str):
+                references.append((f"{key}.{field_name}", value))
+            elif isinstance(value, dict):
+                for header, env_name in value.items():
+                    references.append((f"{key}.{field_name}.{header}", env_name))
     return references
 
 
@@ -395,7 +449,7 @@ def _type_tags(*unions: Any) -> frozenset[str]:
     return frozenset(tags)
 
 
-_UNION_TAGS = _type_tags(SourceSettings, ReferenceSettings, ReceiverSettings)
+_UNION_TAGS = _type_tags(SourceSettings, ReferenceSettings, ReceiverSettings, RuleSettings)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -411,7 +465,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
             continue
         previous = loc[index - 1] if index else None
         after_union = previous in ("source", "reference") or (
-            isinstance(previous, int) and index >= 2 and loc[index - 2] == "receivers"
+            isinstance(previous, int) and index >= 2 and loc[index - 2] in ("receivers", "rules")
         )
         if after_union and element in _UNION_TAGS:
             continue

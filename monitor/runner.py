@@ -7,7 +7,6 @@ A run that cannot complete is stored as failed with a readable reason.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -15,7 +14,6 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -30,17 +28,19 @@ from detectors import (
     performance_metrics,
     test_column,
 )
+from monitor.alerts.event import DriftedColumn
+from monitor.alerts.process import RunContextForAlerts, process_alerts
+from monitor.alerts.rules import ColumnFact, RunFacts
 from monitor.config import MonitorSettings
 from monitor.metrics import ColumnSample, Metrics
 from monitor.reference import load_reference, reference_key
 from monitor.sources.base import Source, SourceError, Window
 from monitor.store import runs as store
+from monitor.store.alerts import last_success
 from monitor.store.models import utcnow
 from monitor.store.queries import ResultView
 
 log = logging.getLogger("driftwarden.runner")
-
-DRIFT_RULE = "drift"
 
 
 class DataError(Exception):
@@ -218,78 +218,80 @@ def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
     )
 
 
-def message_id(fingerprint: str, episode: int, state: str, receiver: str) -> str:
-    """Stable across retries, restarts and replicas: receivers de-duplicate on it."""
-    digest = hashlib.sha256(f"{fingerprint}:{episode}:{state}:{receiver}".encode()).hexdigest()
-    return f"msg_{digest[:32]}"
+def _drifted_columns(results: Sequence[ColumnResult]) -> tuple[DriftedColumn, ...]:
+    return tuple(
+        DriftedColumn(
+            column=r.column,
+            method=r.method,
+            statistic=r.statistic,
+            p_value=r.p_value,
+            p_value_adjusted=r.p_value_adjusted,
+            threshold=r.threshold,
+        )
+        for r in results
+        if r.drifted
+    )
 
 
-def build_payload(
-    monitor: MonitorSettings,
-    run_id: int,
-    window: Window,
-    drifted: bool,
-    reason: str,
-    results: Sequence[ColumnResult],
-    base_url: str,
-    state: str,
-    fingerprint: str,
-) -> dict[str, Any]:
-    return {
-        "monitor": monitor.name,
-        "alert": {"rule": DRIFT_RULE, "state": state, "fingerprint": fingerprint},
-        "run": {"id": run_id, "url": f"{base_url}/api/runs/{run_id}"},
-        "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
-        "decision": {"drifted": drifted, "reason": reason},
-        "drifted_columns": [
-            {
-                "column": r.column,
-                "method": r.method,
-                "statistic": r.statistic,
-                "p_value": r.p_value,
-                "p_value_adjusted": r.p_value_adjusted,
-                "threshold": r.threshold,
-            }
-            for r in results
-            if r.drifted
-        ],
-    }
+def _share(part: float, whole: float) -> float | None:
+    return part / whole if whole > 0 else None
 
 
-def alert_change(
+def _column_fact(monitor: MonitorSettings, result: ColumnResult) -> ColumnFact:
+    details = result.details
+    missing = details.get("n_missing_current")
+    reference_counts = details.get("reference_counts")
+    current_counts = details.get("current_counts")
+    new_rows = (
+        sum(n for c, n in current_counts.items() if not reference_counts.get(c))
+        if isinstance(reference_counts, dict) and isinstance(current_counts, dict)
+        else None
+    )
+    return ColumnFact(
+        column=result.column,
+        method=result.method,
+        kind=_stored(monitor, result).kind,
+        drifted=result.drifted,
+        status=result.status,
+        missing_share=_share(missing, missing + result.n_current)
+        if isinstance(missing, int)
+        else None,
+        new_category_share=_share(new_rows, result.n_current) if new_rows is not None else None,
+    )
+
+
+def _alerting(
     ctx: RunContext,
     monitor: MonitorSettings,
-    run_id: int,
+    claim: store.Claim,
     window: Window,
+    status: str,
     drifted: bool,
     reason: str,
     results: Sequence[ColumnResult],
-) -> store.AlertChange | None:
-    """Firing when a run drifts, resolved when the next one is clean; otherwise no change."""
-    fingerprint = store.alert_fingerprint(monitor.name, DRIFT_RULE)
-    state, episode = store.current_alert_state(ctx.engine, fingerprint)
-    if drifted and state != "firing":
-        to_state, episode = "firing", episode + 1
-    elif not drifted and state == "firing":
-        to_state = "resolved"
-    else:
-        return None
-    payload = build_payload(
-        monitor, run_id, window, drifted, reason, results, ctx.base_url, to_state, fingerprint
+) -> store.InTransaction:
+    """The alert work for a finished run, to run inside its transaction."""
+    facts = RunFacts(
+        status=status,
+        drifted=drifted,
+        reason=reason,
+        columns=[_column_fact(monitor, r) for r in results],
+        now=ctx.clock(),
+        last_success=last_success(ctx.engine, claim.monitor_id),
     )
-    event_type = "drift.detected" if to_state == "firing" else "drift.resolved"
-    messages = [
-        store.OutboxMessage(
-            message_id=message_id(fingerprint, episode, to_state, receiver),
-            receiver=receiver,
-            event_type=event_type,
-            payload=payload,
-        )
-        for receiver in monitor.receivers
-    ]
-    return store.AlertChange(
-        fingerprint=fingerprint, rule=DRIFT_RULE, to_state=to_state, messages=messages
+    run = RunContextForAlerts(
+        run_id=claim.run_id,
+        monitor_id=claim.monitor_id,
+        window=window,
+        run_url=f"{ctx.base_url}/api/runs/{claim.run_id}",
+        drifted_columns=_drifted_columns(results),
     )
+    return lambda session: log_queued(process_alerts(session, monitor, run, facts), monitor)
+
+
+def log_queued(messages: int, monitor: MonitorSettings) -> None:
+    if messages:
+        log.info("monitor %s: %d alert messages queued", monitor.name, messages)
 
 
 def run_check(
@@ -313,7 +315,12 @@ def run_check(
     except (SourceError, DataError, ValueError) as exc:
         reason = str(exc)
         log.warning("run %d of monitor %s failed: %s", claim.run_id, monitor.name, reason)
-        store.fail_run(ctx.engine, claim, reason)
+        store.fail_run(
+            ctx.engine,
+            claim,
+            reason,
+            _alerting(ctx, monitor, claim, window, "failed", False, reason, ()),
+        )
         ctx.metrics.record_failed_run(monitor.name, time.monotonic() - started)
         return RunOutcome(claim.run_id, monitor.name, "failed", None, reason, window)
     if len(current) == 0:
@@ -321,11 +328,6 @@ def run_check(
     else:
         drifted, reason = decide(monitor, results)
     status = "empty" if len(current) == 0 else "succeeded"
-    change = (
-        None
-        if status == "empty"
-        else alert_change(ctx, monitor, claim.run_id, window, drifted, reason, results)
-    )
     store.finish_run(
         ctx.engine,
         claim,
@@ -335,7 +337,7 @@ def run_check(
         n_reference=profile.n_rows,
         n_current=len(current),
         results=[_stored(monitor, r) for r in results],
-        alert_change=change,
+        within=_alerting(ctx, monitor, claim, window, status, drifted, reason, results),
     )
     ctx.metrics.record_successful_run(
         monitor.name,

@@ -13,6 +13,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 AlertStatus = Literal["firing", "resolved"]
+Occasion = Literal["first", "changed", "repeat", "resolved"]
+"""Why a message is sent: an episode's first firing, a change of its firing rules, a
+repeat while still firing, or its resolution. Triggers start a pipeline only on "first"."""
 Severity = Literal["critical", "error", "warning", "info"]
 
 
@@ -65,6 +68,8 @@ class AlertEvent:
     drifted: bool
     drifted_columns: tuple[DriftedColumn, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
+    occasion: Occasion = "first"
+    rules: tuple[str, ...] = ()
 
     @property
     def event_type(self) -> str:
@@ -75,9 +80,11 @@ class AlertEvent:
         return {
             "monitor": self.monitor,
             "summary": self.summary,
+            "occasion": self.occasion,
             "idempotency_key": self.idempotency_key,
             "alert": {
                 "rule": self.rule,
+                "rules": list(self.rules),
                 "type": self.rule_type,
                 "state": self.status,
                 "severity": self.severity,
@@ -116,4 +123,6 @@ class AlertEvent:
             drifted=payload["decision"]["drifted"],
             drifted_columns=tuple(DriftedColumn(**c) for c in payload["drifted_columns"]),
             labels=dict(alert["labels"]),
+            occasion=payload.get("occasion", "first"),
+            rules=tuple(alert.get("rules", ())),
         )

@@ -49,7 +49,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON}
 
 
 class MonitorRow(Base):
@@ -139,6 +139,9 @@ class AlertRow(Base):
     episode: Mapped[int] = mapped_column(default=0)
     since: Mapped[datetime]
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    hits: Mapped[int] = mapped_column(default=0)
+    clears: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime | None]
 
 
 class AlertTransitionRow(Base):
@@ -150,6 +153,35 @@ class AlertTransitionRow(Base):
     from_state: Mapped[str] = mapped_column(String(20))
     to_state: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationGroupRow(Base):
+    """What one receiver was last told about one monitor (see monitor.alerts.grouping)."""
+
+    __tablename__ = "notification_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    receiver: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    episode: Mapped[int] = mapped_column(default=0)
+    members: Mapped[list[str]]
+    started_at: Mapped[datetime | None]
+    last_sent_at: Mapped[datetime | None]
+    sent: Mapped[int] = mapped_column(default=0)
+
+
+class SilenceRow(Base):
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    matchers: Mapped[list[str]]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    comment: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OutboxRow(Base):
@@ -176,6 +208,8 @@ class OutboxRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
+    # Set by `driftwarden deliveries replay`; max_age counts from here after a replay.
+    replayed_at: Mapped[datetime | None]
 
 
 class DeliveryAttemptRow(Base):

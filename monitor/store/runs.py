@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from monitor.store.models import (
-    AlertRow,
-    AlertTransitionRow,
     MonitorRow,
-    OutboxRow,
     ProfileRow,
     ResultRow,
     RunRow,
@@ -34,22 +29,8 @@ class Claim:
     scheduled_for: datetime
 
 
-@dataclass(frozen=True)
-class OutboxMessage:
-    message_id: str
-    receiver: str
-    event_type: str
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class AlertChange:
-    """The alert state the run moved to, and what to send because of it."""
-
-    fingerprint: str
-    rule: str
-    to_state: str
-    messages: Sequence[OutboxMessage]
+InTransaction = Callable[[Session], None]
+"""Work that must commit with the run's outcome (alert transitions, outbox rows)."""
 
 
 def ensure_monitor(engine: Engine, name: str) -> int:
@@ -123,26 +104,14 @@ def save_profile(
             session.rollback()
 
 
-def fail_run(engine: Engine, claim: Claim, reason: str) -> None:
+def fail_run(engine: Engine, claim: Claim, reason: str, within: InTransaction) -> None:
     with Session(engine) as session, session.begin():
         session.execute(
             update(RunRow)
             .where(RunRow.id == claim.run_id)
             .values(status="failed", reason=reason, finished_at=utcnow())
         )
-
-
-def alert_fingerprint(monitor: str, rule: str) -> str:
-    return hashlib.sha256(f"{monitor}\x00{rule}".encode()).hexdigest()[:32]
-
-
-def current_alert_state(engine: Engine, fingerprint: str) -> tuple[str, int]:
-    """(state, episode) of an alert; an alert never seen is "inactive" in episode 0."""
-    with Session(engine) as session:
-        row = session.execute(
-            select(AlertRow.state, AlertRow.episode).where(AlertRow.fingerprint == fingerprint)
-        ).first()
-        return (row.state, row.episode) if row else ("inactive", 0)
+        within(session)
 
 
 def finish_run(
@@ -155,14 +124,13 @@ def finish_run(
     n_reference: int,
     n_current: int,
     results: Sequence[ResultView],
-    alert_change: AlertChange | None,
+    within: InTransaction,
 ) -> None:
-    """Store the outcome, every result, the alert transition and its outbox rows at once.
+    """Store the outcome, every result, and ``within``'s alert work in one transaction.
 
-    One transaction, so a crash leaves either a finished run with its
-    messages queued, or a "running" row and nothing queued.
+    A crash leaves either a finished run with its messages queued, or a
+    "running" row and nothing queued.
     """
-    now = utcnow()
     with Session(engine) as session, session.begin():
         session.execute(
             update(RunRow)
@@ -173,58 +141,11 @@ def finish_run(
                 reason=reason,
                 n_reference=n_reference,
                 n_current=n_current,
-                finished_at=now,
+                finished_at=utcnow(),
             )
         )
         session.add_all(ResultRow(run_id=claim.run_id, **result.__dict__) for result in results)
-        if alert_change is not None:
-            _apply_alert_change(session, claim, alert_change, now)
-
-
-def _apply_alert_change(session: Session, claim: Claim, change: AlertChange, now: datetime) -> None:
-    alert = session.scalar(
-        select(AlertRow).where(AlertRow.fingerprint == change.fingerprint).with_for_update()
-    )
-    if alert is None:
-        alert = AlertRow(
-            fingerprint=change.fingerprint,
-            monitor_id=claim.monitor_id,
-            rule=change.rule,
-            state="inactive",
-            episode=0,
-            since=now,
-        )
-        session.add(alert)
-        session.flush()
-    from_state = alert.state
-    if change.to_state == "firing":
-        alert.episode += 1
-    alert.state = change.to_state
-    alert.since = now
-    alert.last_run_id = claim.run_id
-    session.add(
-        AlertTransitionRow(
-            alert_id=alert.id,
-            run_id=claim.run_id,
-            from_state=from_state,
-            to_state=change.to_state,
-            at=now,
-        )
-    )
-    session.add_all(
-        OutboxRow(
-            message_id=message.message_id,
-            receiver=message.receiver,
-            event_type=message.event_type,
-            payload=message.payload,
-            run_id=claim.run_id,
-            created_at=now,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-        )
-        for message in change.messages
-    )
+        within(session)
 
 
 def latest_scheduled_slot(engine: Engine, monitor: str) -> datetime | None:

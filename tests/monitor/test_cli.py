@@ -216,3 +216,43 @@ def test_run_refuses_to_start_without_its_secrets(
         "DW_TEST_ABSENT_URL (or DW_TEST_ABSENT_URL_FILE) is not set; receivers[0].secret_env: "
         "environment variable DW_TEST_ABSENT_SECRET (or DW_TEST_ABSENT_SECRET_FILE) is not set\n"
     )
+
+
+def test_silences_add_list_expire(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_frames(tmp_path, shift=0.0)
+    config = str(write_config(tmp_path, sqlite_url))
+    assert (
+        main(
+            [
+                "silences",
+                "add",
+                "-c",
+                config,
+                "-m",
+                "monitor=gate",
+                "-d",
+                "2h",
+                "--comment",
+                "rollout",
+                "--author",
+                "ops",
+            ]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.startswith("silence 1 added until ")
+    assert main(["silences", "list", "-c", config, "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(s["id"], s["matchers"], s["comment"], s["created_by"]) for s in listed] == [
+        (1, ["monitor=gate"], "rollout", "ops")
+    ]
+    assert main(["silences", "expire", "-c", config, "1"]) == 0
+    assert capsys.readouterr().out == "silence 1 expired\n"
+    assert main(["silences", "list", "-c", config, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["silences", "expire", "-c", config, "9"]) == 2
+    assert "no silence with id 9" in capsys.readouterr().err
+    assert main(["silences", "add", "-c", config, "-m", "monitor", "--comment", "x"]) == 2
+    assert 'matcher "monitor": expected name=value' in capsys.readouterr().err

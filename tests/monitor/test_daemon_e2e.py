@@ -189,7 +189,7 @@ def test_daemon_detects_stores_exports_and_delivers(
 
     delivered = receiver.accepted()[0]
     event = Webhook(SECRET).verify(delivered.body, delivered.headers)
-    assert event["type"] == "drift.detected"
+    assert event["type"] == "alert.firing"
     data = event["data"]
     assert data["monitor"] == "e2e"
     assert data["decision"]["drifted"] is True

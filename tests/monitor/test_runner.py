@@ -103,7 +103,10 @@ def test_quiet_then_drift_then_recovery(engine: Engine) -> None:
     drifted = {r.column for r in shifted.results if r.drifted and r.method in ("ks", "chi2")}
     assert drifted == {"income", "device"}
 
-    recovered = run_check(ctx, monitor, SHIFTED + timedelta(minutes=1), "schedule")
+    first_clean = run_check(ctx, monitor, SHIFTED + timedelta(minutes=1), "schedule")
+    assert first_clean is not None and first_clean.drifted is False
+    assert count(engine, OutboxRow) == 1  # one clean run is not yet a recovery
+    recovered = run_check(ctx, monitor, SHIFTED + timedelta(minutes=3), "schedule")
     assert recovered is not None and recovered.drifted is False
 
     with Session(engine) as session:
@@ -111,6 +114,7 @@ def test_quiet_then_drift_then_recovery(engine: Engine) -> None:
         assert [(r.status, r.drifted) for r in runs] == [
             ("succeeded", False),
             ("succeeded", True),
+            ("succeeded", False),
             ("succeeded", False),
         ]
         results = session.scalars(select(ResultRow).where(ResultRow.run_id == shifted.run_id)).all()
@@ -129,8 +133,8 @@ def test_quiet_then_drift_then_recovery(engine: Engine) -> None:
         ]
         outbox = session.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
         assert [(o.event_type, o.receiver, o.status) for o in outbox] == [
-            ("drift.detected", "hook", "pending"),
-            ("drift.resolved", "hook", "pending"),
+            ("alert.firing", "hook", "pending"),
+            ("alert.resolved", "hook", "pending"),
         ]
         assert outbox[0].payload["run"] == {
             "id": shifted.run_id,

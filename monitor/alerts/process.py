@@ -1,0 +1,156 @@
+"""One run's effect on alerts: rules -> alert states -> group notices -> outbox rows.
+
+Called inside the run's transaction, so a stored run, its alert transitions
+and the messages they cause are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from monitor.alerts.event import AlertEvent, DriftedColumn
+from monitor.alerts.grouping import Group, Member, Notice, decide, group_fingerprint
+from monitor.alerts.rules import RuleSettings, RunFacts, default_rules, rule_labels
+from monitor.alerts.silences import is_silenced
+from monitor.alerts.state import Alert, step
+from monitor.config import MonitorSettings
+from monitor.sources.base import Window
+from monitor.store import alerts as store
+
+
+@dataclass(frozen=True)
+class RunContextForAlerts:
+    """The run that is being stored, as alert messages describe it."""
+
+    run_id: int
+    monitor_id: int
+    window: Window
+    run_url: str
+    drifted_columns: tuple[DriftedColumn, ...]
+
+
+def monitor_rules(monitor: MonitorSettings) -> tuple[RuleSettings, ...]:
+    return monitor.rules or default_rules(monitor.thresholds.drift_share)
+
+
+def alert_fingerprint(monitor: str, rule: str) -> str:
+    return hashlib.sha256(f"{monitor}\x00{rule}".encode()).hexdigest()[:32]
+
+
+def message_id(group: Group, receiver: str) -> str:
+    """Stable for one notice across retries and replicas; new for the next notice."""
+    key = f"{group.fingerprint}:{group.episode}:{group.sent}:{group.status}:{receiver}"
+    return "msg_" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def idempotency_key(monitor: str, group: Group) -> str:
+    """One per firing episode: a pipeline triggered by it starts once per episode."""
+    return f"{monitor}-{group.fingerprint[:12]}-{group.episode}"
+
+
+def process_alerts(
+    session: Session,
+    monitor: MonitorSettings,
+    run: RunContextForAlerts,
+    facts: RunFacts,
+) -> int:
+    """Advance every rule's alert and queue what receivers must be told; returns messages."""
+    now = facts.now
+    rules = monitor_rules(monitor)
+    fingerprints = {rule.name: alert_fingerprint(monitor.name, rule.name) for rule in rules}
+    before = store.load_alerts(session, list(fingerprints.values()))
+    after: dict[str, Alert] = {}
+    for rule in rules:
+        fingerprint = fingerprints[rule.name]
+        previous = before.get(fingerprint) or Alert.new(fingerprint, now)
+        current = step(previous, rule.evaluate(facts), now, rule.for_runs, rule.resolve_after)
+        if current != previous or fingerprint not in before:
+            store.save_alert(session, run.monitor_id, rule.name, previous, current, run.run_id)
+        after[rule.name] = current
+
+    silences = store.active_silences(session, now)
+    receivers = sorted({r for rule in rules for r in _receivers(monitor, rule)})
+    group_prints = {r: group_fingerprint(monitor.name, r) for r in receivers}
+    groups = store.load_groups(session, list(group_prints.values()))
+    queued = 0
+    for receiver in receivers:
+        firing = [
+            Member(
+                rule=rule.name,
+                rule_type=rule.type,
+                severity=rule.severity,
+                silenced=is_silenced(rule_labels(monitor.name, rule), silences, now),
+                repeat_interval=rule.repeat_interval,
+                labels=dict(rule.labels),
+            )
+            for rule in rules
+            if receiver in _receivers(monitor, rule) and after[rule.name].state == "firing"
+        ]
+        group = groups.get(group_prints[receiver]) or Group.new(group_prints[receiver])
+        notice = decide(group, firing, now)
+        if notice is None:
+            continue
+        store.save_group(session, run.monitor_id, receiver, notice.group)
+        event = build_event(monitor, run, facts, notice, group.members)
+        store.add_outbox(
+            session,
+            message_id=message_id(notice.group, receiver),
+            receiver=receiver,
+            event_type=event.event_type,
+            payload=event.to_payload(),
+            run_id=run.run_id,
+            now=now,
+        )
+        queued += 1
+    return queued
+
+
+def _receivers(monitor: MonitorSettings, rule: RuleSettings) -> Sequence[str]:
+    return rule.receivers if rule.receivers is not None else monitor.receivers
+
+
+def build_event(
+    monitor: MonitorSettings,
+    run: RunContextForAlerts,
+    facts: RunFacts,
+    notice: Notice,
+    previous_members: tuple[str, ...],
+) -> AlertEvent:
+    """The event for a notice; a resolution names the rules that were firing."""
+    group = notice.group
+    lead = notice.lead
+    firing = notice.occasion != "resolved"
+    names = tuple(m.rule for m in notice.members) if firing else previous_members
+    rules = ", ".join(names)
+    summary = (
+        f"{monitor.name}: {rules} firing: {facts.reason}"
+        if firing
+        else f"{monitor.name}: {rules} resolved: {facts.reason}"
+    )
+    return AlertEvent(
+        status="firing" if firing else "resolved",
+        monitor=monitor.name,
+        rule=lead.rule if lead else rules,
+        rule_type=lead.rule_type if lead else "resolved",
+        severity=lead.severity if lead else "info",
+        fingerprint=group.fingerprint,
+        episode=group.episode,
+        idempotency_key=idempotency_key(monitor.name, group),
+        summary=summary,
+        reason=facts.reason,
+        run_id=run.run_id,
+        run_url=run.run_url,
+        window_start=run.window.start,
+        window_end=run.window.end,
+        started_at=group.started_at or facts.now,
+        ended_at=None if firing else facts.now,
+        drifted=facts.drifted,
+        drifted_columns=run.drifted_columns if firing else (),
+        labels={**(lead.labels if lead else {}), "monitor": monitor.name},
+        occasion=notice.occasion,
+        rules=names,
+    )
