@@ -154,7 +154,7 @@ def test_quiet_then_drift_then_recovery(engine: Engine) -> None:
         metrics.registry.get_sample_value(
             "driftwarden_runs_total", {"monitor": "demo", "outcome": "no_drift"}
         )
-        == 2
+        == 3
     )
 
 
