@@ -60,6 +60,17 @@ class Schedule:
     def describe(self) -> str:
         return f"every {self.every}" if self.every is not None else f"cron {self.cron}"
 
+    def period(self) -> timedelta:
+        """The typical time between two fires (for cron: the first gap after a fixed date)."""
+        if self.every is not None:
+            return self.every
+        assert self.cron is not None
+        trigger = cron_trigger(self.cron)
+        origin = datetime(2026, 1, 5, tzinfo=UTC)
+        first = trigger.get_next_fire_time(None, origin)
+        second = trigger.get_next_fire_time(first, first + timedelta(microseconds=1))
+        return second - first if first and second else timedelta(days=1)
+
 
 def parse_schedule(text: str) -> Schedule:
     expected = 'expected a cron expression or "every 5m"'

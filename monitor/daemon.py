@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from monitor.api import build_server, create_app
 from monitor.config import Settings
+from monitor.delivery.ratelimit import RateLimiter, receiver_rate_limits
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import ColumnSample, Metrics
 from monitor.notifiers.registry import build_notifiers, signing_secrets
@@ -23,6 +24,7 @@ from monitor.scheduler import Scheduler
 from monitor.sources import build_source
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import utcnow
+from monitor.store.outbox import queue_stats
 from monitor.store.queries import latest_successful_runs
 from monitor.store.runs import fail_unfinished_runs
 
@@ -72,6 +74,7 @@ def build_services(settings: Settings) -> Services:
         sources={monitor.name: build_source(monitor.source) for monitor in settings.monitors},
         worker_id=worker_id,
         base_url=settings.server.base_url(),
+        refresh_receivers=frozenset(r.name for r in settings.receivers if r.type == "alertmanager"),
     )
     return Services(engine=engine, metrics=metrics, context=context, worker_id=worker_id)
 
@@ -105,7 +108,9 @@ def run_daemon(settings: Settings) -> int:
         settings=settings.delivery,
         metrics=services.metrics,
         worker_id=services.worker_id,
+        limiter=RateLimiter(receiver_rate_limits(settings.receivers)),
     )
+    services.metrics.watch_outbox(lambda: queue_stats(services.engine, utcnow()))
     worker_thread = threading.Thread(
         target=worker.run_forever, args=(stop,), name="delivery", daemon=True
     )

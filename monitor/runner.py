@@ -85,6 +85,8 @@ class RunContext:
     worker_id: str
     base_url: str
     clock: Callable[[], datetime] = utcnow
+    refresh_receivers: frozenset[str] = frozenset()
+    """Receivers that must hear about a firing alert on every run (Alertmanager)."""
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,8 @@ def _alerting(
         window=window,
         run_url=f"{ctx.base_url}/api/runs/{claim.run_id}",
         drifted_columns=_drifted_columns(results),
+        refresh_receivers=ctx.refresh_receivers,
+        schedule_period=monitor.schedule.period(),
     )
     return lambda session: log_queued(process_alerts(session, monitor, run, facts), monitor)
 

@@ -70,6 +70,9 @@ class AlertEvent:
     labels: Mapping[str, str] = field(default_factory=dict)
     occasion: Occasion = "first"
     rules: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+    """For receivers that forget a firing alert unless told again (Alertmanager): until
+    when this firing message holds. The alert is re-sent on every run while firing."""
 
     @property
     def event_type(self) -> str:
@@ -93,6 +96,7 @@ class AlertEvent:
                 "labels": dict(self.labels),
                 "started_at": self.started_at.isoformat(),
                 "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+                "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             },
             "run": {"id": self.run_id, "url": self.run_url},
             "window": {"start": self.window_start.isoformat(), "end": self.window_end.isoformat()},
@@ -125,4 +129,7 @@ class AlertEvent:
             labels=dict(alert["labels"]),
             occasion=payload.get("occasion", "first"),
             rules=tuple(alert.get("rules", ())),
+            expires_at=datetime.fromisoformat(alert["expires_at"])
+            if alert.get("expires_at")
+            else None,
         )

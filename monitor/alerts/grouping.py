@@ -70,8 +70,13 @@ def _lead(members: Sequence[Member]) -> Member:
     return min(members, key=lambda m: (_SEVERITY_ORDER[m.severity], m.rule))
 
 
-def decide(group: Group, firing: Sequence[Member], now: datetime) -> Notice | None:
+def decide(
+    group: Group, firing: Sequence[Member], now: datetime, refresh: bool = False
+) -> Notice | None:
     """The message this run owes the receiver, if any.
+
+    ``refresh`` receivers (Alertmanager) forget a firing alert unless it is
+    re-sent, so they get a "repeat" on every run while the group fires.
 
     >>> from datetime import UTC, datetime
     >>> t = datetime(2026, 1, 1, tzinfo=UTC)
@@ -90,7 +95,7 @@ def decide(group: Group, firing: Sequence[Member], now: datetime) -> Notice | No
             group = replace(group, status="firing", episode=group.episode + 1, started_at=now)
         elif names != group.members:
             occasion = "changed"
-        elif _repeat_due(group, audible, now):
+        elif refresh or _repeat_due(group, audible, now):
             occasion = "repeat"
         else:
             return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,8 @@ class RunContextForAlerts:
     window: Window
     run_url: str
     drifted_columns: tuple[DriftedColumn, ...]
+    refresh_receivers: frozenset[str] = frozenset()
+    schedule_period: timedelta = timedelta(hours=1)
 
 
 def monitor_rules(monitor: MonitorSettings) -> tuple[RuleSettings, ...]:
@@ -91,7 +94,7 @@ def process_alerts(
             if receiver in _receivers(monitor, rule) and after[rule.name].state == "firing"
         ]
         group = groups.get(group_prints[receiver]) or Group.new(group_prints[receiver])
-        notice = decide(group, firing, now)
+        notice = decide(group, firing, now, refresh=receiver in run.refresh_receivers)
         if notice is None:
             continue
         store.save_group(session, run.monitor_id, receiver, notice.group)
@@ -150,6 +153,8 @@ def build_event(
         ended_at=None if firing else facts.now,
         drifted=facts.drifted,
         drifted_columns=run.drifted_columns if firing else (),
+        # Prometheus' convention: a firing alert holds for four evaluation periods.
+        expires_at=facts.now + 4 * run.schedule_period if firing else None,
         labels={**(lead.labels if lead else {}), "monitor": monitor.name},
         occasion=notice.occasion,
         rules=names,
