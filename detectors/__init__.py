@@ -5,8 +5,21 @@ job gets the same numbers the daemon stores.
 """
 
 from detectors._kinds import ColumnKind, PerformanceTask, ResultStatus
+from detectors.choice import choice_table, choose_method
 from detectors.column import test_column
 from detectors.correction import Correction, apply_correction
+from detectors.decision import DatasetDecision, DecisionRule, decide
+from detectors.multivariate import (
+    MultivariateProfile,
+    fit_multivariate,
+    test_mmd,
+    test_pca_reconstruction,
+)
+from detectors.noise import (
+    histogram_noise_floor,
+    normed_energy_noise_floor,
+    normed_wasserstein_noise_floor,
+)
 from detectors.performance import compare_performance, performance_metrics
 from detectors.profile import ColumnProfile, fit_profile
 from detectors.registry import (
@@ -24,15 +37,27 @@ __all__ = [
     "ColumnProfile",
     "ColumnResult",
     "Correction",
+    "DatasetDecision",
+    "DecisionRule",
     "MethodSpec",
+    "MultivariateProfile",
     "PerformanceTask",
     "ResultStatus",
     "UnknownMethodError",
     "apply_correction",
+    "choice_table",
+    "choose_method",
     "compare_performance",
+    "decide",
     "default_method",
+    "fit_multivariate",
     "fit_profile",
     "get_method",
+    "histogram_noise_floor",
+    "normed_energy_noise_floor",
+    "normed_wasserstein_noise_floor",
     "performance_metrics",
     "test_column",
+    "test_mmd",
+    "test_pca_reconstruction",
 ]

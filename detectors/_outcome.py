@@ -63,3 +63,30 @@ def distance_outcome(
         n_reference=n_reference,
         details=details,
     )
+
+
+def significance_and_size_reason(
+    *,
+    significance: str,
+    significant: bool,
+    effect_name: str,
+    effect: float | None,
+    effect_floor: float | None,
+) -> str:
+    """Say why a p-value test is or is not drift: significance, then size against its floor.
+
+    ``significance`` is the first clause (e.g. ``"p-value 0.001 < 0.05"``).
+
+    >>> significance_and_size_reason(significance="p-value 1e-09 < 0.05", significant=True,
+    ...     effect_name="KS statistic", effect=0.012, effect_floor=0.04)
+    'p-value 1e-09 < 0.05 and KS statistic 0.012 < floor 0.04: significant but too small to ...'
+    """
+    if effect_floor is None or effect is None:
+        return significance
+    size = f"{effect_name} {format_number(effect)}"
+    floor = format_number(effect_floor)
+    if not significant:
+        return f"{significance}; {size} (floor {floor})"
+    if effect >= effect_floor:
+        return f"{significance} and {size} >= floor {floor}"
+    return f"{significance} and {size} < floor {floor}: significant but too small to call drift"

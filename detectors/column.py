@@ -9,16 +9,18 @@ does not fit the column kind, a bad threshold) raise.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 import pandas as pd
 
 from detectors._kinds import ResultStatus
-from detectors._outcome import MethodOutcome
+from detectors._outcome import MethodOutcome, format_number, significance_and_size_reason
 from detectors._prepare import PreparedColumn, prepare_categorical, prepare_numeric
+from detectors.choice import choose_method
 from detectors.profile import ColumnProfile
-from detectors.registry import MethodSpec, default_method, get_method
+from detectors.registry import MethodSpec, get_method
 from detectors.result import ColumnResult
 
 
@@ -28,15 +30,49 @@ def test_column(
     *,
     method: str | None = None,
     threshold: float | None = None,
+    effect_floor: float | None = None,
 ) -> ColumnResult:
     """Test ``current`` against a fitted reference ``profile``.
 
-    ``method`` defaults to the kind's default (``default_method``) and
-    ``threshold`` to the method's default. ``current`` is never modified.
-    Missing values are excluded and counted; infinities in a numeric column
-    are excluded and counted; both appear in ``details``.
+    ``method`` defaults to the automatic choice for the column's kind and
+    sample sizes (``detectors.choice.choose_method``) and ``threshold`` to
+    the method's default. ``current`` is never modified. Missing values are
+    excluded and counted; infinities in a numeric column are excluded and
+    counted; both appear in ``details``.
+
+    Drift needs significance AND size. A p-value test is drifted when
+    ``p < threshold`` and its effect is at least ``effect_floor`` (default:
+    the method's ``MethodSpec.effect_floor``; pass 0 to rely on
+    significance alone). A distance is drifted when it is at least
+    ``max(threshold, noise floor)``, the noise floor being the distance that
+    sampling noise alone reaches at these sample sizes (``detectors.noise``);
+    ``threshold`` in the result is that effective level and ``details`` holds
+    ``configured_threshold`` and ``noise_floor``. A distance's floor is its
+    threshold, so ``effect_floor`` is rejected for distances.
+
+    >>> import numpy as np
+    >>> from detectors import fit_profile
+    >>> rng = np.random.default_rng(0)
+    >>> profile = fit_profile(pd.Series(rng.normal(0, 1, 1_000_000), name="x"), "numeric")
+    >>> tiny = test_column(profile, pd.Series(rng.normal(0.01, 1, 1_000_000)))
+    >>> tiny.drifted, tiny.p_value < 0.05, tiny.effect < tiny.effect_floor
+    (False, True, True)
+    >>> tiny.reason  # doctest: +ELLIPSIS
+    'p-value ... < 0.05 and KS statistic 0.00... < floor 0.04: significant but too small to ...'
+    >>> test_column(profile, pd.Series(rng.normal(0.5, 1, 1_000_000))).drifted
+    True
     """
-    spec = get_method(default_method(profile.kind) if method is None else method)
+    prepared = (
+        prepare_numeric(current) if profile.kind == "numeric" else prepare_categorical(current)
+    )
+    if method is None:
+        n_categories = (
+            len(set(profile.category_counts or {}) | set(prepared.category_counts or {}))
+            if profile.kind == "categorical"
+            else None
+        )
+        method = choose_method(profile.kind, profile.n, prepared.n_usable, n_categories)
+    spec = get_method(method)
     if profile.kind not in spec.kinds:
         raise ValueError(
             f"method {spec.name!r} cannot test column {profile.column!r} of kind "
@@ -44,27 +80,116 @@ def test_column(
         )
     level = spec.default_threshold if threshold is None else float(threshold)
     _check_threshold(spec, level)
-    prepared = (
-        prepare_numeric(current) if profile.kind == "numeric" else prepare_categorical(current)
+    _check_effect_floor(spec, effect_floor)
+    common = _common_details(profile, prepared)
+    bad = _bad_data_outcome(profile, prepared, spec)
+    if bad is not None:
+        return _result(profile, prepared, spec, bad, threshold=level, details=common)
+    if not spec.has_p_value:
+        return _distance_result(profile, prepared, spec, level, common)
+    outcome = spec.function(profile, prepared, level)
+    if outcome.status != "ok" or outcome.p_value is None:
+        return _result(profile, prepared, spec, outcome, threshold=level, details=common)
+    effect = outcome.effect
+    if effect is None and spec.statistic_is_effect:
+        effect = outcome.statistic
+    floor = spec.effect_floor if effect_floor is None else float(effect_floor)
+    if effect is None:
+        floor = None
+    # The method's own verdict is "p < level"; it may also refuse (e.g. identical constant data).
+    significant = outcome.drifted
+    drifted = significant and (floor is None or effect is None or effect >= floor)
+    reason = significance_and_size_reason(
+        significance=outcome.reason,
+        significant=significant,
+        effect_name=spec.effect_name,
+        effect=effect,
+        effect_floor=floor,
     )
-    outcome = _bad_data_outcome(profile, prepared, spec) or spec.function(profile, prepared, level)
-    return ColumnResult(
-        column=profile.column,
-        method=spec.name,
-        statistic=outcome.statistic,
-        p_value=outcome.p_value,
-        threshold=level,
-        drifted=outcome.drifted,
-        n_reference=outcome.n_reference,
-        n_current=prepared.n_usable,
-        status=outcome.status,
-        reason=outcome.reason,
-        details={**_common_details(profile, prepared), **outcome.details},
+    decided = dataclasses.replace(outcome, drifted=drifted, reason=reason, effect=effect)
+    return _result(
+        profile, prepared, spec, decided, threshold=level, details=common, effect_floor=floor
     )
 
 
 # A library function named test_* must not be collected by pytest in user test modules.
 test_column.__test__ = False  # type: ignore[attr-defined]
+
+
+def _distance_result(
+    profile: ColumnProfile,
+    prepared: PreparedColumn,
+    spec: MethodSpec,
+    configured: float,
+    common: dict[str, Any],
+) -> ColumnResult:
+    """Run a distance at max(configured threshold, noise floor) and say which one applied."""
+    noise = spec.noise_floor(profile, prepared) if spec.noise_floor is not None else None
+    effective = configured if noise is None else max(configured, noise)
+    outcome = spec.function(profile, prepared, effective)
+    details = {**common, "configured_threshold": configured, "noise_floor": noise}
+    if outcome.status != "ok":
+        return _result(profile, prepared, spec, outcome, threshold=effective, details=details)
+    effect = outcome.effect if outcome.effect is not None else outcome.statistic
+    reason = outcome.reason
+    if noise is not None and noise > configured:
+        reason = (
+            f"{reason} (the noise floor: {format_number(noise)} is the 99th percentile of "
+            f"{spec.name} under no drift at n_reference={profile.n}, "
+            f"n_current={prepared.n_usable}; configured threshold {format_number(configured)})"
+        )
+    decided = dataclasses.replace(outcome, reason=reason, effect=effect)
+    return _result(
+        profile,
+        prepared,
+        spec,
+        decided,
+        threshold=effective,
+        details=details,
+        effect_floor=None if effect is None else effective,
+    )
+
+
+def _result(
+    profile: ColumnProfile,
+    prepared: PreparedColumn,
+    spec: MethodSpec,
+    outcome: MethodOutcome,
+    *,
+    threshold: float,
+    details: dict[str, Any],
+    effect_floor: float | None = None,
+) -> ColumnResult:
+    ok = outcome.status == "ok"
+    return ColumnResult(
+        column=profile.column,
+        method=spec.name,
+        statistic=outcome.statistic,
+        p_value=outcome.p_value,
+        threshold=threshold,
+        drifted=outcome.drifted and ok,
+        n_reference=outcome.n_reference,
+        n_current=prepared.n_usable,
+        status=outcome.status,
+        reason=outcome.reason,
+        details={**details, **outcome.details},
+        effect=outcome.effect if ok else None,
+        effect_floor=effect_floor if ok else None,
+    )
+
+
+def _check_effect_floor(spec: MethodSpec, effect_floor: float | None) -> None:
+    if effect_floor is None:
+        return
+    if not spec.has_p_value:
+        raise ValueError(
+            f"effect_floor applies to p-value tests; {spec.name!r} is a distance, "
+            "so its floor is its threshold"
+        )
+    if not math.isfinite(effect_floor) or effect_floor < 0:
+        raise ValueError(
+            f"effect_floor for {spec.name!r} must be a number >= 0, got {effect_floor}"
+        )
 
 
 def _check_threshold(spec: MethodSpec, threshold: float) -> None:

@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from detectors._outcome import format_number
+from detectors._outcome import format_number, significance_and_size_reason
+from detectors.registry import METHODS
 from detectors.result import ColumnResult
 
 Correction = Literal["none", "bonferroni", "holm", "bh"]
@@ -31,7 +32,9 @@ def apply_correction(
     """Adjust the p-values of ``results`` together and re-decide drift at ``alpha``.
 
     Results with a p-value get ``p_value_adjusted``, ``threshold=alpha``,
-    ``drifted = p_value_adjusted < alpha`` and a new ``reason``. Results
+    ``drifted = p_value_adjusted < alpha and effect >= effect_floor`` (the
+    effect floor set by ``test_column``; no floor, no size condition) and a
+    new ``reason`` naming both conditions. The raw ``p_value`` is kept. Results
     without one (distances, bad-data statuses) are returned unchanged. Order
     is kept; the inputs are not modified.
 
@@ -55,20 +58,34 @@ def apply_correction(
     corrected = list(results)
     for index, p_adjusted in zip(tested, adjusted.tolist(), strict=True):
         original = results[index]
-        drifted = p_adjusted < alpha
-        relation = "<" if drifted else ">="
+        significant = p_adjusted < alpha
+        effect, floor = original.effect, original.effect_floor
+        large_enough = floor is None or effect is None or effect >= floor
+        relation = "<" if significant else ">="
+        significance = (
+            f"adjusted p-value {format_number(p_adjusted)} {relation} {format_number(alpha)} "
+            f"({correction} over {raw.size} tests; raw p-value "
+            f"{format_number(original.p_value or 0.0)})"
+        )
         corrected[index] = dataclasses.replace(
             original,
             p_value_adjusted=p_adjusted,
             threshold=alpha,
-            drifted=drifted,
-            reason=(
-                f"adjusted p-value {format_number(p_adjusted)} {relation} {format_number(alpha)} "
-                f"({correction} over {raw.size} tests; raw p-value "
-                f"{format_number(original.p_value or 0.0)})"
+            drifted=significant and large_enough and original.status == "ok",
+            reason=significance_and_size_reason(
+                significance=significance,
+                significant=significant,
+                effect_name=_effect_name(original.method),
+                effect=effect,
+                effect_floor=floor,
             ),
         )
     return corrected
+
+
+def _effect_name(method: str) -> str:
+    spec = METHODS.get(method)
+    return "effect" if spec is None else spec.effect_name
 
 
 def adjust_p_values(

@@ -14,11 +14,30 @@ from typing import Final
 from detectors._kinds import ColumnKind, check_kind
 from detectors._outcome import MethodOutcome
 from detectors._prepare import PreparedColumn
+from detectors.anderson import anderson_test
 from detectors.chi2 import chi2_test
+from detectors.cramervonmises import cvm_test
+from detectors.energy import energy_test
+from detectors.fisher import fisher_test
+from detectors.gtest import g_test
+from detectors.hellinger import hellinger_test
+from detectors.jensenshannon import jensenshannon_test
+from detectors.kl import kl_test
 from detectors.ks import ks_test
+from detectors.linf import linf_test
+from detectors.mannwhitney import mannwhitney_test
+from detectors.noise import (
+    NoiseFloor,
+    histogram_noise_floor,
+    normed_energy_noise_floor,
+    normed_wasserstein_noise_floor,
+)
 from detectors.profile import ColumnProfile
-from detectors.psi import psi_test
+from detectors.psi import population_stability_index, psi_test
+from detectors.total_variation import tv_test
 from detectors.wasserstein import wasserstein_test
+from detectors.welch import welch_test
+from detectors.ztest import z_test
 
 MethodFunction = Callable[[ColumnProfile, PreparedColumn, float], MethodOutcome]
 """A method: fitted profile, cleaned current values, threshold -> outcome."""
@@ -36,6 +55,16 @@ class MethodSpec:
     when p < threshold) and otherwise a distance floor (drift when
     distance >= threshold). ``min_samples`` is the fewest usable values the
     method needs on each side.
+
+    ``effect_floor`` (p-value tests) is the smallest effect called drift:
+    a column is drifted only when significant AND its effect (the outcome's
+    ``effect``, named ``effect_name`` in reasons) is at least this floor, so
+    that a million-row window does not call a negligible shift drift.
+    ``statistic_is_effect`` says the statistic itself does not grow with n
+    (KS's D) and serves as the effect when the outcome sets none.
+    ``noise_floor`` (distances) gives the distance sampling noise reaches
+    under no drift at this run's sizes; the distance is compared with
+    max(threshold, noise floor). See ``detectors.noise``.
     """
 
     name: str
@@ -45,6 +74,10 @@ class MethodSpec:
     has_p_value: bool
     description: str
     min_samples: int = 1
+    effect_floor: float | None = None
+    effect_name: str = "effect"
+    statistic_is_effect: bool = False
+    noise_floor: NoiseFloor | None = None
 
 
 _SPECS: Final = (
@@ -56,6 +89,9 @@ _SPECS: Final = (
         has_p_value=True,
         description="two-sample Kolmogorov-Smirnov test; p-value vs alpha",
         min_samples=2,
+        effect_floor=0.04,
+        effect_name="KS statistic",
+        statistic_is_effect=True,
     ),
     MethodSpec(
         name="wasserstein",
@@ -64,6 +100,8 @@ _SPECS: Final = (
         kinds=frozenset({"numeric"}),
         has_p_value=False,
         description="Wasserstein-1 distance divided by the reference std",
+        effect_name="normed Wasserstein",
+        noise_floor=normed_wasserstein_noise_floor,
     ),
     MethodSpec(
         name="chi2",
@@ -72,6 +110,8 @@ _SPECS: Final = (
         kinds=frozenset({"categorical"}),
         has_p_value=True,
         description="chi-squared test of homogeneity on the 2 x k table; p-value vs alpha",
+        effect_floor=0.05,
+        effect_name="Cramér's V",
     ),
     MethodSpec(
         name="psi",
@@ -80,6 +120,125 @@ _SPECS: Final = (
         kinds=frozenset({"numeric", "categorical"}),
         has_p_value=False,
         description="population stability index over reference quantile bins or categories",
+        effect_name="PSI",
+        noise_floor=histogram_noise_floor(population_stability_index),
+    ),
+    MethodSpec(
+        name="gtest",
+        function=g_test,
+        default_threshold=0.05,
+        kinds=frozenset({"categorical"}),
+        has_p_value=True,
+        description="G-test (log-likelihood ratio) of homogeneity on the 2 x k table; p vs alpha",
+    ),
+    MethodSpec(
+        name="fisher",
+        function=fisher_test,
+        default_threshold=0.05,
+        kinds=frozenset({"categorical"}),
+        has_p_value=True,
+        description="Fisher's exact test on the 2 x 2 table of a binary column; p-value vs alpha",
+    ),
+    MethodSpec(
+        name="ztest",
+        function=z_test,
+        default_threshold=0.05,
+        kinds=frozenset({"categorical"}),
+        has_p_value=True,
+        description="two-proportion Z-test (pooled) of a binary column; p-value vs alpha",
+    ),
+    MethodSpec(
+        name="jensenshannon",
+        function=jensenshannon_test,
+        default_threshold=0.1,
+        kinds=frozenset({"numeric", "categorical"}),
+        has_p_value=False,
+        description="Jensen-Shannon distance (base 2) over reference quantile bins or categories",
+    ),
+    MethodSpec(
+        name="hellinger",
+        function=hellinger_test,
+        default_threshold=0.1,
+        kinds=frozenset({"numeric", "categorical"}),
+        has_p_value=False,
+        description="Hellinger distance over reference quantile bins or categories",
+    ),
+    MethodSpec(
+        name="kl",
+        function=kl_test,
+        default_threshold=0.1,
+        kinds=frozenset({"numeric", "categorical"}),
+        has_p_value=False,
+        description="KL divergence reference || current (nats) over quantile bins or categories",
+    ),
+    MethodSpec(
+        name="linf",
+        function=linf_test,
+        default_threshold=0.1,
+        kinds=frozenset({"categorical"}),
+        has_p_value=False,
+        description="L-infinity distance: the largest change of one category's share",
+    ),
+    MethodSpec(
+        name="tv",
+        function=tv_test,
+        default_threshold=0.1,
+        kinds=frozenset({"categorical"}),
+        has_p_value=False,
+        description="total variation distance: half the summed change of category shares",
+    ),
+    MethodSpec(
+        name="anderson",
+        function=anderson_test,
+        default_threshold=0.05,
+        kinds=frozenset({"numeric"}),
+        has_p_value=True,
+        description="k-sample Anderson-Darling (midrank, k=2); table p-value in [0.001, 0.25]",
+        min_samples=2,
+        effect_floor=0.07,  # ~ a 0.1 sd normal mean shift, like KS's 0.04 (detectors/anderson.py)
+        effect_name="RMS weighted ECDF gap",
+    ),
+    MethodSpec(
+        name="cvm",
+        function=cvm_test,
+        default_threshold=0.05,
+        kinds=frozenset({"numeric"}),
+        has_p_value=True,
+        description="two-sample Cramer-von Mises test; p-value vs alpha",
+        min_samples=2,
+        effect_floor=0.03,  # ~ a 0.1 sd normal mean shift: 0.303 * 0.1
+        effect_name="RMS ECDF gap",
+    ),
+    MethodSpec(
+        name="energy",
+        function=energy_test,
+        default_threshold=0.1,
+        kinds=frozenset({"numeric"}),
+        has_p_value=False,
+        description="energy distance divided by the reference std",
+        effect_name="normed energy distance",
+        noise_floor=normed_energy_noise_floor,
+    ),
+    MethodSpec(
+        name="mannwhitney",
+        function=mannwhitney_test,
+        default_threshold=0.05,
+        kinds=frozenset({"numeric"}),
+        has_p_value=True,
+        description="two-sided Mann-Whitney U rank test of location; p-value vs alpha",
+        effect_floor=0.056,  # ~ a 0.1 sd normal mean shift: 2 phi(0) / sqrt(2) * 0.1
+        effect_name="|rank-biserial correlation|",
+    ),
+    MethodSpec(
+        name="welch",
+        function=welch_test,
+        default_threshold=0.05,
+        kinds=frozenset({"numeric"}),
+        has_p_value=True,
+        description="Welch's unequal-variance t-test of the mean; p-value vs alpha",
+        min_samples=2,
+        effect_floor=0.1,  # a 0.1 sd mean shift
+        effect_name="|Cohen's d|",
     ),
 )
 
@@ -99,7 +258,7 @@ def get_method(name: str) -> MethodSpec:
     >>> get_method("kss")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    detectors.registry.UnknownMethodError: unknown drift method 'kss'; known methods: chi2, ks, ...
+    detectors.registry.UnknownMethodError: unknown drift method 'kss'; known methods: ...ks, ...
     """
     try:
         return METHODS[name]

@@ -20,6 +20,16 @@ class ColumnResult:
     (distances). ``reason`` says why in one sentence. Any status other than
     ``"ok"`` means the data could not be tested, and then ``drifted`` is False.
 
+    Drift needs two conditions, and the result carries both sides of each:
+    significance (``p_value`` or, after correction, ``p_value_adjusted``
+    below ``threshold``) for tests with a p-value, and size: ``effect`` at
+    least ``effect_floor``. For a p-value test ``effect`` is its effect size
+    (KS statistic, Cramér's V, ...) and ``effect_floor`` the method's floor;
+    for a distance both are the distance and the effective threshold
+    (``max(configured threshold, noise floor)``, equal to ``threshold``).
+    ``effect_floor`` is None when no floor applies, and then size is not
+    required. ``reason`` names the condition that decided.
+
     Floats are never NaN or infinite (None stands for "no value"), and
     ``details`` is converted to JSON-safe types on construction, so
     ``json.dumps(result.to_dict())`` always works.
@@ -37,9 +47,18 @@ class ColumnResult:
     reason: str
     p_value_adjusted: float | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    effect: float | None = None
+    effect_floor: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("statistic", "p_value", "p_value_adjusted", "threshold"):
+        for name in (
+            "statistic",
+            "p_value",
+            "p_value_adjusted",
+            "threshold",
+            "effect",
+            "effect_floor",
+        ):
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"ColumnResult.{name} must be finite or None, got {value!r}")
@@ -60,6 +79,8 @@ class ColumnResult:
             "p_value": self.p_value,
             "p_value_adjusted": self.p_value_adjusted,
             "threshold": self.threshold,
+            "effect": self.effect,
+            "effect_floor": self.effect_floor,
             "drifted": self.drifted,
             "n_reference": self.n_reference,
             "n_current": self.n_current,

@@ -14,6 +14,7 @@ from monitor.secrets import SecretError
 from monitor.sources.file import read_frame
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import utcnow
+from monitor.store.outbox import Status
 from monitor.store.queries import list_runs
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
@@ -118,4 +119,36 @@ def history(settings: Settings, monitor: str, limit: int, output_format: str) ->
             f"{run.id:>6}  {run.scheduled_for:%Y-%m-%d %H:%M:%S}Z  {run.trigger:<8}  "
             f"{run.status:<9}  {drift:<5}  {run.reason or ''}"
         )
+    return EXIT_OK
+
+
+def deliveries_list(
+    settings: Settings, status: Status | None, limit: int, output_format: str
+) -> int:
+    from monitor.delivery.admin import list_deliveries, render
+
+    engine = make_engine(settings.store.resolved_url())
+    upgrade(engine)
+    try:
+        views = list_deliveries(engine, status, limit)
+    finally:
+        engine.dispose()
+    print(render(views, output_format))
+    return EXIT_OK
+
+
+def deliveries_replay(settings: Settings, key: str) -> int:
+    """Back to pending now; the daemon's worker sends it at its next poll."""
+    from monitor.delivery.admin import replay_delivery
+
+    engine = make_engine(settings.store.resolved_url())
+    upgrade(engine)
+    try:
+        view = replay_delivery(engine, key, utcnow())
+    finally:
+        engine.dispose()
+    print(
+        f"delivery {view.id} ({view.message_id} to {view.receiver}) is pending again "
+        f"(earlier attempts kept: {view.attempts})"
+    )
     return EXIT_OK

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from monitor.store.outbox import STATUSES, QueueStats
+
+logger = logging.getLogger("driftwarden.metrics")
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,32 @@ class Metrics:
             ["receiver", "outcome"],
             registry=r,
         )
+        self.delivery_duration = Histogram(
+            "driftwarden_delivery_attempt_duration_seconds",
+            "Wall time of one delivery attempt (build, sign, send, answer).",
+            ["receiver"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.delivery_attempts = Histogram(
+            "driftwarden_delivery_attempts_per_message",
+            "Attempts a message took, observed when it is delivered or dead.",
+            ["receiver", "outcome"],
+            buckets=(1, 2, 3, 5, 8, 13, 21, 34),
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "driftwarden_delivery_dead_letters",
+            "Messages that became dead letters (permanent failure or too old).",
+            ["receiver"],
+            registry=r,
+        )
+        self.deferrals = Counter(
+            "driftwarden_delivery_deferred",
+            "Messages put back unattempted because the receiver's rate limit was reached.",
+            ["receiver"],
+            registry=r,
+        )
 
     def record_failed_run(self, monitor: str, duration_seconds: float) -> None:
         self.runs.labels(monitor=monitor, outcome="failed").inc()
@@ -104,5 +137,62 @@ class Metrics:
                 self.column_p_value.labels(**labels).set(sample.p_value)
             self.column_drifted.labels(**labels).set(1 if sample.drifted else 0)
 
-    def record_delivery(self, receiver: str, outcome: str) -> None:
+    def record_delivery(
+        self, receiver: str, outcome: str, duration_seconds: float | None = None, attempt: int = 0
+    ) -> None:
+        """One attempt's outcome; ``attempt`` (from 1) when it ended the message's journey."""
         self.deliveries.labels(receiver=receiver, outcome=outcome).inc()
+        if duration_seconds is not None:
+            self.delivery_duration.labels(receiver=receiver).observe(duration_seconds)
+        if outcome in ("delivered", "dead") and attempt > 0:
+            self.delivery_attempts.labels(receiver=receiver, outcome=outcome).observe(attempt)
+        if outcome == "dead":
+            self.dead_letters.labels(receiver=receiver).inc()
+
+    def record_deferral(self, receiver: str) -> None:
+        self.deferrals.labels(receiver=receiver).inc()
+
+    def watch_outbox(self, read: Callable[[], QueueStats]) -> None:
+        """Report queue depth and oldest pending age from ``read()``, called at each scrape."""
+        self.registry.register(OutboxCollector(read))
+
+
+class OutboxCollector(Collector):
+    """Queue depth by status and the oldest pending age, read from the store at scrape time.
+
+    Read at scrape time rather than kept in gauges by the worker: the outbox
+    is written by runs and drained by every worker and replica, so only the
+    table knows its depth, and a gauge set by a worker that stopped would go
+    on showing its last value. A store that does not answer yields
+    ``driftwarden_outbox_up 0`` instead of failing the whole scrape.
+    """
+
+    def __init__(self, read: Callable[[], QueueStats]) -> None:
+        self._read = read
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # nothing to read at registration time
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("driftwarden_outbox_up", "1 when the outbox could be read.")
+        try:
+            stats = self._read()
+        except Exception as exc:
+            logger.warning("outbox metrics unavailable (%s)", type(exc).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        depth = GaugeMetricFamily(
+            "driftwarden_outbox_messages", "Outbox messages by status.", labels=["status"]
+        )
+        for status in STATUSES:
+            depth.add_metric([status], stats.by_status.get(status, 0))
+        yield depth
+        age = stats.oldest_pending_age
+        yield GaugeMetricFamily(
+            "driftwarden_outbox_oldest_pending_age_seconds",
+            "Age of the oldest message not yet delivered nor dead (0 when there is none).",
+            value=age.total_seconds() if age is not None else 0.0,
+        )

@@ -9,13 +9,28 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.durations import parse_duration
 
 
 class SettingsModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RateLimitedSettings(SettingsModel):
+    """Receiver settings with a ``rate_limit`` key the delivery worker paces by.
+
+    A receiver settings model subclasses this to let users set its limit; see
+    ``monitor.delivery.ratelimit`` for the per-kind defaults and semantics.
+    """
+
+    rate_limit: float | None = Field(
+        default=None,
+        gt=0,
+        description="messages per second to this receiver, per daemon process "
+        "(default: the kind's documented limit, or none)",
+    )
 
 
 def as_duration(value: Any) -> timedelta:

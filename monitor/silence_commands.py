@@ -92,9 +92,9 @@ def _dispatch(engine: Engine, args: argparse.Namespace) -> int:
             print("no silences")
         for s in silences:
             state = "active" if s.active(now) else ("expired" if s.ends_at <= now else "upcoming")
-            matchers = ",".join(str(m) for m in s.matchers)
+            shown = ",".join(str(m) for m in s.matchers)
             print(
-                f"{s.id:>4}  {state:<8}  {matchers}  until {s.ends_at:%Y-%m-%d %H:%M}Z  "
+                f"{s.id:>4}  {state:<8}  {shown}  until {s.ends_at:%Y-%m-%d %H:%M}Z  "
                 f"{s.created_by}: {s.comment}"
             )
         return 0

@@ -41,12 +41,13 @@ class DriftedColumn:
 
 @dataclass(frozen=True)
 class AlertEvent:
-    """An alert of one (monitor, rule) as of one run.
+    """What one receiver is told about one monitor's alerts, as of one run.
 
-    ``fingerprint`` is stable for the (monitor, rule) across restarts and
-    replicas; ``episode`` counts its firings, so ``idempotency_key`` (derived
-    from both) is the same for every message about one firing episode and
-    new for the next: pipelines triggered by it start once per episode.
+    ``fingerprint`` identifies the notification group (monitor, receiver) and
+    is stable across restarts and replicas; ``episode`` counts its firings,
+    so ``idempotency_key`` (derived from both) is the same for every message
+    about one firing episode and new for the next: pipelines triggered by it
+    start once per episode.
     """
 
     status: AlertStatus

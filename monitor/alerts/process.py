@@ -93,12 +93,20 @@ def process_alerts(
             for rule in rules
             if receiver in _receivers(monitor, rule) and after[rule.name].state == "firing"
         ]
+        # Labels of every rule routed here, whichever fire: they must not change
+        # within an episode, since receivers like Alertmanager identify alerts by them.
+        labels = {
+            name: value
+            for rule in rules
+            if receiver in _receivers(monitor, rule)
+            for name, value in rule.labels.items()
+        }
         group = groups.get(group_prints[receiver]) or Group.new(group_prints[receiver])
         notice = decide(group, firing, now, refresh=receiver in run.refresh_receivers)
         if notice is None:
             continue
         store.save_group(session, run.monitor_id, receiver, notice.group)
-        event = build_event(monitor, run, facts, notice, group.members)
+        event = build_event(monitor, run, facts, notice, group.members, labels)
         store.add_outbox(
             session,
             message_id=message_id(notice.group, receiver),
@@ -122,6 +130,7 @@ def build_event(
     facts: RunFacts,
     notice: Notice,
     previous_members: tuple[str, ...],
+    labels: dict[str, str],
 ) -> AlertEvent:
     """The event for a notice; a resolution names the rules that were firing."""
     group = notice.group
@@ -155,7 +164,7 @@ def build_event(
         drifted_columns=run.drifted_columns if firing else (),
         # Prometheus' convention: a firing alert holds for four evaluation periods.
         expires_at=facts.now + 4 * run.schedule_period if firing else None,
-        labels={**(lead.labels if lead else {}), "monitor": monitor.name},
+        labels={**labels, "monitor": monitor.name},
         occasion=notice.occasion,
         rules=names,
     )

@@ -1,9 +1,13 @@
 """The outbox worker: claim due messages, send them, record every attempt.
 
 Every stage that is the same for all receivers lives here, wrapped around a
-``Notifier``: the timeout, Standard Webhooks signing, classification of
-network errors, backoff, dead-lettering, redaction of errors, metrics and
-logs. Nothing it stores or logs contains a receiver's URL, headers or secret.
+``Notifier``: the rate limit, the egress check, the timeout, Standard Webhooks
+signing, classification of network errors, backoff, dead-lettering, redaction
+of errors, metrics and logs. Nothing it stores or logs contains a receiver's
+URL, headers or secret.
+
+TLS certificates are always verified (httpx's default; nothing here turns it
+off) and redirects are never followed: a 3xx is a permanent failure.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import DeliverySettings
 from monitor.delivery.backoff import parse_retry_after, retry_delay
+from monitor.delivery.egress import EgressPolicy, EgressRefused
+from monitor.delivery.ratelimit import RateLimiter
 from monitor.delivery.signing import SigningKeyError, sign_request
 from monitor.metrics import Metrics
 from monitor.notifiers.base import Notifier, OutboundMessage, Verdict
@@ -31,6 +37,7 @@ from monitor.store.outbox import (
     ClaimedMessage,
     Outcome,
     claim_due,
+    defer,
     record_attempt,
 )
 
@@ -64,9 +71,10 @@ def describe_response(response: httpx.Response) -> str:
 class _Failed(Exception):
     """An attempt that produced no response; ``error`` is safe to store and log."""
 
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, permanent: bool = False) -> None:
         super().__init__(error)
         self.error = error
+        self.permanent = permanent
 
 
 class DeliveryWorker:
@@ -82,6 +90,8 @@ class DeliveryWorker:
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         batch_size: int = 1,
+        limiter: RateLimiter | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -96,6 +106,8 @@ class DeliveryWorker:
         self.clock = clock
         self.rng = rng if rng is not None else random.Random()
         self.batch_size = batch_size
+        self.limiter = limiter if limiter is not None else RateLimiter({})
+        self.egress = egress if egress is not None else EgressPolicy(settings.allow_hosts)
         # Messages of one batch are sent one after another, so the claim must
         # outlast the whole batch, or another worker would re-send its tail. The
         # default batch of one keeps the lease short: a message claimed by a
@@ -110,7 +122,14 @@ class DeliveryWorker:
 
     def run_once(self) -> int:
         """Claim due messages and attempt each once; returns how many were attempted."""
-        claimed = claim_due(self.engine, self.worker_id, self.clock(), self.lease, self.batch_size)
+        claimed = claim_due(
+            self.engine,
+            self.worker_id,
+            self.clock(),
+            self.lease,
+            self.batch_size,
+            exclude_receivers=self.limiter.throttled(),
+        )
         for message in claimed:
             self._deliver(message)
         return len(claimed)
@@ -142,10 +161,20 @@ class DeliveryWorker:
             error = f'receiver "{message.receiver}" is not configured (removed from the config?)'
             self._finish(message, attempted_at, started, "dead", None, error)
             return
+        wait = self.limiter.take(message.receiver)
+        if wait > 0:
+            self._defer(message, attempted_at + timedelta(seconds=wait))
+            return
         try:
             response = self._send(notifier, message, attempted_at)
         except _Failed as failure:
-            self._retry_or_die(message, attempted_at, started, None, failure.error, None)
+            if failure.permanent:
+                self._finish(message, attempted_at, started, "dead", None, failure.error)
+            else:
+                self._retry_or_die(message, attempted_at, started, None, failure.error, None)
+            return
+        if response is None:  # the notifier had nothing to send (Notifier.build_request)
+            self._finish(message, attempted_at, started, "delivered", None, None)
             return
         verdict = notifier.classify(response)
         if verdict is Verdict.DELIVERED:
@@ -162,7 +191,7 @@ class DeliveryWorker:
 
     def _send(
         self, notifier: Notifier, message: ClaimedMessage, attempted_at: datetime
-    ) -> httpx.Response:
+    ) -> httpx.Response | None:
         outbound = OutboundMessage(
             message_id=message.message_id,
             event_type=message.event_type,
@@ -172,6 +201,8 @@ class DeliveryWorker:
         )
         try:
             request = notifier.build_request(outbound)
+            if request is None:
+                return None
             secret = self._signing_secret(message.receiver)
             sign_request(request, message.message_id, int(attempted_at.timestamp()), secret)
         except (SecretError, SigningKeyError) as exc:
@@ -181,6 +212,12 @@ class DeliveryWorker:
             # Anything else raised while building may quote the URL or a header
             # value (httpx.InvalidURL does), so only the class name is kept.
             raise _Failed(f"{type(exc).__name__} while building the request") from None
+        try:
+            self.egress.check(request.url)
+        except EgressRefused as exc:
+            raise _Failed(
+                f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS], permanent=True
+            ) from None
         timeout = httpx.Timeout(self.settings.timeout.total_seconds())
         request.extensions = {**request.extensions, "timeout": timeout.as_dict()}
         try:
@@ -204,7 +241,7 @@ class DeliveryWorker:
         retry_after: timedelta | None,
     ) -> None:
         now = self.clock()
-        deadline = message.created_at + self.settings.max_age
+        deadline = message.age_counted_from + self.settings.max_age
         if now > deadline:
             error = f"{error}; gave up: older than max_age ({self.settings.max_age})"
             self._finish(message, attempted_at, started, "dead", status_code, error)
@@ -223,6 +260,18 @@ class DeliveryWorker:
             return
         self._finish(message, attempted_at, started, "retry", status_code, error, now + delay)
 
+    def _defer(self, message: ClaimedMessage, until: datetime) -> None:
+        """Rate-limited: back to pending unattempted (see ``monitor.delivery.ratelimit``)."""
+        held = defer(self.engine, message, self.worker_id, until)
+        self.metrics.record_deferral(message.receiver)
+        logger.debug(
+            "message %s to %s deferred to %s by the receiver's rate limit%s",
+            message.message_id,
+            message.receiver,
+            until.isoformat(),
+            "" if held else " (its claim had expired)",
+        )
+
     def _finish(
         self,
         message: ClaimedMessage,
@@ -236,8 +285,8 @@ class DeliveryWorker:
         duration_ms = (time.perf_counter() - started) * 1000
         record = AttemptRecord(outcome, status_code, error, duration_ms, next_attempt_at)
         held = record_attempt(self.engine, message, self.worker_id, attempted_at, record)
-        self.metrics.record_delivery(message.receiver, outcome)
         attempt = message.attempts + 1
+        self.metrics.record_delivery(message.receiver, outcome, duration_ms / 1000, attempt)
         if not held:
             logger.warning(
                 "message %s to %s: attempt %d finished (%s) after its claim expired; "

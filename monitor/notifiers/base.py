@@ -43,8 +43,13 @@ class OutboundMessage:
 
 
 class Notifier(Protocol):
-    def build_request(self, message: OutboundMessage) -> httpx.Request:
-        """The request that delivers ``message``; secrets are read from the environment now."""
+    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
+        """The request that delivers ``message``; secrets are read from the environment now.
+
+        ``None`` means this receiver has nothing to send for ``message`` (a
+        retraining trigger is told of a resolved alert): the worker sends no
+        request and records the message as delivered.
+        """
         ...
 
     def classify(self, response: httpx.Response) -> Verdict:

@@ -6,10 +6,36 @@ from collections.abc import Callable
 from typing import Any
 
 from monitor.config import ConfigError, Settings
+from monitor.notifiers.airflow import AirflowNotifier
+from monitor.notifiers.alertmanager import AlertmanagerNotifier
+from monitor.notifiers.argo import ArgoNotifier
 from monitor.notifiers.base import Notifier
+from monitor.notifiers.github import GitHubNotifier
+from monitor.notifiers.gitlab import GitLabNotifier
+from monitor.notifiers.http import HttpNotifier
+from monitor.notifiers.jenkins import JenkinsNotifier
+from monitor.notifiers.opsgenie import OpsgenieNotifier
+from monitor.notifiers.pagerduty import PagerDutyNotifier
+from monitor.notifiers.prefect import PrefectNotifier
+from monitor.notifiers.slack import SlackNotifier
+from monitor.notifiers.teams import TeamsNotifier
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 
-NOTIFIER_TYPES: dict[str, Callable[[Any, str], Notifier]] = {"webhook": WebhookNotifier}
+NOTIFIER_TYPES: dict[str, Callable[[Any, str], Notifier]] = {
+    "webhook": WebhookNotifier,
+    "github": GitHubNotifier,
+    "airflow": AirflowNotifier,
+    "argo": ArgoNotifier,
+    "jenkins": JenkinsNotifier,
+    "gitlab": GitLabNotifier,
+    "prefect": PrefectNotifier,
+    "http": HttpNotifier,
+    "slack": SlackNotifier,
+    "teams": TeamsNotifier,
+    "pagerduty": PagerDutyNotifier,
+    "opsgenie": OpsgenieNotifier,
+    "alertmanager": AlertmanagerNotifier,
+}
 
 
 def build_notifiers(settings: Settings) -> dict[str, Notifier]:

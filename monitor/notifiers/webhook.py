@@ -16,12 +16,12 @@ from pydantic import Field, model_validator
 from monitor import __version__
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 USER_AGENT = f"driftwarden/{__version__}"
 
 
-class WebhookReceiverSettings(SettingsModel):
+class WebhookReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["webhook"]
     url: str | None = Field(default=None, description="a URL that holds no token")

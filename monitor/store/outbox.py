@@ -8,15 +8,29 @@ the row is due again. Receivers de-duplicate the rare resend on ``message_id``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
 
 Outcome = Literal["delivered", "retry", "dead"]
+Status = Literal["pending", "sending", "delivered", "dead"]
+STATUSES: tuple[Status, ...] = ("pending", "sending", "delivered", "dead")
 
 _STATUS_AFTER: dict[Outcome, str] = {"delivered": "delivered", "retry": "pending", "dead": "dead"}
 
@@ -33,6 +47,12 @@ class ClaimedMessage:
     created_at: datetime
     attempts: int
     claimed_until: datetime
+    replayed_at: datetime | None = None
+
+    @property
+    def age_counted_from(self) -> datetime:
+        """``max_age`` runs from creation, or from the latest replay: a replay is a fresh start."""
+        return self.replayed_at if self.replayed_at is not None else self.created_at
 
 
 @dataclass(frozen=True)
@@ -53,11 +73,13 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _claim_ids_postgresql(connection: Connection, now: datetime, limit: int) -> list[int]:
+def _claim_ids_postgresql(
+    connection: Connection, now: datetime, limit: int, exclude: Collection[str]
+) -> list[int]:
     # Rows locked by another worker's open claim are skipped, not waited for.
     query = (
         select(OutboxRow.id)
-        .where(_due(now))
+        .where(_due(now), *_not_for(exclude))
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -65,14 +87,22 @@ def _claim_ids_postgresql(connection: Connection, now: datetime, limit: int) -> 
     return list(connection.execute(query).scalars())
 
 
+def _not_for(receivers: Collection[str]) -> list[ColumnElement[bool]]:
+    return [OutboxRow.receiver.not_in(sorted(receivers))] if receivers else []
+
+
 def _claim_ids_conditional(
-    connection: Connection, now: datetime, limit: int, claim: dict[str, Any]
+    connection: Connection,
+    now: datetime,
+    limit: int,
+    claim: dict[str, Any],
+    exclude: Collection[str],
 ) -> list[int]:
     # No row locks: every candidate is taken by a conditional UPDATE that
     # re-checks it is still due, so of two workers only one sees rowcount 1.
     query = (
         select(OutboxRow.id)
-        .where(_due(now))
+        .where(_due(now), *_not_for(exclude))
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
     )
@@ -85,9 +115,17 @@ def _claim_ids_conditional(
 
 
 def claim_due(
-    engine: Engine, worker_id: str, now: datetime, lease: timedelta, limit: int
+    engine: Engine,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    exclude_receivers: Collection[str] = (),
 ) -> list[ClaimedMessage]:
-    """Claim up to ``limit`` due messages for ``worker_id`` and commit the claim."""
+    """Claim up to ``limit`` due messages for ``worker_id`` and commit the claim.
+
+    Messages for ``exclude_receivers`` (rate-limited right now) are left where they are.
+    """
     claim: dict[str, Any] = {
         "status": "sending",
         "claimed_by": worker_id,
@@ -95,11 +133,11 @@ def claim_due(
     }
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            ids = _claim_ids_postgresql(connection, now, limit)
+            ids = _claim_ids_postgresql(connection, now, limit, exclude_receivers)
             if ids:
                 connection.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(**claim))
         else:
-            ids = _claim_ids_conditional(connection, now, limit, claim)
+            ids = _claim_ids_conditional(connection, now, limit, claim, exclude_receivers)
         if not ids:
             return []
         rows = connection.execute(
@@ -112,6 +150,7 @@ def claim_due(
                 OutboxRow.created_at,
                 OutboxRow.attempts,
                 OutboxRow.claimed_until,
+                OutboxRow.replayed_at,
             )
             .where(OutboxRow.id.in_(ids))
             .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
@@ -167,3 +206,159 @@ def record_attempt(
             .values(**values)
         )
     return moved.rowcount == 1
+
+
+def defer(engine: Engine, message: ClaimedMessage, worker_id: str, until: datetime) -> bool:
+    """Give the claim back unattempted, due again at ``until``; False if the claim was lost.
+
+    A deferral (the receiver's rate limit) is not an attempt: ``attempts`` and
+    ``last_error`` stay as they are and no attempt row is written.
+    """
+    with engine.begin() as connection:
+        moved = connection.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id == message.id,
+                OutboxRow.status == "sending",
+                OutboxRow.claimed_by == worker_id,
+            )
+            .values(status="pending", next_attempt_at=until, claimed_by=None, claimed_until=None)
+        )
+    return moved.rowcount == 1
+
+
+# --- what operators see and do (driftwarden deliveries list|replay) -----------
+
+
+@dataclass(frozen=True)
+class OutboxView:
+    """One outbox row as shown to an operator: no payload, no claim internals.
+
+    ``last_error`` was redacted when it was written (no URL, header or secret).
+    """
+
+    id: int
+    message_id: str
+    receiver: str
+    event_type: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    last_error: str | None
+    delivered_at: datetime | None
+    replayed_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in asdict(self).items()
+        }
+
+
+_VIEW_COLUMNS = (
+    OutboxRow.id,
+    OutboxRow.message_id,
+    OutboxRow.receiver,
+    OutboxRow.event_type,
+    OutboxRow.status,
+    OutboxRow.attempts,
+    OutboxRow.created_at,
+    OutboxRow.next_attempt_at,
+    OutboxRow.last_error,
+    OutboxRow.delivered_at,
+    OutboxRow.replayed_at,
+)
+
+
+class MessageNotFound(LookupError):
+    """No outbox row has that id or message_id."""
+
+
+class NotReplayable(ValueError):
+    """The message is still on its way (pending or sending); only finished ones are replayed."""
+
+
+def list_outbox(engine: Engine, status: Status | None = None, limit: int = 50) -> list[OutboxView]:
+    """The newest ``limit`` outbox rows, optionally of one status, newest first."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    query = select(*_VIEW_COLUMNS).order_by(OutboxRow.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(OutboxRow.status == status)
+    with engine.connect() as connection:
+        return [OutboxView(*row) for row in connection.execute(query)]
+
+
+def _key_filter(key: str) -> ColumnElement[bool]:
+    """A row id ("42") or a message_id (what the logs print)."""
+    if key.isdigit():
+        return or_(OutboxRow.id == int(key), OutboxRow.message_id == key)
+    return OutboxRow.message_id == key
+
+
+def replay(engine: Engine, key: str, now: datetime) -> OutboxView:
+    """Put a dead or delivered message back to pending, due ``now``, with the same message_id.
+
+    Its attempt rows and ``attempts`` count stay (they are its history);
+    ``replayed_at`` restarts its ``max_age``. Receivers that de-duplicate on
+    ``webhook-id`` may drop a replay of a message they already have.
+    """
+    with engine.begin() as connection:
+        found = connection.execute(
+            select(OutboxRow.id, OutboxRow.status).where(_key_filter(key)).limit(1)
+        ).first()
+        if found is None:
+            raise MessageNotFound(f'no delivery with id or message_id "{key}"')
+        row_id, status = found
+        moved = connection.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row_id, OutboxRow.status.in_(("dead", "delivered")))
+            .values(
+                status="pending",
+                next_attempt_at=now,
+                replayed_at=now,
+                delivered_at=None,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+        if moved.rowcount != 1:
+            raise NotReplayable(
+                f"delivery {row_id} is {status}: only dead or delivered messages can be replayed"
+            )
+        view = connection.execute(select(*_VIEW_COLUMNS).where(OutboxRow.id == row_id)).one()
+    return OutboxView(*view)
+
+
+# --- queue metrics -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Rows by status, and the age of the oldest message not yet delivered nor dead."""
+
+    by_status: dict[str, int]
+    oldest_pending_age: timedelta | None
+
+
+def queue_stats(engine: Engine, now: datetime, timeout_seconds: float = 2.0) -> QueueStats:
+    """Counted at scrape time: two grouped queries, bounded by ``timeout_seconds`` on PostgreSQL.
+
+    (SQLite readers in WAL mode never wait for writers, so there is nothing to bound.)
+    """
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            milliseconds = max(1, int(timeout_seconds * 1000))
+            connection.execute(text(f"SET LOCAL statement_timeout = {milliseconds}"))
+        for status, count in connection.execute(
+            select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
+        ):
+            counts[status] = int(count)
+        oldest = connection.execute(
+            select(func.min(OutboxRow.created_at)).where(
+                OutboxRow.status.in_(("pending", "sending"))
+            )
+        ).scalar_one_or_none()
+    return QueueStats(counts, max(now - oldest, timedelta(0)) if oldest is not None else None)

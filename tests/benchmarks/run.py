@@ -1,22 +1,58 @@
-"""Detector speed: driftwarden's column-wise report vs. a plain scipy loop vs. sorting alone.
+"""Detector speed and memory: driftwarden's default report vs. a plain scipy loop vs. sorting alone.
 
-Run with `make bench`. Prints wall times and ratios measured in this one run;
-never used as a pass/fail test. Sizes: DRIFTWARDEN_BENCH_ROWS (default
-1,000,000) rows of 20 numeric columns (1% missing) and 5 categorical
-columns (3 to 1,000 categories), seeded.
+Run with `make bench`. Prints one table measured in this run; never a pass/fail test.
+
+Data (issue 4): reference and current of DRIFTWARDEN_BENCH_ROWS (default
+1,000,000) rows x 25 columns, seeded: 20 numeric columns (1% missing, two of
+them shifted by 0.05 sd in the current) and 5 categorical columns with 3,
+10, 50, 200 and 1,000 categories.
+
+Measured, each in a fresh subprocess so that one measurement's memory does
+not leak into the next:
+
+(a) driftwarden's default column-wise report: fit every reference profile and
+    test every current column with the automatic method choice, then
+    Benjamini-Hochberg and the dataset decision ("fit + test"); and the test
+    alone against stored profiles (profiles fitted, serialised with to_dict
+    and rebuilt before the clock starts, as the daemon loads them);
+(b) a plain loop of scipy.stats per column: ks_2samp on the non-missing
+    values, chi2_contingency on a crosstab of the categories;
+(c) the floor: np.sort of every numeric column of both frames.
+
+Wall time is time.perf_counter around the step. Peak memory is the peak of
+tracemalloc's traced memory during the step (numpy and pandas report their
+buffers to tracemalloc), i.e. what the step allocated on top of the two
+frames already in memory; "peak / frames" is (frames + that peak) / frames
+(target: <= 2).
+
+Then the monitor-level false-alarm rate of the default decision over
+DRIFTWARDEN_BENCH_PAIRS (default 200) seeded no-drift pairs of 25 columns
+with DRIFTWARDEN_BENCH_PAIR_ROWS (default 10,000) rows per side.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
+import tracemalloc
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from detectors import apply_correction, fit_profile, test_column
+from detectors import (
+    ColumnKind,
+    ColumnProfile,
+    apply_correction,
+    decide,
+    fit_profile,
+    test_column,
+)
 
 N_NUMERIC = 20
 CATEGORY_COUNTS = (3, 10, 50, 200, 1000)
@@ -30,64 +66,133 @@ def make_frame(rows: int, seed: int, shift: float) -> pd.DataFrame:
         values[rng.random(rows) < 0.01] = np.nan
         columns[f"num_{index}"] = values
     for count in CATEGORY_COUNTS:
-        weights = rng.dirichlet(np.ones(count))
+        weights = np.random.default_rng(1000 + count).dirichlet(np.ones(count))
         columns[f"cat_{count}"] = pd.Categorical(rng.choice(count, rows, p=weights).astype(str))
     return pd.DataFrame(columns)
 
 
-def kind_of(name: str) -> str:
+def kind_of(name: str) -> ColumnKind:
     return "numeric" if name.startswith("num_") else "categorical"
 
 
-def timed(label: str, action: Callable[[], object]) -> float:
+def fit_all(reference: pd.DataFrame) -> dict[str, ColumnProfile]:
+    return {name: fit_profile(reference[name], kind_of(name)) for name in reference.columns}
+
+
+def report(profiles: dict[str, ColumnProfile], current: pd.DataFrame) -> bool:
+    results = [test_column(profiles[name], current[name]) for name in current.columns]
+    return decide(apply_correction(results)).drifted
+
+
+def scipy_loop(reference: pd.DataFrame, current: pd.DataFrame) -> None:
+    for name in reference.columns:
+        ref, cur = reference[name], current[name]
+        if kind_of(name) == "numeric":
+            stats.ks_2samp(ref.dropna().to_numpy(), cur.dropna().to_numpy())
+        else:
+            table = pd.crosstab(
+                pd.concat([ref, cur], ignore_index=True).astype(str),
+                np.repeat([0, 1], [len(ref), len(cur)]),
+            )
+            stats.chi2_contingency(table.to_numpy(), correction=False)
+
+
+def sort_floor(reference: pd.DataFrame, current: pd.DataFrame) -> None:
+    for name in list(reference.columns)[:N_NUMERIC]:
+        np.sort(reference[name].to_numpy())
+        np.sort(current[name].to_numpy())
+
+
+def measure(step: str, rows: int) -> dict[str, Any]:
+    """Run one step in this (fresh) process; return seconds and memory in bytes."""
+    reference = make_frame(rows, seed=1, shift=0.0)
+    current = make_frame(rows, seed=2, shift=0.05)
+    frames = int(reference.memory_usage(deep=True).sum() + current.memory_usage(deep=True).sum())
+    action: Callable[[], object]
+    if step == "report":
+        action = lambda: report(fit_all(reference), current)  # noqa: E731
+    elif step == "test_only":
+        stored = {n: p.to_dict() for n, p in fit_all(reference).items()}
+        profiles = {
+            n: ColumnProfile.from_dict(json.loads(json.dumps(d))) for n, d in stored.items()
+        }
+        del stored
+        action = lambda: report(profiles, current)  # noqa: E731
+    elif step == "fit_only":
+        action = lambda: fit_all(reference)  # noqa: E731
+    elif step == "scipy":
+        action = lambda: scipy_loop(reference, current)  # noqa: E731
+    else:
+        action = lambda: sort_floor(reference, current)  # noqa: E731
+    tracemalloc.start()
     start = time.perf_counter()
     action()
     seconds = time.perf_counter() - start
-    print(f"  {label:<44} {seconds:8.2f} s")
-    return seconds
+    added = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"seconds": seconds, "added": added, "frames": frames, "peak": frames + added}
+
+
+def in_subprocess(step: str, rows: int) -> dict[str, Any]:
+    output = subprocess.run(
+        [sys.executable, __file__, "--measure", step, str(rows)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
+def no_drift_false_alarms(pairs: int, rows: int) -> int:
+    alarms = 0
+    for seed in range(pairs):
+        reference = make_frame(rows, seed=10_000 + 2 * seed, shift=0.0)
+        current = make_frame(rows, seed=10_001 + 2 * seed, shift=0.0)
+        alarms += report(fit_all(reference), current)
+    return alarms
 
 
 def main() -> None:
     rows = int(os.environ.get("DRIFTWARDEN_BENCH_ROWS", "1000000"))
+    pairs = int(os.environ.get("DRIFTWARDEN_BENCH_PAIRS", "200"))
+    pair_rows = int(os.environ.get("DRIFTWARDEN_BENCH_PAIR_ROWS", "10000"))
     print(f"reference and current: {rows:,} rows x {N_NUMERIC + len(CATEGORY_COUNTS)} columns")
-    reference = make_frame(rows, seed=1, shift=0.0)
-    current = make_frame(rows, seed=2, shift=0.05)
-    names = list(reference.columns)
-    profiles: dict[str, object] = {}
-
-    def fit() -> None:
-        for name in names:
-            profiles[name] = fit_profile(reference[name], kind_of(name))  # type: ignore[arg-type]
-
-    def test_against_profiles() -> None:
-        apply_correction([test_column(profiles[n], current[n]) for n in names])  # type: ignore[arg-type]
-
-    def scipy_loop() -> None:
-        for name in names:
-            ref, cur = reference[name], current[name]
-            if kind_of(name) == "numeric":
-                stats.ks_2samp(ref.dropna().to_numpy(), cur.dropna().to_numpy())
-            else:
-                table = pd.crosstab(
-                    pd.concat([ref, cur], ignore_index=True).astype(str),
-                    np.repeat([0, 1], [len(ref), len(cur)]),
-                )
-                stats.chi2_contingency(table.to_numpy(), correction=False)
-
-    def sort_floor() -> None:
-        for name in names[:N_NUMERIC]:
-            np.sort(reference[name].to_numpy())
-            np.sort(current[name].to_numpy())
-
-    fit_seconds = timed("driftwarden fit (reference profiles)", fit)
-    test_seconds = timed("driftwarden test against stored profiles", test_against_profiles)
-    scipy_seconds = timed("plain scipy.stats loop (ks_2samp, chi2)", scipy_loop)
-    floor_seconds = timed("floor: np.sort of every numeric column", sort_floor)
-    report = fit_seconds + test_seconds
-    print(f"  ratio report (fit+test) / scipy loop       {report / scipy_seconds:8.2f}")
-    print(f"  ratio report (fit+test) / sort floor       {report / floor_seconds:8.2f}")
-    print(f"  ratio test alone / fit                     {test_seconds / fit_seconds:8.2f}")
+    labels = {
+        "report": "(a) driftwarden report: fit + test",
+        "fit_only": "    of which fit (reference profiles)",
+        "test_only": "(a) test alone against stored profiles",
+        "scipy": "(b) plain scipy.stats loop",
+        "sort": "(c) floor: np.sort of numeric columns",
+    }
+    measured = {step: in_subprocess(step, rows) for step in labels}
+    frames_mb = measured["report"]["frames"] / 1e6
+    print(f"the two frames in memory: {frames_mb:,.0f} MB")
+    print()
+    print("| step | wall time (s) | peak allocated (MB) | (frames + peak) / frames |")
+    print("|---|---:|---:|---:|")
+    for step, label in labels.items():
+        m = measured[step]
+        print(
+            f"| {label.strip()} | {m['seconds']:.2f} | {m['added'] / 1e6:,.0f} | "
+            f"{m['peak'] / m['frames']:.2f} |"
+        )
+    a, b, c = (measured[s]["seconds"] for s in ("report", "scipy", "sort"))
+    test_alone, fit = measured["test_only"]["seconds"], measured["fit_only"]["seconds"]
+    print()
+    print(f"| ratio a/b (report / scipy loop) | {a / b:.2f} |")
+    print("|---|---:|")
+    print(f"| ratio a/c (report / sort floor) | {a / c:.2f} |")
+    print(f"| ratio test alone / fit | {test_alone / fit:.2f} |")
+    alarms = no_drift_false_alarms(pairs, pair_rows)
+    print(
+        f"| monitor-level false alarms, default decision, {pairs} no-drift pairs of 25 columns "
+        f"x {pair_rows:,} rows | {alarms} ({alarms / pairs:.1%}) |"
+    )
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 4 and sys.argv[1] == "--measure":
+        print(json.dumps(measure(sys.argv[2], int(sys.argv[3]))))
+    else:
+        main()

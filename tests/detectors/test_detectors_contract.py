@@ -13,41 +13,52 @@ import detectors
 CASES = [(name, kind) for name, spec in detectors.METHODS.items() for kind in sorted(spec.kinds)]
 CASE_IDS = [f"{name}-{kind}" for name, kind in CASES]
 NUMERIC_CASES = [case for case in CASES if case[1] == "numeric"]
+BINARY_ONLY = frozenset({"fisher", "ztest"})
+"""Methods for two-category columns: their categorical data has only "a" and "b"."""
 
 
-def reference_series(kind: str) -> pd.Series:
+def reference_series(kind: str, method: str = "") -> pd.Series:
     rng = np.random.default_rng(1)
     if kind == "numeric":
         return pd.Series(rng.normal(0.0, 1.0, 2000), name="feature")
+    if method in BINARY_ONLY:
+        return pd.Series(rng.choice(["a", "b"], p=[0.6, 0.4], size=2000), name="feature")
     return pd.Series(rng.choice(["a", "b", "c"], p=[0.5, 0.3, 0.2], size=2000), name="feature")
 
 
-def shifted_series(kind: str) -> pd.Series:
+def shifted_series(kind: str, method: str = "") -> pd.Series:
     rng = np.random.default_rng(2)
     if kind == "numeric":
         return pd.Series(rng.normal(1.0, 1.0, 1000))
+    if method in BINARY_ONLY:
+        return pd.Series(rng.choice(["a", "b"], p=[0.4, 0.6], size=1000))
     return pd.Series(rng.choice(["a", "b", "c"], p=[0.2, 0.3, 0.5], size=1000))
 
 
 def run(method: str, kind: str, current: pd.Series) -> detectors.ColumnResult:
-    profile = detectors.fit_profile(reference_series(kind), kind)
+    profile = detectors.fit_profile(reference_series(kind, method), kind)
     return detectors.test_column(profile, current, method=method)
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
 def test_identical_data_is_not_drift(method: str, kind: str) -> None:
-    result = run(method, kind, reference_series(kind))
+    result = run(method, kind, reference_series(kind, method))
     assert result.status == "ok"
     assert not result.drifted
     assert result.method == method
     assert result.column == "feature"
     assert result.n_current == 2000
-    assert result.threshold == detectors.get_method(method).default_threshold
+    default = detectors.get_method(method).default_threshold
+    if detectors.get_method(method).has_p_value:
+        assert result.threshold == default
+    else:  # a distance is compared with max(configured threshold, noise floor)
+        assert result.details["configured_threshold"] == default
+        assert result.threshold == max(default, result.details["noise_floor"] or 0.0)
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
 def test_shifted_sample_is_drift(method: str, kind: str) -> None:
-    result = run(method, kind, shifted_series(kind))
+    result = run(method, kind, shifted_series(kind, method))
     assert result.status == "ok"
     assert result.drifted
     assert result.statistic is not None
@@ -126,7 +137,7 @@ def test_too_few_values(method: str, kind: str) -> None:
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
 def test_missing_values_are_counted_and_excluded(method: str, kind: str) -> None:
-    current = reference_series(kind).astype(object)
+    current = reference_series(kind, method).astype(object)
     current = pd.concat([current, pd.Series([None] * 7, dtype=object)], ignore_index=True)
     result = run(method, kind, current)
     assert result.status == "ok" and not result.drifted
@@ -145,7 +156,7 @@ def test_incompatible_kind_raises_naming_method_column_and_kind(method: str) -> 
 
 def test_unknown_method_lists_known_names() -> None:
     profile = detectors.fit_profile(reference_series("numeric"), "numeric")
-    with pytest.raises(detectors.UnknownMethodError, match="chi2, ks, psi, wasserstein"):
+    with pytest.raises(detectors.UnknownMethodError, match=r"chi2, .*ks, .*psi, .*wasserstein"):
         detectors.test_column(profile, reference_series("numeric"), method="kolmogorov")
     assert issubclass(detectors.UnknownMethodError, ValueError)
 
@@ -197,7 +208,8 @@ def test_unseen_and_vanished_categories_are_reported() -> None:
 
 def test_integral_floats_and_integers_are_the_same_category() -> None:
     profile = detectors.fit_profile(pd.Series([1, 2, 2, 1], name="code"), "categorical")
-    result = detectors.test_column(profile, pd.Series([1.0, 2.0, np.nan, 2.0, 1.0]))
+    current = pd.Series([1.0, 2.0, np.nan, 2.0, 1.0])
+    result = detectors.test_column(profile, current, method="chi2")
     assert result.details["unseen_categories"] == []
     assert result.statistic == 0.0 and not result.drifted
 
@@ -206,3 +218,49 @@ def test_numeric_strings_are_parsed() -> None:
     profile = detectors.fit_profile(pd.Series([1.0, 2.0, 3.0], name="n"), "numeric")
     result = detectors.test_column(profile, pd.Series(["1", "2", "3"]))
     assert result.status == "ok" and result.statistic == 0.0
+
+
+@pytest.mark.parametrize("method", sorted(detectors.METHODS))
+def test_every_method_declares_its_floor(method: str) -> None:
+    """Drift is significant AND large enough: p-value tests need an effect floor,
+    distances a noise floor (DESIGN.md, "Defaults users rely on")."""
+    spec = detectors.get_method(method)
+    if spec.has_p_value:
+        assert spec.effect_floor is not None, f"{method}: MethodSpec.effect_floor is not set"
+        assert spec.effect_name != "effect", f"{method}: MethodSpec.effect_name is not set"
+    else:
+        assert spec.noise_floor is not None, f"{method}: MethodSpec.noise_floor is not set"
+
+
+@pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
+def test_result_says_which_condition_held(method: str, kind: str) -> None:
+    spec = detectors.get_method(method)
+    for current in (shifted_series(kind, method), reference_series(kind, method)):
+        result = run(method, kind, current)
+        assert result.status == "ok"
+        assert result.effect is not None, f"{method} reports no effect size"
+        assert result.effect_floor is not None
+        large_enough = result.effect >= result.effect_floor
+        if spec.has_p_value:
+            assert result.p_value is not None
+            significant = result.p_value < result.threshold
+            assert result.drifted == (significant and large_enough)
+            if significant and not large_enough:
+                assert "too small to call drift" in result.reason
+        else:
+            assert result.effect_floor == result.threshold
+            assert result.drifted == large_enough
+        assert spec.effect_name in result.reason
+
+
+def test_effect_floor_override_and_bad_values() -> None:
+    profile = detectors.fit_profile(reference_series("numeric"), "numeric")
+    shifted = shifted_series("numeric")
+    strict = detectors.test_column(profile, shifted, method="ks", effect_floor=0.9)
+    assert (strict.effect_floor, strict.drifted) == (0.9, False)
+    assert strict.reason.endswith("< floor 0.9: significant but too small to call drift")
+    assert detectors.test_column(profile, shifted, method="ks", effect_floor=0).drifted
+    with pytest.raises(ValueError, match="effect_floor"):
+        detectors.test_column(profile, shifted, method="ks", effect_floor=-0.1)
+    with pytest.raises(ValueError, match="'psi' is a distance"):
+        detectors.test_column(profile, shifted, method="psi", effect_floor=0.1)

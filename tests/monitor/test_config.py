@@ -10,6 +10,7 @@ import pytest
 
 from detectors import METHODS
 from monitor.config import ConfigError, load_settings, parse_settings
+from monitor.notifiers.registry import NOTIFIER_TYPES
 from monitor.secrets import SecretError, resolve_secret
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
@@ -147,3 +148,48 @@ def test_unknown_or_unfit_method_is_named() -> None:
 def test_unknown_receiver_type_is_named() -> None:
     message = error_of({"receivers": [{"name": "ops", "type": "pager"}]})
     assert "receivers[0]: unknown type pager; expected one of 'webhook'" in message
+
+
+def commented_blocks(text: str, header: str) -> list[str]:
+    """The commented-out examples of the example config that start with ``# <header>``."""
+    blocks, current = [], None
+    for line in text.splitlines():
+        if line == f"# {header}":
+            current = [header]
+            blocks.append(current)
+        elif current is not None and line.startswith("# ") and line != "#":
+            current.append(line[2:])
+        else:
+            current = None
+    return ["\n".join(block) for block in blocks]
+
+
+def test_every_commented_receiver_and_rule_example_is_valid() -> None:
+    text = EXAMPLE.read_text()
+    receivers = commented_blocks(text, "[[receivers]]")
+    rules = commented_blocks(text, "[[monitors.rules]]")
+    data = tomllib.loads(EXAMPLE.read_text())
+    for block in receivers:
+        data.setdefault("receivers", []).extend(tomllib.loads(block)["receivers"])
+    data["monitors"][0]["rules"] = [
+        tomllib.loads(block.replace("[[monitors.rules]]", "[[rules]]"))["rules"][0]
+        for block in rules
+    ]
+    data["monitors"][0]["rules"] = [
+        {**rule, "receivers": [r for r in rule.get("receivers", []) if r in _names(receivers)]}
+        for rule in data["monitors"][0]["rules"]
+    ]
+    settings = parse_settings(data)
+    assert {r.type for r in settings.receivers} == set(NOTIFIER_TYPES)
+    assert {r.type for r in settings.monitors[0].rules} == {
+        "dataset_drift",
+        "column_drift",
+        "performance",
+        "data_quality",
+        "run_failed",
+        "no_data",
+    }
+
+
+def _names(blocks: list[str]) -> set[str]:
+    return {tomllib.loads(block)["receivers"][0]["name"] for block in blocks}

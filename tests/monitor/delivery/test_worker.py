@@ -1,23 +1,29 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import random
 import socket
 import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 import standardwebhooks
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, insert, select
 
+from monitor import cli
 from monitor.config import DeliverySettings, WebhookReceiverSettings
 from monitor.delivery.worker import DeliveryWorker, describe_transport_error
 from monitor.metrics import Metrics
 from monitor.notifiers.base import Notifier, OutboundMessage
 from monitor.notifiers.webhook import WebhookNotifier, render_payload
+from monitor.store.engine import make_engine, upgrade
+from monitor.store.models import DeliveryAttemptRow, OutboxRow, utcnow
 from monitor.store.outbox import claim_due
 
 if TYPE_CHECKING:
@@ -26,6 +32,7 @@ if TYPE_CHECKING:
 
 SECRET = "whsec_" + base64.b64encode(b"delivery-test-signing-key-32-byt").decode()
 TOKEN = "tok_SUPERSECRET42"
+QUERY_TOKEN = "qs_SUPERSECRET77"  # a token in the URL's query, as Slack-style URLs carry
 SETTINGS = DeliverySettings(
     timeout=timedelta(seconds=5),
     max_age=timedelta(hours=1),
@@ -36,7 +43,7 @@ SETTINGS = DeliverySettings(
 
 @pytest.fixture
 def hook_env(monkeypatch: pytest.MonkeyPatch, server: ScriptedServer) -> None:
-    monkeypatch.setenv("DW_TEST_HOOK_URL", f"{server.url}/hooks/{TOKEN}")
+    monkeypatch.setenv("DW_TEST_HOOK_URL", f"{server.url}/hooks/{TOKEN}?sig={QUERY_TOKEN}")
     monkeypatch.setenv("DW_TEST_HOOK_SECRET", SECRET)
     monkeypatch.setenv("DW_TEST_HOOK_AUTH", f"Bearer hdr_{TOKEN}")
 
@@ -104,7 +111,7 @@ def test_delivered_once(
         ("delivered", 200, None)
     ]
     (received,) = server.requests
-    assert received.path == f"/hooks/{TOKEN}"
+    assert received.path == f"/hooks/{TOKEN}?sig={QUERY_TOKEN}"
     expected = OutboundMessage("msg_0001", "drift.detected", row.payload, row.created_at, 1)
     assert received.body == render_payload(expected)
     assert received.headers["content-type"] == "application/json"
@@ -160,12 +167,26 @@ def test_retry_after_is_honoured_beyond_backoff_max(
     engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
 ) -> None:
     server.respond(429, {"Retry-After": "120"})
+    server.respond(200)
     row_id = outbox.add(clock.now)
-    assert _worker(engine, client, clock).run_once() == 1
+    worker = _worker(engine, client, clock)
+    assert worker.run_once() == 1
     row = outbox.row(row_id)
     assert row.status == "pending"
     assert row.next_attempt_at == clock.now + timedelta(seconds=120)  # backoff_max is 60s
     assert row.last_error == "HTTP 429 Too Many Requests"
+
+    clock.advance(timedelta(seconds=119))
+    assert worker.run_once() == 0  # it asked for two minutes
+    clock.advance(timedelta(seconds=1))
+    assert worker.run_once() == 1
+    row = outbox.row(row_id)
+    assert (row.status, row.attempts, row.last_error) == ("delivered", 2, None)
+    assert [r.answered for r in server.requests] == [429, 200]
+    assert [(a.outcome, a.status_code) for a in outbox.attempts(row_id)] == [
+        ("retry", 429),
+        ("delivered", 200),
+    ]
 
 
 @pytest.mark.usefixtures("hook_env")
@@ -312,6 +333,83 @@ def test_two_workers_send_each_message_exactly_once(
     assert len(outbox.attempts()) == 30
 
 
+def test_two_workers_on_postgresql_drain_1000_messages_each_sent_exactly_once(
+    postgres_url: str, server: ScriptedServer, hook_env: None
+) -> None:
+    """The issue's figure: 1,000 rows, two workers (threads), one receiver answering 200."""
+    total = 1000
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    now = utcnow()
+    rows = [
+        {
+            "message_id": f"msg_{index:04d}",
+            "receiver": "hook",
+            "event_type": "drift.detected",
+            "payload": {"monitor": "fraud", "index": index},
+            "created_at": now,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for index in range(total)
+    ]
+    with engine.begin() as connection:
+        connection.execute(insert(OutboxRow), rows)
+    clients = [httpx.Client(), httpx.Client()]
+    workers = [
+        DeliveryWorker(
+            engine,
+            _notifiers(),
+            {"hook": "DW_TEST_HOOK_SECRET"},
+            SETTINGS,
+            Metrics(),
+            f"w{n}",
+            client=clients[n],
+            batch_size=10,
+        )
+        for n in range(2)
+    ]
+    attempted = [0, 0]
+    start = threading.Barrier(3)
+
+    def drain(index: int) -> None:
+        start.wait()
+        while count := workers[index].run_once():
+            attempted[index] += count
+
+    threads = [threading.Thread(target=drain, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    for http in clients:
+        http.close()
+
+    sent = [request.headers["webhook-id"] for request in server.requests]
+    duplicates = len(sent) - len(set(sent))
+    print(
+        f"\n[drain] {total} rows, 2 workers (batch 10) on PostgreSQL: {elapsed:.2f}s, "
+        f"{len(sent)} sends, {len(set(sent))} distinct, {duplicates} duplicates, "
+        f"per worker {attempted}"
+    )
+    with engine.connect() as connection:
+        statuses = connection.execute(
+            select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
+        ).all()
+        attempt_rows = connection.execute(select(func.count()).select_from(DeliveryAttemptRow))
+        attempt_count = attempt_rows.scalar_one()
+    engine.dispose()
+    assert len(sent) == total
+    assert set(sent) == {f"msg_{index:04d}" for index in range(total)}
+    assert sum(attempted) == total and all(attempted)  # both workers took part
+    assert dict(statuses) == {"delivered": total}
+    assert attempt_count == total
+
+
 @pytest.mark.usefixtures("hook_env")
 def test_run_forever_sends_and_stops_promptly(
     engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
@@ -336,7 +434,7 @@ def _closed_port() -> int:
 
 
 @pytest.mark.usefixtures("hook_env")
-def test_secrets_never_reach_the_store_or_the_logs(
+def test_secrets_never_reach_the_store_the_logs_or_the_cli(
     engine: Engine,
     outbox: Outbox,
     server: ScriptedServer,
@@ -344,6 +442,9 @@ def test_secrets_never_reach_the_store_or_the_logs(
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    store_url: str,
+    tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     worker = _worker(engine, client, clock)
@@ -353,6 +454,7 @@ def test_secrets_never_reach_the_store_or_the_logs(
         (None, f"http://127.0.0.1:{_closed_port()}/hooks/{TOKEN}"),  # connection refused
         (None, f"http://127.0.0.1:notaport/hooks/{TOKEN}"),  # invalid URL
         (None, f"ftp://127.0.0.1/hooks/{TOKEN}"),  # unsupported scheme
+        (None, f"http://169.254.169.254/hooks/{TOKEN}?sig={QUERY_TOKEN}"),  # refused egress
     ]
     for index, (reply, url) in enumerate(steps):
         if reply is not None:
@@ -371,14 +473,17 @@ def test_secrets_never_reach_the_store_or_the_logs(
     assert errors[2] is not None and errors[2].startswith("ConnectError")
     assert errors[3] == "InvalidURL while building the request"
     assert errors[4] is not None and errors[4].startswith("UnsupportedProtocol")
-    assert errors[5] == (
+    assert errors[5] is not None and errors[5].startswith(
+        'EgressRefused: refused to send to host "169.254.169.254"'
+    )
+    assert errors[6] == (
         'SecretError: receiver "hook" secret_env: environment variable DW_TEST_HOOK_SECRET '
         "(or DW_TEST_HOOK_SECRET_FILE) is not set"
     )
     stored = " ".join(str(error) for error in errors)
-    stored += " ".join(
-        str(outbox.row(attempt.outbox_id).last_error) for attempt in outbox.attempts()
-    )
+    with engine.connect() as connection:  # every column of every outbox and attempt row
+        for table in (OutboxRow.__table__, DeliveryAttemptRow.__table__):
+            stored += " ".join(str(tuple(row)) for row in connection.execute(select(table)))
     # httpx itself logs each request line, URL included, at INFO: that logger is
     # the daemon's logging set-up to silence, not something the worker can help.
     # (httpcore's DEBUG lines name the host and port, never the path or headers.)
@@ -390,10 +495,20 @@ def test_secrets_never_reach_the_store_or_the_logs(
     ours = [
         record.getMessage() for record in caplog.records if record.name.startswith("driftwarden")
     ]
-    assert len(ours) == 6
-    for secret in (TOKEN, SECRET, SECRET.removeprefix("whsec_")):
+    assert len(ours) == 7
+    config = tmp_path / "driftwarden.toml"
+    config.write_text(f'[store]\nurl = "{store_url}"\n')
+    capsys.readouterr()
+    assert cli.main(["deliveries", "list", "--config", str(config), "--format", "json"]) == 0
+    listed = capsys.readouterr().out
+    assert {row["message_id"] for row in json.loads(listed)} == {
+        f"msg_{index}" for index in range(len(steps))
+    } | {"msg_nosecret"}
+    assert len(server.requests) == 2  # the only two steps that reached the server
+    for secret in (TOKEN, QUERY_TOKEN, SECRET, SECRET.removeprefix("whsec_")):
         assert secret not in stored
         assert not any(secret in line for line in logged)
+        assert secret not in listed
     assert "127.0.0.1" not in stored
     assert not any("127.0.0.1" in line for line in ours)
 

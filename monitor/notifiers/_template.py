@@ -1,0 +1,76 @@
+"""Body templates written in config: sandboxed Jinja2 over an event's payload dict.
+
+The sandbox (``ImmutableSandboxedEnvironment``) refuses attribute access to
+internals and any call that mutates, so a config file cannot run code in the
+daemon; ``StrictUndefined`` makes a misspelt name an error instead of an
+empty string. A template is checked when the config is loaded: compiled, and
+rendered once against an example event, so both syntax errors and unknown
+names surface as config errors naming the key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from monitor.alerts.event import AlertEvent, DriftedColumn
+
+_ENVIRONMENT = ImmutableSandboxedEnvironment(
+    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+)
+
+_EXAMPLE_AT = datetime(2024, 1, 1, tzinfo=UTC)
+_EXAMPLE_EVENT = AlertEvent(
+    status="firing",
+    monitor="example",
+    rule="drift",
+    rule_type="dataset_drift",
+    severity="warning",
+    fingerprint="0" * 32,
+    episode=1,
+    idempotency_key="example-000000000000-1",
+    summary="example: 1 of 1 columns drifted (x)",
+    reason="drift: 1 of 1 columns drifted (x)",
+    run_id=1,
+    run_url="http://127.0.0.1:8470/api/runs/1",
+    window_start=_EXAMPLE_AT,
+    window_end=_EXAMPLE_AT,
+    started_at=_EXAMPLE_AT,
+    ended_at=None,
+    drifted=True,
+    drifted_columns=(DriftedColumn("x", "ks", 0.5, 0.001, 0.001, 0.05),),
+    labels={"team": "example"},
+)
+
+
+class TemplateError(ValueError):
+    """A body template that cannot be compiled or rendered; the message says where."""
+
+
+def compile_template(source: str) -> jinja2.Template:
+    """Compile ``source`` in the sandbox and render it once against an example event.
+
+    >>> compile_template("{{ monitor }}/{{ run.id }}").render(monitor="m", run={"id": 3})
+    'm/3'
+    >>> compile_template("{{ monitr }}")
+    Traceback (most recent call last):
+    ...
+    monitor.notifiers._template.TemplateError: template: 'monitr' is undefined
+    """
+    try:
+        template = _ENVIRONMENT.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
+    try:
+        template.render(_EXAMPLE_EVENT.to_payload())
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"template: {exc.message}") from None
+    return template
+
+
+def render_template(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """``template`` rendered with ``context`` (an event's payload dict) as its variables."""
+    return template.render(context)
