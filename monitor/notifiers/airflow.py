@@ -32,14 +32,14 @@ from monitor.notifiers._trigger import (
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.notifiers.webhook import USER_AGENT
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 # Airflow's default ``allowed_run_id_pattern``; its run_id column holds 250 characters.
 _RUN_ID_CHARACTERS = r"A-Za-z0-9_.~:+-"
 _RUN_ID_MAX = 250
 
 
-class AirflowReceiverSettings(SettingsModel):
+class AirflowReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["airflow"]
     url: str = Field(description="the Airflow API server's base URL, without /api/...")

@@ -33,7 +33,7 @@ from monitor import __version__
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 USER_AGENT = f"driftwarden/{__version__}"
 ALERTS_PATH = "/api/v2/alerts"
@@ -42,7 +42,7 @@ _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _INVALID_LABEL_CHARACTER = re.compile(r"[^a-zA-Z0-9_]")
 
 
-class AlertmanagerReceiverSettings(SettingsModel):
+class AlertmanagerReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["alertmanager"]
     url: str  # base URL, e.g. http://alertmanager:9093 (holds no credentials)

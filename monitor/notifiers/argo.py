@@ -25,12 +25,12 @@ from monitor.notifiers._trigger import bearer, deterministic_name, event_to_trig
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.notifiers.webhook import USER_AGENT
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 
 
-class ArgoReceiverSettings(SettingsModel):
+class ArgoReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["argo"]
     url: str = Field(description="the Argo Server's base URL")

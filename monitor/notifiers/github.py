@@ -23,12 +23,12 @@ from monitor.notifiers._trigger import bearer, event_to_trigger, trigger_fields,
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.notifiers.webhook import USER_AGENT
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 API_VERSION = "2022-11-28"
 
 
-class GitHubReceiverSettings(SettingsModel):
+class GitHubReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["github"]
     mode: Literal["repository_dispatch", "workflow_dispatch"] = "repository_dispatch"

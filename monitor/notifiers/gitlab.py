@@ -21,10 +21,10 @@ from monitor.notifiers._trigger import env_style_fields, event_to_trigger
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.notifiers.webhook import USER_AGENT
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 
-class GitLabReceiverSettings(SettingsModel):
+class GitLabReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["gitlab"]
     url: str = Field(default="https://gitlab.com", description="the GitLab instance")

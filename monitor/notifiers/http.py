@@ -25,10 +25,10 @@ from monitor.notifiers._trigger import event_to_trigger, trigger_payload
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.notifiers.webhook import USER_AGENT
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 
-class HttpReceiverSettings(SettingsModel):
+class HttpReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["http"]
     url: str | None = Field(default=None, description="a URL that holds no token")

@@ -24,10 +24,10 @@ from monitor.notifiers._trigger import basic, env_style_fields, event_to_trigger
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.notifiers.webhook import USER_AGENT
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 
-class JenkinsReceiverSettings(SettingsModel):
+class JenkinsReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["jenkins"]
     url: str = Field(description="Jenkins' root URL")

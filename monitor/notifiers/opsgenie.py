@@ -24,7 +24,7 @@ from monitor import __version__
 from monitor.alerts.event import AlertEvent, Severity
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 USER_AGENT = f"driftwarden/{__version__}"
 API_URLS = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
@@ -41,7 +41,7 @@ OPSGENIE_PRIORITY: dict[Severity, str] = {
 }
 
 
-class OpsgenieReceiverSettings(SettingsModel):
+class OpsgenieReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["opsgenie"]
     api_key_env: str  # env var holding the API integration's key

@@ -21,7 +21,7 @@ from monitor import __version__
 from monitor.alerts.event import AlertEvent, Severity
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 USER_AGENT = f"driftwarden/{__version__}"
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -36,7 +36,7 @@ PAGERDUTY_SEVERITY: dict[Severity, str] = {
 }
 
 
-class PagerDutyReceiverSettings(SettingsModel):
+class PagerDutyReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["pagerduty"]
     routing_key_env: str  # env var holding the Events API v2 integration key

@@ -26,10 +26,10 @@ from monitor.notifiers._trigger import bearer, event_to_trigger, trigger_payload
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.notifiers.webhook import USER_AGENT
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 
-class PrefectReceiverSettings(SettingsModel):
+class PrefectReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["prefect"]
     api_url: str = Field(description='".../api" of a Prefect server, or Prefect Cloud\'s')

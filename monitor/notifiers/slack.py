@@ -20,14 +20,14 @@ from monitor import __version__
 from monitor.alerts.event import AlertEvent, DriftedColumn
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 USER_AGENT = f"driftwarden/{__version__}"
 MAX_COLUMNS = 10  # drifted columns listed before "+N more": keeps a section under 3000 chars
 HEADER_LIMIT = 150
 
 
-class SlackReceiverSettings(SettingsModel):
+class SlackReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["slack"]
     url_env: str  # env var holding the incoming webhook URL (the URL is the secret)

@@ -21,7 +21,7 @@ from monitor import __version__
 from monitor.alerts.event import AlertEvent, DriftedColumn
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import RateLimitedSettings
 
 USER_AGENT = f"driftwarden/{__version__}"
 MAX_COLUMNS = 10
@@ -29,7 +29,7 @@ ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION = "1.4"
 
 
-class TeamsReceiverSettings(SettingsModel):
+class TeamsReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["teams"]
     url_env: str  # env var holding the workflow trigger URL (its sig= is the secret)
