@@ -268,6 +268,9 @@ class ColumnSettings(SettingsModel):
     kind: Literal["numeric", "categorical"]
     method: str | None = None
     threshold: float | None = Field(default=None, gt=0)
+    effect_floor: float | None = Field(
+        default=None, ge=0, description="p-value tests: smallest effect called drift (0: none)"
+    )
 
     @field_validator("method")
     @classmethod
@@ -303,6 +306,12 @@ class ThresholdSettings(SettingsModel):
         le=1,
         description="opt-in: drifted only when at least this share of columns drifted",
     )
+    key_columns: tuple[str, ...] = Field(
+        default=(), description="columns whose drift alone makes the run drift (with drift_share)"
+    )
+    multivariate: Literal["none", "mmd", "pca_reconstruction"] = Field(
+        default="none", description="a whole-row test; a run drifts when it does"
+    )
 
 
 class MonitorSettings(SettingsModel):
@@ -336,6 +345,16 @@ class MonitorSettings(SettingsModel):
         for index, name in enumerate(names):
             if name in names[:index]:
                 raise ValueError(f'rules[{index}].name: rule name "{name}" is used twice')
+        return self
+
+    @model_validator(mode="after")
+    def _key_columns_exist(self) -> MonitorSettings:
+        names = {column.name for column in self.columns}
+        for name in self.thresholds.key_columns:
+            if name not in names:
+                raise ValueError(
+                    f'thresholds.key_columns: "{name}" is not one of the monitor\'s columns'
+                )
         return self
 
     @model_validator(mode="after")

@@ -58,10 +58,11 @@ def _reference_url(monitor: MonitorSettings, reference: SqlReferenceSettings) ->
 def reference_key(monitor: MonitorSettings) -> str:
     """A sha256 hex digest that changes whenever the reference profile would.
 
-    It covers the reference settings, ``reference_limit``, the columns and the
-    performance settings; for a ``window`` reference also the source settings
-    (the window is read from it); for a ``file`` reference also each matched
-    file's path, size and modification time, so a replaced file is refitted.
+    It covers the reference settings, ``reference_limit``, the columns, the
+    performance settings and the multivariate method; for a ``window``
+    reference also the source settings (the window is read from it); for a
+    ``file`` reference also each matched file's path, size and modification
+    time, so a replaced file is refitted.
     A ``sql`` reference is refitted only when its settings change: the key
     cannot see the data behind a query.
     """
@@ -72,6 +73,7 @@ def reference_key(monitor: MonitorSettings) -> str:
         json.dumps({"reference_limit": monitor.reference_limit}),
         json.dumps([json.loads(column.model_dump_json()) for column in monitor.columns]),
         monitor.performance.model_dump_json() if monitor.performance else "null",
+        json.dumps({"multivariate": monitor.thresholds.multivariate}),
     ]
     if reference.type == "window":
         parts.append(monitor.source.model_dump_json())

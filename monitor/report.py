@@ -31,6 +31,8 @@ def column_entry(result: ColumnResult) -> dict[str, Any]:
         "p_value": result.p_value,
         "p_value_adjusted": result.p_value_adjusted,
         "threshold": result.threshold,
+        "effect": result.effect,
+        "effect_floor": result.effect_floor,
         "drifted": result.drifted,
         "n_reference": result.n_reference,
         "n_current": result.n_current,

@@ -22,12 +22,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from detectors import (
     ColumnProfile,
     ColumnResult,
+    MultivariateProfile,
     apply_correction,
     compare_performance,
+    fit_multivariate,
     fit_profile,
     performance_metrics,
     test_column,
+    test_mmd,
+    test_pca_reconstruction,
 )
+from detectors import decide as decide_dataset
 from monitor.alerts.event import DriftedColumn
 from monitor.alerts.process import RunContextForAlerts, process_alerts
 from monitor.alerts.rules import ColumnFact, RunFacts
@@ -43,6 +48,10 @@ from monitor.store.queries import ResultView
 log = logging.getLogger("driftwarden.runner")
 
 
+MULTIVARIATE_COLUMN = "*"
+"""The column name multivariate results carry: the whole row."""
+
+
 class DataError(Exception):
     """The data cannot be tested as configured (e.g. a configured column is absent)."""
 
@@ -54,12 +63,14 @@ class ReferenceProfile:
     columns: Mapping[str, ColumnProfile]
     performance: Mapping[str, float]
     n_rows: int
+    multivariate: MultivariateProfile | None = None
 
     def to_bytes(self) -> bytes:
         body = {
             "columns": {name: profile.to_dict() for name, profile in self.columns.items()},
             "performance": dict(self.performance),
             "n_rows": self.n_rows,
+            "multivariate": self.multivariate.to_dict() if self.multivariate else None,
         }
         return zlib.compress(json.dumps(body).encode())
 
@@ -72,6 +83,9 @@ class ReferenceProfile:
             },
             performance=body["performance"],
             n_rows=body["n_rows"],
+            multivariate=MultivariateProfile.from_dict(body["multivariate"])
+            if body.get("multivariate")
+            else None,
         )
 
 
@@ -121,7 +135,14 @@ def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> Referenc
         if perf
         else {}
     )
-    return ReferenceProfile(columns=profiles, performance=metrics, n_rows=len(reference))
+    multivariate = (
+        fit_multivariate(reference, [(column.name, column.kind) for column in monitor.columns])
+        if monitor.thresholds.multivariate != "none"
+        else None
+    )
+    return ReferenceProfile(
+        columns=profiles, performance=metrics, n_rows=len(reference), multivariate=multivariate
+    )
 
 
 def reference_profile(
@@ -150,11 +171,18 @@ def evaluate(
             current[column.name] if column.name in current else pd.Series([], name=column.name),
             method=column.method,
             threshold=column.threshold,
+            effect_floor=column.effect_floor,
         )
         for column in monitor.columns
     ]
     thresholds = monitor.thresholds
     results = apply_correction(drift, alpha=thresholds.alpha, correction=thresholds.correction)
+    if profile.multivariate is not None and len(current):
+        names = [column.name for column in monitor.columns]
+        if thresholds.multivariate == "mmd":
+            results.append(test_mmd(profile.multivariate, current[names], alpha=thresholds.alpha))
+        else:
+            results.append(test_pca_reconstruction(profile.multivariate, current[names]))
     perf = monitor.performance
     if perf and len(current) and perf.label in current and perf.prediction in current:
         results += compare_performance(
@@ -169,28 +197,27 @@ def evaluate(
 
 
 def decide(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tuple[bool, str]:
-    """Monitor-level decision and the sentence that explains it."""
+    """Monitor-level decision and the sentence that explains it.
+
+    Column drift and the multivariate test are decided by ``detectors.decide``;
+    a performance drop beyond ``allowed_drop`` also makes the run drift.
+    """
     performance_names = _performance_methods(monitor)
-    drift = [r for r in results if r.method not in performance_names]
+    multivariate = next((r for r in results if r.column == MULTIVARIATE_COLUMN), None)
+    columns = [r for r in results if r.method not in performance_names and r is not multivariate]
     degraded = [r for r in results if r.method in performance_names and r.drifted]
-    drifted_columns = [r for r in drift if r.drifted]
-    share = monitor.thresholds.drift_share
-    if share is None:
-        drift_hit = bool(drifted_columns)
-    else:
-        drift_hit = bool(drift) and len(drifted_columns) / len(drift) >= share
-    parts = []
-    if drifted_columns:
-        names = ", ".join(r.column for r in drifted_columns)
-        parts.append(f"{len(drifted_columns)} of {len(drift)} columns drifted ({names})")
-    else:
-        parts.append(f"0 of {len(drift)} columns drifted")
-    if share is not None:
-        parts.append(f"drift share rule {share:g}")
-    if degraded:
-        parts.append("performance dropped: " + ", ".join(r.method for r in degraded))
-    drifted = drift_hit or bool(degraded)
-    return drifted, ("drift: " if drifted else "no drift: ") + "; ".join(parts)
+    thresholds = monitor.thresholds
+    decision = decide_dataset(
+        columns,
+        rule="any" if thresholds.drift_share is None else "share",
+        share=thresholds.drift_share,
+        key_columns=thresholds.key_columns,
+        multivariate=multivariate,
+    )
+    if not degraded:
+        return decision.drifted, decision.reason
+    dropped = "performance dropped: " + ", ".join(r.method for r in degraded)
+    return True, f"drift: {decision.reason.split(': ', 1)[-1]}; {dropped}"
 
 
 def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
@@ -217,6 +244,8 @@ def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
         status=result.status,
         reason=result.reason,
         details=dict(result.details),
+        effect=result.effect,
+        effect_floor=result.effect_floor,
     )
 
 

@@ -108,6 +108,8 @@ class ResultRow(Base):
     status: Mapped[str] = mapped_column(String(30))
     reason: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]]
+    effect: Mapped[float | None] = mapped_column(Float, default=None)
+    effect_floor: Mapped[float | None] = mapped_column(Float, default=None)
 
     run: Mapped[RunRow] = relationship(back_populates="results")
 

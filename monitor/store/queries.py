@@ -59,6 +59,8 @@ class ResultView:
     status: str
     reason: str
     details: dict[str, Any]
+    effect: float | None = None
+    effect_floor: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +71,8 @@ class ResultView:
             "p_value": _finite(self.p_value),
             "p_value_adjusted": _finite(self.p_value_adjusted),
             "threshold": _finite(self.threshold),
+            "effect": _finite(self.effect),
+            "effect_floor": _finite(self.effect_floor),
             "drifted": self.drifted,
             "n_reference": self.n_reference,
             "n_current": self.n_current,
@@ -174,6 +178,8 @@ def _view(result: ResultRow) -> ResultView:
         status=result.status,
         reason=result.reason,
         details=dict(result.details or {}),
+        effect=result.effect,
+        effect_floor=result.effect_floor,
     )
 
 

@@ -249,6 +249,8 @@ def test_get_run_with_results_and_url(engine: Engine) -> None:
                 "p_value": 0.001,
                 "p_value_adjusted": 0.001,
                 "threshold": 0.05,
+                "effect": None,
+                "effect_floor": None,
                 "drifted": True,
                 "n_reference": 500,
                 "n_current": 100,

@@ -252,3 +252,31 @@ def test_empty_window_and_bad_values_are_results(engine: Engine, tmp_path: Path)
             "succeeded",
             "empty",
         ]
+
+
+def test_multivariate_and_key_columns_decide_the_run(engine: Engine) -> None:
+    monitor = demo_monitor(
+        performance=None,
+        thresholds={"multivariate": "mmd", "drift_share": 0.9, "key_columns": ["income"]},
+    )
+    ctx = context(engine, monitor)
+    quiet = run_check(ctx, monitor, QUIET, "schedule")
+    assert quiet is not None and quiet.drifted is False
+    shifted = run_check(ctx, monitor, SHIFTED, "schedule")
+    assert shifted is not None and shifted.drifted is True
+    by_column = {r.column: r for r in shifted.results}
+    assert by_column["*"].method == "mmd" and by_column["*"].drifted is True
+    assert by_column["income"].effect is not None and by_column["income"].effect_floor == 0.04
+    # 2 of 4 columns is below the 0.9 share; the key column and the whole-row test decide.
+    assert "income" in shifted.reason
+    with Session(engine) as session:
+        stored = session.scalars(
+            select(ResultRow).where(ResultRow.run_id == shifted.run_id, ResultRow.column == "*")
+        ).one()
+        assert (stored.method, stored.drifted) == ("mmd", True)
+        income = session.scalars(
+            select(ResultRow).where(
+                ResultRow.run_id == shifted.run_id, ResultRow.column == "income"
+            )
+        ).one()
+        assert income.effect == by_column["income"].effect
