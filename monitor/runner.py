@@ -101,6 +101,8 @@ class RunContext:
     clock: Callable[[], datetime] = utcnow
     refresh_receivers: frozenset[str] = frozenset()
     """Receivers that must hear about a firing alert on every run (Alertmanager)."""
+    profiles: dict[int, tuple[str, ReferenceProfile]] = field(default_factory=dict)
+    """Reference profiles in memory: monitor id -> (reference key, profile)."""
 
 
 @dataclass(frozen=True)
@@ -146,16 +148,25 @@ def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> Referenc
 
 
 def reference_profile(
-    engine: Engine, monitor: MonitorSettings, monitor_id: int, source: Source
+    ctx: RunContext, monitor: MonitorSettings, monitor_id: int, source: Source
 ) -> ReferenceProfile:
-    """The stored profile for the current reference, fitted and stored on first use."""
+    """The profile of the current reference: from memory, else the store, else fitted now.
+
+    Kept in memory per monitor, so a run costs O(current window) and does not
+    even decode the stored profile again; a changed reference has a new key.
+    """
     key = reference_key(monitor)
-    stored = store.load_profile(engine, monitor_id, key)
+    cached = ctx.profiles.get(monitor_id)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    stored = store.load_profile(ctx.engine, monitor_id, key)
     if stored is not None:
-        return ReferenceProfile.from_bytes(stored)
-    log.info("fitting reference profile for monitor %s", monitor.name)
-    profile = fit_reference(monitor, load_reference(monitor, source))
-    store.save_profile(engine, monitor_id, key, profile.n_rows, profile.to_bytes())
+        profile = ReferenceProfile.from_bytes(stored)
+    else:
+        log.info("fitting reference profile for monitor %s", monitor.name)
+        profile = fit_reference(monitor, load_reference(monitor, source))
+        store.save_profile(ctx.engine, monitor_id, key, profile.n_rows, profile.to_bytes())
+    ctx.profiles[monitor_id] = (key, profile)
     return profile
 
 
@@ -342,7 +353,7 @@ def run_check(
         return None
     source = ctx.sources[monitor.name]
     try:
-        profile = reference_profile(ctx.engine, monitor, monitor_id, source)
+        profile = reference_profile(ctx, monitor, monitor_id, source)
         current = source.sample(window, monitor.sample_limit, seed=int(scheduled_for.timestamp()))
         results = evaluate(monitor, profile, current)
     except (SourceError, DataError, ValueError) as exc:
