@@ -89,17 +89,35 @@ def aligned_categories(profile: ColumnProfile, current: PreparedColumn) -> Align
 
 
 def cramers_v(statistic: float, table: npt.NDArray[np.int64]) -> float:
-    """Return Cramér's V of a chi-squared-type ``statistic`` on an r x k ``table``.
+    """Return the bias-corrected Cramér's V of a chi-squared-type ``statistic`` on a ``table``.
 
-    V = sqrt(statistic / (n * (min(r, k) - 1))) lies in [0, 1] and does not
-    grow with n, which makes it the effect size of chi2 and G. A table with a
-    single row or column has nothing to compare, so V is 0.
+    The plain V = sqrt(statistic / (n * (min(r, k) - 1))) is biased upward
+    when categories are many and rows per category few: two no-drift samples
+    of 10k rows over 1,000 categories read about 0.11, above any useful
+    floor. Bergsma (2013, J. Korean Stat. Soc. 42:323-328) corrects both the
+    statistic and the table's dimensions for their expectation under
+    independence:
 
-    >>> cramers_v(4.0, np.array([[30, 20], [20, 30]]))  # chi2 of this table is 4
-    0.2
+        phi2 = max(0, statistic / n - (k - 1) (r - 1) / (n - 1))
+        k~ = k - (k - 1)^2 / (n - 1),  r~ = r - (r - 1)^2 / (n - 1)
+        V = sqrt(phi2 / min(k~ - 1, r~ - 1))
+
+    It lies in [0, 1], is near 0 under no drift at any number of
+    categories, and tends to the plain V as n grows, which makes it the
+    effect size of chi2 and G. A table with a single row or column (or too
+    few rows to correct) has nothing to compare, so V is 0.
+
+    >>> round(cramers_v(4.0, np.array([[30, 20], [20, 30]])), 6)  # chi2 4; plain V would be 0.2
+    0.173793
     """
     n = int(table.sum())
-    smaller_side = min(table.shape) - 1
-    if n == 0 or smaller_side == 0:
+    rows, columns = table.shape
+    if n < 2 or min(rows, columns) < 2:
         return 0.0
-    return math.sqrt(max(statistic, 0.0) / (n * smaller_side))
+    phi2 = max(max(statistic, 0.0) / n - (columns - 1) * (rows - 1) / (n - 1), 0.0)
+    rows_corrected = rows - (rows - 1) ** 2 / (n - 1)
+    columns_corrected = columns - (columns - 1) ** 2 / (n - 1)
+    denominator = min(rows_corrected, columns_corrected) - 1.0
+    if denominator <= 0.0:
+        return 0.0
+    return min(math.sqrt(phi2 / denominator), 1.0)

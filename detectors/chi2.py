@@ -14,7 +14,7 @@ listed in the details.
 >>> profile = detectors.fit_profile(reference, "categorical")
 >>> result = detectors.test_column(profile, pd.Series(["a"] * 30 + ["b"] * 60 + ["c"] * 10))
 >>> result.method, result.drifted, result.reason
-('chi2', True, 'p-value 6.144e-06 < 0.05')
+('chi2', True, "p-value 6.144e-06 < 0.05 and Cramér's V 0.3324 >= floor 0.05")
 >>> result.details["unseen_categories"]
 ['c']
 """
@@ -36,7 +36,8 @@ def chi2_test(profile: ColumnProfile, current: PreparedColumn, threshold: float)
 
     With a single category on both sides there is nothing to compare
     (zero degrees of freedom): scipy then reports statistic 0 and p-value 1.
-    The effect is Cramér's V of the table (0 to 1).
+    The effect is the bias-corrected Cramér's V of the table (0 to 1,
+    ``detectors._categories.cramers_v``); its floor is 0.05.
     """
     aligned = aligned_categories(profile, current)
     table = aligned.table()

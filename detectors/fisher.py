@@ -15,7 +15,7 @@ When a cell is 0 that ratio is 0, infinite or undefined, so 0.5 is added to
 every cell first (the Haldane-Anscombe correction) and
 ``details["odds_ratio_corrected"]`` says so; the p-value is unaffected.
 The effect is |p_reference - p_current|, the change in the first
-category's share.
+category's share; its floor is 0.05 (five percentage points).
 
 >>> import numpy as np
 >>> import pandas as pd
@@ -26,7 +26,7 @@ category's share.
 >>> result = detectors.test_column(detectors.fit_profile(reference, "categorical"), current,
 ...                                method="fisher")
 >>> result.drifted, round(result.statistic, 3), result.reason
-(True, 4.39, 'p-value 0.0004462 < 0.05')
+(True, 4.39, 'p-value 0.0004462 < 0.05 and |change in share| 0.1875 >= floor 0.05')
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ lambda_="log-likelihood")``. G and Pearson's chi-squared agree on large
 samples; G is the one that adds up over nested tables, and some teams
 simply know it better. A cell that is empty on one side contributes 0
 (x ln x -> 0); expected counts are never 0 because every category in the
-union was seen somewhere. The effect is Cramér's V computed from G.
+union was seen somewhere. The effect is the bias-corrected Cramér's V
+(``detectors._categories.cramers_v``) computed from G; its floor is 0.05.
 
 >>> import numpy as np
 >>> import pandas as pd
@@ -20,7 +21,7 @@ union was seen somewhere. The effect is Cramér's V computed from G.
 >>> result = detectors.test_column(detectors.fit_profile(reference, "categorical"), current,
 ...                                method="gtest")
 >>> result.drifted, round(result.statistic, 3), result.reason
-(True, 21.305, 'p-value 2.365e-05 < 0.05')
+(True, 21.305, "p-value 2.365e-05 < 0.05 and Cramér's V 0.1175 >= floor 0.05")
 """
 
 from __future__ import annotations

@@ -7,12 +7,16 @@ categorical columns use the union of categories. The usual reading:
 below 0.1 stable, 0.1-0.2 moderate, 0.2 and above a significant shift,
 hence the default threshold 0.2.
 
+>>> import numpy as np
 >>> import pandas as pd
 >>> import detectors
->>> profile = detectors.fit_profile(pd.Series(list("aaaabbbbcc"), name="tier"), "categorical")
->>> result = detectors.test_column(profile, pd.Series(list("abbbbbbccc")), method="psi")
+>>> rng = np.random.default_rng(1)
+>>> reference = pd.Series(rng.choice(list("abc"), p=[0.4, 0.4, 0.2], size=1000), name="tier")
+>>> current = pd.Series(rng.choice(list("abc"), p=[0.1, 0.6, 0.3], size=1000))
+>>> profile = detectors.fit_profile(reference, "categorical")
+>>> result = detectors.test_column(profile, current, method="psi")
 >>> result.drifted, result.reason
-(True, 'PSI 0.5375 >= 0.2')
+(True, 'PSI 0.6123 >= 0.2')
 """
 
 from __future__ import annotations

@@ -20,11 +20,11 @@ from detectors.cramervonmises import cvm_test
 from detectors.energy import energy_test
 from detectors.fisher import fisher_test
 from detectors.gtest import g_test
-from detectors.hellinger import hellinger_test
-from detectors.jensenshannon import jensenshannon_test
-from detectors.kl import kl_test
+from detectors.hellinger import hellinger_distance, hellinger_test
+from detectors.jensenshannon import jensen_shannon_distance, jensenshannon_test
+from detectors.kl import kl_divergence, kl_test
 from detectors.ks import ks_test
-from detectors.linf import linf_test
+from detectors.linf import linf_distance, linf_test
 from detectors.mannwhitney import mannwhitney_test
 from detectors.noise import (
     NoiseFloor,
@@ -34,7 +34,7 @@ from detectors.noise import (
 )
 from detectors.profile import ColumnProfile
 from detectors.psi import population_stability_index, psi_test
-from detectors.total_variation import tv_test
+from detectors.total_variation import total_variation_distance, tv_test
 from detectors.wasserstein import wasserstein_test
 from detectors.welch import welch_test
 from detectors.ztest import z_test
@@ -130,6 +130,8 @@ _SPECS: Final = (
         kinds=frozenset({"categorical"}),
         has_p_value=True,
         description="G-test (log-likelihood ratio) of homogeneity on the 2 x k table; p vs alpha",
+        effect_floor=0.05,
+        effect_name="Cramér's V",
     ),
     MethodSpec(
         name="fisher",
@@ -138,6 +140,8 @@ _SPECS: Final = (
         kinds=frozenset({"categorical"}),
         has_p_value=True,
         description="Fisher's exact test on the 2 x 2 table of a binary column; p-value vs alpha",
+        effect_floor=0.05,  # absolute change of the first category's share
+        effect_name="|change in share|",
     ),
     MethodSpec(
         name="ztest",
@@ -146,6 +150,8 @@ _SPECS: Final = (
         kinds=frozenset({"categorical"}),
         has_p_value=True,
         description="two-proportion Z-test (pooled) of a binary column; p-value vs alpha",
+        effect_floor=0.05,  # absolute change of the first category's share
+        effect_name="|change in share|",
     ),
     MethodSpec(
         name="jensenshannon",
@@ -154,6 +160,8 @@ _SPECS: Final = (
         kinds=frozenset({"numeric", "categorical"}),
         has_p_value=False,
         description="Jensen-Shannon distance (base 2) over reference quantile bins or categories",
+        effect_name="JS distance",
+        noise_floor=histogram_noise_floor(jensen_shannon_distance),
     ),
     MethodSpec(
         name="hellinger",
@@ -162,6 +170,8 @@ _SPECS: Final = (
         kinds=frozenset({"numeric", "categorical"}),
         has_p_value=False,
         description="Hellinger distance over reference quantile bins or categories",
+        effect_name="Hellinger distance",
+        noise_floor=histogram_noise_floor(hellinger_distance),
     ),
     MethodSpec(
         name="kl",
@@ -170,6 +180,8 @@ _SPECS: Final = (
         kinds=frozenset({"numeric", "categorical"}),
         has_p_value=False,
         description="KL divergence reference || current (nats) over quantile bins or categories",
+        effect_name="KL divergence",
+        noise_floor=histogram_noise_floor(kl_divergence),
     ),
     MethodSpec(
         name="linf",
@@ -178,6 +190,8 @@ _SPECS: Final = (
         kinds=frozenset({"categorical"}),
         has_p_value=False,
         description="L-infinity distance: the largest change of one category's share",
+        effect_name="L-infinity distance",
+        noise_floor=histogram_noise_floor(linf_distance),
     ),
     MethodSpec(
         name="tv",
@@ -186,6 +200,8 @@ _SPECS: Final = (
         kinds=frozenset({"categorical"}),
         has_p_value=False,
         description="total variation distance: half the summed change of category shares",
+        effect_name="total variation distance",
+        noise_floor=histogram_noise_floor(total_variation_distance),
     ),
     MethodSpec(
         name="anderson",

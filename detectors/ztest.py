@@ -16,18 +16,18 @@ small windows prefer ``fisher``.
 Binary only: more than two categories across reference and current give
 status ``"invalid_values"`` (see ``detectors._binary``). A single category
 on both sides has nothing to compare: z = 0, p-value 1. The effect is
-|p1 - p2|.
+|p1 - p2|; its floor is 0.05 (five percentage points).
 
 >>> import numpy as np
 >>> import pandas as pd
 >>> import detectors
 >>> rng = np.random.default_rng(5)
 >>> reference = pd.Series(rng.choice([0, 1], p=[0.8, 0.2], size=5000), name="clicked")
->>> current = pd.Series(rng.choice([0, 1], p=[0.77, 0.23], size=4000))
+>>> current = pd.Series(rng.choice([0, 1], p=[0.7, 0.3], size=4000))
 >>> result = detectors.test_column(detectors.fit_profile(reference, "categorical"), current,
 ...                                method="ztest")
 >>> result.drifted, round(result.statistic, 3), result.reason, result.details["category"]
-(True, -4.313, 'p-value 1.612e-05 < 0.05', '0')
+(True, -11.53, 'p-value 9.317e-31 < 0.05 and |change in share| 0.105 >= floor 0.05', '0')
 """
 
 from __future__ import annotations

@@ -94,22 +94,65 @@ def test_gtest_hand_example() -> None:
     result = outcome("gtest", reference, current)
     assert result.statistic == pytest.approx(g, rel=REL)
     assert result.p_value == pytest.approx(math.erfc(math.sqrt(g / 2)), rel=REL)  # chi2, 1 dof
-    assert result.effect == pytest.approx(math.sqrt(g / 80), rel=REL)
+    # Bias-corrected Cramér's V (Bergsma 2013) of a 2 x 2 table, n = 80: r~ = k~ = 2 - 1/79.
+    assert result.effect == pytest.approx(math.sqrt((g / 80 - 1 / 79) / (1 - 1 / 79)), rel=REL)
+
+
+def bergsma_v(plain_v: float, table: np.ndarray) -> float:
+    """Bias-corrected Cramér's V (Bergsma 2013) from the plain V, written out independently."""
+    n = table.sum()
+    r, k = table.shape
+    phi2 = max(plain_v**2 * (min(r, k) - 1) - (r - 1) * (k - 1) / (n - 1), 0.0)
+    r_tilde, k_tilde = r - (r - 1) ** 2 / (n - 1), k - (k - 1) ** 2 / (n - 1)
+    return math.sqrt(phi2 / (min(r_tilde, k_tilde) - 1))
+
+
+def test_cramers_v_is_bias_corrected_worked_examples() -> None:
+    # [[30, 20], [20, 30]]: expected 25 everywhere, chi2 = 4 * 25 / 25 = 4, n = 100.
+    # phi2 = 4/100 - 1/99, r~ = k~ = 2 - 1/99, V = sqrt((0.04 - 1/99) / (1 - 1/99))
+    #      = sqrt(2.96 / 98) = 0.17379 (the plain V would be sqrt(0.04) = 0.2).
+    two_by_two = outcome(
+        "chi2", pd.Series(list("a" * 30 + "b" * 20), name="x"), pd.Series(list("a" * 20 + "b" * 30))
+    )
+    assert two_by_two.statistic == pytest.approx(4.0, rel=REL)
+    assert two_by_two.effect == pytest.approx(math.sqrt(2.96 / 98), rel=REL)
+    # [[10, 20, 30], [20, 20, 20]]: expected [[15, 20, 25]] on both rows, n = 120,
+    # chi2 = 2 * (25/15 + 0 + 25/25) = 16/3; phi2 = (16/3)/120 - 2/119;
+    # r~ - 1 = 1 - 1/119 = 118/119 < k~ - 1 = 2 - 4/119, so V = sqrt(phi2 * 119/118) = 0.16695.
+    two_by_three = outcome(
+        "chi2",
+        pd.Series(list("a" * 10 + "b" * 20 + "c" * 30), name="x"),
+        pd.Series(list("a" * 20 + "b" * 20 + "c" * 20)),
+    )
+    assert two_by_three.statistic == pytest.approx(16 / 3, rel=REL)
+    expected = math.sqrt((16 / 3 / 120 - 2 / 119) * 119 / 118)
+    assert two_by_three.effect == pytest.approx(expected, rel=REL)
+    assert round(expected, 5) == 0.16695
+
+
+def test_cramers_v_is_near_zero_without_drift_on_many_categories() -> None:
+    # The plain V of two no-drift 10k-row samples over 1,000 categories is ~0.2.
+    reference, current = categorical_pair(21, 10_000, 10_000, 1000, 0.0)
+    table = table_of(reference, current)
+    plain = contingency.association(table, method="cramer", correction=False)
+    effect = outcome("chi2", reference, current).effect
+    assert plain > 0.15
+    assert effect is not None and effect < 0.05
 
 
 @pytest.mark.parametrize(("seed", "n_ref", "n_cur", "k", "shift"), PAIRS)
-def test_chi2_and_gtest_effect_is_cramers_v(
+def test_chi2_and_gtest_effect_is_bias_corrected_cramers_v(
     seed: int, n_ref: int, n_cur: int, k: int, shift: float
 ) -> None:
     reference, current = categorical_pair(seed, n_ref, n_cur, k, shift)
     table = table_of(reference, current)
     chi2 = outcome("chi2", reference, current)
-    assert chi2.effect == pytest.approx(
-        contingency.association(table, method="cramer", correction=False), rel=REL
-    )
+    plain = contingency.association(table, method="cramer", correction=False)
+    assert chi2.effect == pytest.approx(bergsma_v(plain, table), rel=REL, abs=1e-12)
     gtest = outcome("gtest", reference, current)
     assert gtest.statistic is not None
-    assert gtest.effect == pytest.approx(math.sqrt(gtest.statistic / table.sum()), rel=REL)
+    plain_g = math.sqrt(gtest.statistic / table.sum())
+    assert gtest.effect == pytest.approx(bergsma_v(plain_g, table), rel=REL, abs=1e-12)
 
 
 @pytest.mark.parametrize("method", ["chi2", "gtest", "fisher", "ztest"])
@@ -240,8 +283,9 @@ def test_unseen_and_vanished_categories_are_counted_and_capped(method: str) -> N
         unseen, vanished = ["maybe"], ["yes"]
     else:
         # 30 categories only in the reference, 25 only in the current window.
-        reference = [f"old{i:02d}" for i in range(30)] + ["kept"] * 50
-        current = [f"new{i:02d}" for i in range(25)] * 2 + ["kept"] * 40
+        # Ten times as many rows as categories, so the drift clears the distances' noise floors.
+        reference = [f"old{i:02d}" for i in range(30)] * 10 + ["kept"] * 500
+        current = [f"new{i:02d}" for i in range(25)] * 20 + ["kept"] * 400
         unseen = [f"new{i:02d}" for i in range(25)][:MAX_LISTED]
         vanished = [f"old{i:02d}" for i in range(30)][:MAX_LISTED]
     profile = detectors.fit_profile(pd.Series(reference, name="x"), "categorical")
