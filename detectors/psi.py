@@ -22,9 +22,8 @@ hence the default threshold 0.2.
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
-from detectors._histograms import EMPTY_BIN_SHARE, histogram_distance_outcome
+from detectors._histograms import EMPTY_BIN_SHARE, Counts, histogram_distance_outcome, shares
 from detectors._outcome import MethodOutcome
 from detectors._prepare import PreparedColumn
 from detectors.profile import ColumnProfile
@@ -32,9 +31,7 @@ from detectors.profile import ColumnProfile
 __all__ = ["EMPTY_BIN_SHARE", "population_stability_index", "psi_test"]
 
 
-def population_stability_index(
-    reference_counts: npt.NDArray[np.int64], current_counts: npt.NDArray[np.int64]
-) -> float:
+def population_stability_index(reference_counts: Counts, current_counts: Counts) -> float:
     """Return PSI between two count vectors over the same bins.
 
     Shares are floored at ``EMPTY_BIN_SHARE`` (not renormalised, as PSI is
@@ -43,8 +40,8 @@ def population_stability_index(
     >>> population_stability_index(np.array([50, 50]), np.array([50, 50]))
     0.0
     """
-    reference_share = np.maximum(reference_counts / reference_counts.sum(), EMPTY_BIN_SHARE)
-    current_share = np.maximum(current_counts / current_counts.sum(), EMPTY_BIN_SHARE)
+    reference_share = np.maximum(shares(reference_counts), EMPTY_BIN_SHARE)
+    current_share = np.maximum(shares(current_counts), EMPTY_BIN_SHARE)
     terms = (current_share - reference_share) * np.log(current_share / reference_share)
     return float(np.sum(terms))
 

@@ -28,15 +28,21 @@ from monitor.durations import parse_duration
 from monitor.notifiers.airflow import AirflowReceiverSettings
 from monitor.notifiers.alertmanager import AlertmanagerReceiverSettings
 from monitor.notifiers.argo import ArgoReceiverSettings
+from monitor.notifiers.aws import AwsReceiverSettings
+from monitor.notifiers.azure_devops import AzureDevOpsReceiverSettings
+from monitor.notifiers.circleci import CircleCiReceiverSettings
 from monitor.notifiers.github import GitHubReceiverSettings
 from monitor.notifiers.gitlab import GitLabReceiverSettings
 from monitor.notifiers.http import HttpReceiverSettings
 from monitor.notifiers.jenkins import JenkinsReceiverSettings
+from monitor.notifiers.kubeflow import KubeflowReceiverSettings
 from monitor.notifiers.opsgenie import OpsgenieReceiverSettings
 from monitor.notifiers.pagerduty import PagerDutyReceiverSettings
 from monitor.notifiers.prefect import PrefectReceiverSettings
 from monitor.notifiers.slack import SlackReceiverSettings
 from monitor.notifiers.teams import TeamsReceiverSettings
+from monitor.notifiers.tekton import TektonReceiverSettings
+from monitor.notifiers.vertex import VertexReceiverSettings
 from monitor.notifiers.webhook import WebhookReceiverSettings
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import SettingsModel, as_duration
@@ -384,7 +390,13 @@ ReceiverSettings = Annotated[
     | TeamsReceiverSettings
     | PagerDutyReceiverSettings
     | OpsgenieReceiverSettings
-    | AlertmanagerReceiverSettings,
+    | AlertmanagerReceiverSettings
+    | AzureDevOpsReceiverSettings
+    | KubeflowReceiverSettings
+    | CircleCiReceiverSettings
+    | TektonReceiverSettings
+    | AwsReceiverSettings
+    | VertexReceiverSettings,
     Field(discriminator="type"),
 ]
 

@@ -29,6 +29,7 @@ from monitor.delivery.egress import EgressPolicy, EgressRefused
 from monitor.delivery.ratelimit import RateLimiter
 from monitor.delivery.signing import SigningKeyError, sign_request
 from monitor.metrics import Metrics
+from monitor.notifiers.auth import AuthenticationError, authenticator_of
 from monitor.notifiers.base import Notifier, OutboundMessage, Verdict
 from monitor.secrets import SecretError, resolve_secret
 from monitor.store.models import utcnow
@@ -203,10 +204,14 @@ class DeliveryWorker:
             request = notifier.build_request(outbound)
             if request is None:
                 return None
+            # The authentication stage (monitor.notifiers.auth): SigV4, OAuth2 tokens.
+            authenticator = authenticator_of(notifier)
+            if authenticator is not None:
+                request = authenticator.authenticate(request, attempted_at)
             secret = self._signing_secret(message.receiver)
             sign_request(request, message.message_id, int(attempted_at.timestamp()), secret)
-        except (SecretError, SigningKeyError) as exc:
-            # Both messages name the variable or the problem, never the value.
+        except (SecretError, SigningKeyError, AuthenticationError) as exc:
+            # These messages name the variable or the problem, never the value.
             raise _Failed(f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]) from None
         except Exception as exc:
             # Anything else raised while building may quote the URL or a header

@@ -22,6 +22,7 @@ import httpx
 from pydantic import Field, model_validator
 
 from monitor.alerts.event import AlertEvent
+from monitor.notifiers._http import JSON, post_request
 from monitor.notifiers._trigger import (
     basic,
     bearer,
@@ -30,7 +31,6 @@ from monitor.notifiers._trigger import (
     trigger_payload,
 )
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
-from monitor.notifiers.webhook import USER_AGENT
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -96,17 +96,11 @@ class AirflowNotifier:
             assert settings.password_env is not None and settings.username is not None
             password = resolve_secret(settings.password_env, f"{self.key}.password_env")
             authorization = basic(settings.username, password)
-        headers = {
-            "authorization": authorization,
-            "accept": "application/json",
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-        }
-        return httpx.Request(
-            "POST",
+        return post_request(
             settings.endpoint(),
-            headers=headers,
-            content=render_airflow(event, settings.api_version),
+            render_airflow(event, settings.api_version),
+            accept=JSON,
+            first={"authorization": authorization},
         )
 
     def classify(self, response: httpx.Response) -> Verdict:

@@ -19,7 +19,6 @@ time it ended.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from datetime import UTC, datetime
@@ -29,13 +28,13 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import field_validator, model_validator
 
-from monitor import __version__
 from monitor.alerts.event import AlertEvent
+from monitor.notifiers._http import post_request
+from monitor.notifiers._trigger import basic
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
-USER_AGENT = f"driftwarden/{__version__}"
 ALERTS_PATH = "/api/v2/alerts"
 MAX_COLUMNS = 10
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -130,27 +129,23 @@ class AlertmanagerNotifier:
         self.settings = settings
         self.key = key
 
-    def _authorization(self) -> dict[str, str]:
+    def _authorization(self) -> str | None:
         settings = self.settings
         if settings.bearer_token_env is not None:
             token = resolve_secret(settings.bearer_token_env, f"{self.key}.bearer_token_env")
-            return {"authorization": f"Bearer {token}"}
+            return f"Bearer {token}"
         if settings.basic_auth_username is not None and settings.basic_auth_password_env:
             password = resolve_secret(
                 settings.basic_auth_password_env, f"{self.key}.basic_auth_password_env"
             )
-            pair = f"{settings.basic_auth_username}:{password}".encode()
-            return {"authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
-        return {}
+            return basic(settings.basic_auth_username, password)
+        return None
 
     def build_request(self, message: OutboundMessage) -> httpx.Request:
-        headers = {"content-type": "application/json", "user-agent": USER_AGENT}
-        headers.update(self._authorization())
-        return httpx.Request(
-            "POST",
+        return post_request(
             self.settings.url.rstrip("/") + ALERTS_PATH,
-            headers=headers,
-            content=json.dumps(render_alertmanager(message.event)).encode("utf-8"),
+            json.dumps(render_alertmanager(message.event)).encode("utf-8"),
+            authorization=self._authorization(),
         )
 
     def classify(self, response: httpx.Response) -> Verdict:

@@ -21,10 +21,9 @@ import httpx
 from pydantic import Field
 
 from monitor.alerts.event import AlertEvent
-from monitor.notifiers._trigger import bearer, deterministic_name, event_to_trigger, trigger_fields
+from monitor.notifiers._http import JSON, optional_bearer, post_request
+from monitor.notifiers._trigger import deterministic_name, event_to_trigger, trigger_fields
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
-from monitor.notifiers.webhook import USER_AGENT
-from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
@@ -79,19 +78,11 @@ class ArgoNotifier:
         event = event_to_trigger(message)
         if event is None:
             return None
-        headers = {
-            "accept": "application/json",
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-        }
-        if self.settings.token_env is not None:
-            token = resolve_secret(self.settings.token_env, f"{self.key}.token_env")
-            headers["authorization"] = bearer(token)
-        return httpx.Request(
-            "POST",
+        return post_request(
             self.settings.endpoint(),
-            headers=headers,
-            content=render_argo(event, self.settings),
+            render_argo(event, self.settings),
+            accept=JSON,
+            authorization=optional_bearer(self.settings.token_env, f"{self.key}.token_env"),
         )
 
     def classify(self, response: httpx.Response) -> Verdict:

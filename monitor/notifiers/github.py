@@ -19,9 +19,9 @@ import httpx
 from pydantic import Field, model_validator
 
 from monitor.alerts.event import AlertEvent
+from monitor.notifiers._http import post_request
 from monitor.notifiers._trigger import bearer, event_to_trigger, trigger_fields, trigger_payload
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
-from monitor.notifiers.webhook import USER_AGENT
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -83,14 +83,9 @@ class GitHubNotifier:
             "accept": "application/vnd.github+json",
             "authorization": bearer(token),
             "x-github-api-version": API_VERSION,
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
         }
-        return httpx.Request(
-            "POST",
-            self.settings.endpoint(),
-            headers=headers,
-            content=render_github(event, self.settings),
+        return post_request(
+            self.settings.endpoint(), render_github(event, self.settings), first=headers
         )
 
     def classify(self, response: httpx.Response) -> Verdict:

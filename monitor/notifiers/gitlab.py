@@ -17,9 +17,9 @@ import httpx
 from pydantic import Field
 
 from monitor.alerts.event import AlertEvent
+from monitor.notifiers._http import USER_AGENT
 from monitor.notifiers._trigger import env_style_fields, event_to_trigger
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
-from monitor.notifiers.webhook import USER_AGENT
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 

@@ -20,10 +20,10 @@ import jinja2
 from pydantic import Field, field_validator, model_validator
 
 from monitor.alerts.event import AlertEvent
+from monitor.notifiers._http import USER_AGENT
 from monitor.notifiers._template import compile_template, render_template
 from monitor.notifiers._trigger import event_to_trigger, trigger_payload
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
-from monitor.notifiers.webhook import USER_AGENT
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 

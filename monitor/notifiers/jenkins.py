@@ -20,9 +20,9 @@ import httpx
 from pydantic import Field, model_validator
 
 from monitor.alerts.event import AlertEvent
+from monitor.notifiers._http import FORM, post_request
 from monitor.notifiers._trigger import basic, env_style_fields, event_to_trigger
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
-from monitor.notifiers.webhook import USER_AGENT
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -72,23 +72,20 @@ class JenkinsNotifier:
         if event is None:
             return None
         settings = self.settings
-        headers = {
-            "content-type": "application/x-www-form-urlencoded",
-            "user-agent": USER_AGENT,
-        }
+        authorization = None
         if settings.api_token_env is not None:
             assert settings.user is not None
             api_token = resolve_secret(settings.api_token_env, f"{self.key}.api_token_env")
-            headers["authorization"] = basic(settings.user, api_token)
+            authorization = basic(settings.user, api_token)
         build_token = None
         if settings.token_env is not None:
             build_token = resolve_secret(settings.token_env, f"{self.key}.token_env")
         # The build token goes in the body, not the query string, so it stays out of access logs.
-        return httpx.Request(
-            "POST",
+        return post_request(
             settings.endpoint(),
-            headers=headers,
-            content=render_jenkins(event, build_token),
+            render_jenkins(event, build_token),
+            FORM,
+            authorization=authorization,
         )
 
     def classify(self, response: httpx.Response) -> Verdict:

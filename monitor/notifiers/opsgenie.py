@@ -20,13 +20,12 @@ from urllib.parse import quote
 import httpx
 from pydantic import model_validator
 
-from monitor import __version__
 from monitor.alerts.event import AlertEvent, Severity
+from monitor.notifiers._http import USER_AGENT
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
-USER_AGENT = f"driftwarden/{__version__}"
 API_URLS = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
 MESSAGE_LIMIT = 130
 TAG_LIMIT = 50

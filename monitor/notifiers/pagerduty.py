@@ -17,13 +17,12 @@ from typing import Any, Literal
 
 import httpx
 
-from monitor import __version__
 from monitor.alerts.event import AlertEvent, Severity
+from monitor.notifiers._http import post_request
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
-USER_AGENT = f"driftwarden/{__version__}"
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_LIMIT = 1024
 
@@ -94,11 +93,9 @@ class PagerDutyNotifier:
 
     def build_request(self, message: OutboundMessage) -> httpx.Request:
         routing_key = resolve_secret(self.settings.routing_key_env, f"{self.key}.routing_key_env")
-        return httpx.Request(
-            "POST",
+        return post_request(
             self.settings.url,
-            headers={"content-type": "application/json", "user-agent": USER_AGENT},
-            content=json.dumps(render_pagerduty(message.event, routing_key)).encode("utf-8"),
+            json.dumps(render_pagerduty(message.event, routing_key)).encode("utf-8"),
         )
 
     def classify(self, response: httpx.Response) -> Verdict:

@@ -22,10 +22,9 @@ import httpx
 from pydantic import Field, model_validator
 
 from monitor.alerts.event import AlertEvent
-from monitor.notifiers._trigger import bearer, event_to_trigger, trigger_payload
+from monitor.notifiers._http import JSON, optional_bearer, post_request
+from monitor.notifiers._trigger import event_to_trigger, trigger_payload
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
-from monitor.notifiers.webhook import USER_AGENT
-from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
 
@@ -72,19 +71,11 @@ class PrefectNotifier:
         event = event_to_trigger(message)
         if event is None:
             return None
-        headers = {
-            "accept": "application/json",
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-        }
-        if self.settings.api_key_env is not None:
-            api_key = resolve_secret(self.settings.api_key_env, f"{self.key}.api_key_env")
-            headers["authorization"] = bearer(api_key)
-        return httpx.Request(
-            "POST",
+        return post_request(
             self.settings.endpoint(),
-            headers=headers,
-            content=render_prefect(event, self.settings.parameter, self.settings.tags),
+            render_prefect(event, self.settings.parameter, self.settings.tags),
+            accept=JSON,
+            authorization=optional_bearer(self.settings.api_key_env, f"{self.key}.api_key_env"),
         )
 
     def classify(self, response: httpx.Response) -> Verdict:

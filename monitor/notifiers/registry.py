@@ -9,16 +9,22 @@ from monitor.config import ConfigError, Settings
 from monitor.notifiers.airflow import AirflowNotifier
 from monitor.notifiers.alertmanager import AlertmanagerNotifier
 from monitor.notifiers.argo import ArgoNotifier
+from monitor.notifiers.aws import AwsNotifier
+from monitor.notifiers.azure_devops import AzureDevOpsNotifier
 from monitor.notifiers.base import Notifier
+from monitor.notifiers.circleci import CircleCiNotifier
 from monitor.notifiers.github import GitHubNotifier
 from monitor.notifiers.gitlab import GitLabNotifier
 from monitor.notifiers.http import HttpNotifier
 from monitor.notifiers.jenkins import JenkinsNotifier
+from monitor.notifiers.kubeflow import KubeflowNotifier
 from monitor.notifiers.opsgenie import OpsgenieNotifier
 from monitor.notifiers.pagerduty import PagerDutyNotifier
 from monitor.notifiers.prefect import PrefectNotifier
 from monitor.notifiers.slack import SlackNotifier
 from monitor.notifiers.teams import TeamsNotifier
+from monitor.notifiers.tekton import TektonNotifier
+from monitor.notifiers.vertex import VertexNotifier
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 
 NOTIFIER_TYPES: dict[str, Callable[[Any, str], Notifier]] = {
@@ -35,6 +41,12 @@ NOTIFIER_TYPES: dict[str, Callable[[Any, str], Notifier]] = {
     "pagerduty": PagerDutyNotifier,
     "opsgenie": OpsgenieNotifier,
     "alertmanager": AlertmanagerNotifier,
+    "aws": AwsNotifier,
+    "vertex": VertexNotifier,
+    "azure_devops": AzureDevOpsNotifier,
+    "kubeflow": KubeflowNotifier,
+    "circleci": CircleCiNotifier,
+    "tekton": TektonNotifier,
 }
 
 

@@ -16,13 +16,12 @@ from typing import Any, Literal
 
 import httpx
 
-from monitor import __version__
 from monitor.alerts.event import AlertEvent, DriftedColumn
+from monitor.notifiers._http import post_request
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
-USER_AGENT = f"driftwarden/{__version__}"
 MAX_COLUMNS = 10  # drifted columns listed before "+N more": keeps a section under 3000 chars
 HEADER_LIMIT = 150
 
@@ -109,11 +108,9 @@ class SlackNotifier:
         self.key = key
 
     def build_request(self, message: OutboundMessage) -> httpx.Request:
-        return httpx.Request(
-            "POST",
+        return post_request(
             resolve_secret(self.settings.url_env, f"{self.key}.url_env"),
-            headers={"content-type": "application/json", "user-agent": USER_AGENT},
-            content=json.dumps(render_slack(message.event)).encode("utf-8"),
+            json.dumps(render_slack(message.event)).encode("utf-8"),
         )
 
     def classify(self, response: httpx.Response) -> Verdict:

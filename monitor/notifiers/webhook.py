@@ -13,12 +13,10 @@ from typing import Literal
 import httpx
 from pydantic import Field, model_validator
 
-from monitor import __version__
+from monitor.notifiers._http import post_request
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
-
-USER_AGENT = f"driftwarden/{__version__}"
 
 
 class WebhookReceiverSettings(RateLimitedSettings):
@@ -67,13 +65,8 @@ class WebhookNotifier:
             name: resolve_secret(env_name, f"{self.key}.headers_env.{name}")
             for name, env_name in self.settings.headers_env.items()
         }
-        headers["content-type"] = "application/json"
-        headers["user-agent"] = USER_AGENT
-        return httpx.Request(
-            "POST",
-            self.settings.resolved_url(self.key),
-            headers=headers,
-            content=render_payload(message),
+        return post_request(
+            self.settings.resolved_url(self.key), render_payload(message), first=headers
         )
 
     def classify(self, response: httpx.Response) -> Verdict:

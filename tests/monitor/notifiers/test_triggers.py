@@ -40,6 +40,33 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "gitlab": {"url": "{url}", "project": "7", "ref": "main", "token_env": "DW_T_GITLAB"},
     "prefect": {"api_url": "{url}/api", "deployment_id": DEPLOYMENT, "api_key_env": "DW_T_PREFECT"},
     "http": {"url_env": "DW_T_HTTP_URL", "headers_env": {"authorization": "DW_T_HTTP_AUTH"}},
+    "azure_devops": {
+        "organization_url": "{url}/acme",
+        "project": "ml",
+        "pipeline_id": 12,
+        "token_env": "DW_T_AZURE_DEVOPS",
+    },
+    "kubeflow": {
+        "url": "{url}",
+        "pipeline_id": "p",
+        "pipeline_version_id": "v",
+        "token_env": "DW_T_KUBEFLOW",
+    },
+    "circleci": {"project_slug": "gh/acme/models", "token_env": "DW_T_CIRCLECI"},
+    "tekton": {"url": "{url}/", "secret_env": "DW_T_TEKTON"},
+    "aws": {
+        "action": "sagemaker",
+        "region": "eu-west-1",
+        "pipeline_name": "retrain",
+        "endpoint_url": "{url}",
+    },
+    "vertex": {
+        "project": "acme-ml",
+        "location": "europe-west4",
+        "template_uri": "gs://acme/pipeline.json",
+        "access_token_env": "DW_T_VERTEX",
+        "endpoint_url": "{url}",
+    },
 }
 
 
@@ -49,6 +76,8 @@ def receiver(kind: str, url: str = "https://pipelines.example.com") -> dict[str,
         table[key] = value.replace("{url}", url) if isinstance(value, str) else value
     if kind == "github":
         table["api_url"] = url
+    if kind == "circleci":
+        table["api_url"] = f"{url}/api/v2"
     return table
 
 
@@ -56,6 +85,8 @@ def receiver(kind: str, url: str = "https://pipelines.example.com") -> dict[str,
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
     server = ScriptedServer()
     for name in ("GITHUB", "AIRFLOW", "ARGO", "JENKINS", "GITLAB", "PREFECT", "HTTP_AUTH"):
+        monkeypatch.setenv(f"DW_T_{name}", f"secret-{name.lower()}")
+    for name in ("AZURE_DEVOPS", "KUBEFLOW", "CIRCLECI", "TEKTON", "VERTEX"):
         monkeypatch.setenv(f"DW_T_{name}", f"secret-{name.lower()}")
     monkeypatch.setenv("DW_T_HTTP_URL", f"{server.url}/hook")
     yield server
