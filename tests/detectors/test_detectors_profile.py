@@ -120,3 +120,14 @@ def test_from_dict_rejects_other_layouts() -> None:
         detectors.ColumnProfile.from_dict({**data, "format": 99})
     with pytest.raises(ValueError, match="unexpected"):
         detectors.ColumnProfile.from_dict({**data, "extra": 1})
+
+
+def test_format_1_profiles_with_listed_sorted_values_still_load() -> None:
+    rng = np.random.default_rng(8)
+    profile = detectors.fit_profile(pd.Series(rng.normal(size=300), name="x"), "numeric")
+    data = profile.to_dict()
+    assert data["format"] == 2 and isinstance(data["sorted_values"], str)
+    assert profile.sorted_values is not None
+    old = {**data, "format": 1, "sorted_values": profile.sorted_values.tolist()}
+    assert detectors.ColumnProfile.from_dict(json.loads(json.dumps(old))) == profile
+    assert detectors.ColumnProfile.from_dict(json.loads(json.dumps(data))) == profile
