@@ -36,6 +36,7 @@ from monitor.notifiers.gitlab import GitLabReceiverSettings
 from monitor.notifiers.http import HttpReceiverSettings
 from monitor.notifiers.jenkins import JenkinsReceiverSettings
 from monitor.notifiers.kubeflow import KubeflowReceiverSettings
+from monitor.notifiers.mlflow import MlflowReceiverSettings
 from monitor.notifiers.opsgenie import OpsgenieReceiverSettings
 from monitor.notifiers.pagerduty import PagerDutyReceiverSettings
 from monitor.notifiers.prefect import PrefectReceiverSettings
@@ -332,6 +333,9 @@ class MonitorSettings(SettingsModel):
     performance: PerformanceSettings | None = None
     thresholds: ThresholdSettings = ThresholdSettings()
     receivers: tuple[str, ...] = ()
+    sinks: tuple[str, ...] = Field(
+        default=(), description="receivers of a sink type told of every completed run (mlflow)"
+    )
     rules: tuple[RuleSettings, ...] = ()
 
     _check_window = field_validator("window", mode="before")(as_duration)
@@ -396,9 +400,13 @@ ReceiverSettings = Annotated[
     | CircleCiReceiverSettings
     | TektonReceiverSettings
     | AwsReceiverSettings
-    | VertexReceiverSettings,
+    | VertexReceiverSettings
+    | MlflowReceiverSettings,
     Field(discriminator="type"),
 ]
+
+SINK_TYPES = frozenset({"mlflow"})
+"""Receiver types that log every completed run rather than hear about alerts."""
 
 
 class Settings(SettingsModel):
@@ -420,6 +428,7 @@ class Settings(SettingsModel):
             if name in receiver_list[:index]:
                 raise ValueError(f'receivers[{index}].name: receiver name "{name}" is used twice')
         receiver_names = set(receiver_list)
+        types = {receiver.name: receiver.type for receiver in self.receivers}
         known = ", ".join(sorted(receiver_names)) or "none are defined"
         for index, monitor in enumerate(self.monitors):
             routes = [(f"monitors[{index}].receivers", monitor.receivers)] + [
@@ -430,6 +439,20 @@ class Settings(SettingsModel):
                 for receiver in routed:
                     if receiver not in receiver_names:
                         raise ValueError(f'{key}: unknown receiver "{receiver}" (known: {known})')
+                    if types[receiver] in SINK_TYPES:
+                        raise ValueError(
+                            f'{key}: receiver "{receiver}" is an {types[receiver]} sink, '
+                            f"not an alert receiver; name it in monitors[{index}].sinks"
+                        )
+            for sink in monitor.sinks:
+                key = f"monitors[{index}].sinks"
+                if sink not in receiver_names:
+                    raise ValueError(f'{key}: unknown receiver "{sink}" (known: {known})')
+                if types[sink] not in SINK_TYPES:
+                    raise ValueError(
+                        f'{key}: receiver "{sink}" is of type {types[sink]}, not a sink '
+                        f"(sink types: {', '.join(sorted(SINK_TYPES))})"
+                    )
         return self
 
     def monitor(self, name: str) -> MonitorSettings:

@@ -7,17 +7,21 @@ A run that cannot complete is stored as failed with a readable reason.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import math
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from detectors import (
     ColumnProfile,
@@ -41,7 +45,7 @@ from monitor.metrics import ColumnSample, Metrics
 from monitor.reference import load_reference, reference_key
 from monitor.sources.base import Source, SourceError, Window
 from monitor.store import runs as store
-from monitor.store.alerts import last_success
+from monitor.store.alerts import add_outbox, last_success
 from monitor.store.models import utcnow
 from monitor.store.queries import ResultView
 
@@ -338,6 +342,84 @@ def log_queued(messages: int, monitor: MonitorSettings) -> None:
         log.info("monitor %s: %d alert messages queued", monitor.name, messages)
 
 
+RUN_COMPLETED = "run.completed"
+"""The event type of the message every sink gets for a succeeded or empty run."""
+
+
+def _json_number(value: float | None) -> float | None:
+    """JSON (and PostgreSQL's json type) has no NaN or infinity: those are stored as null."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def run_payload(
+    monitor: MonitorSettings,
+    run_id: int,
+    finished_at: datetime,
+    status: str,
+    drifted: bool,
+    results: Sequence[ColumnResult],
+) -> dict[str, Any]:
+    """A completed run as sinks receive it: the decision and every result's statistics."""
+    return {
+        "monitor": monitor.name,
+        "run_id": run_id,
+        "finished_at": finished_at.isoformat(),
+        "status": status,
+        "drifted": drifted,
+        "results": [
+            {
+                "column": r.column,
+                "method": r.method,
+                "statistic": _json_number(r.statistic),
+                "p_value": _json_number(r.p_value),
+                "p_value_adjusted": _json_number(r.p_value_adjusted),
+                "drifted": r.drifted,
+            }
+            for r in results
+        ],
+    }
+
+
+def sink_message_id(run_id: int, sink: str) -> str:
+    """One message per run and sink, stable across retries."""
+    return "run_" + hashlib.sha256(f"{RUN_COMPLETED}:{run_id}:{sink}".encode()).hexdigest()[:32]
+
+
+def _sinks(
+    ctx: RunContext,
+    monitor: MonitorSettings,
+    claim: store.Claim,
+    status: str,
+    drifted: bool,
+    results: Sequence[ColumnResult],
+) -> store.InTransaction:
+    """The sink messages for a completed run, to queue inside its transaction."""
+    now = ctx.clock()
+    payload = run_payload(monitor, claim.run_id, now, status, drifted, results)
+
+    def queue(session: Session) -> None:
+        for sink in monitor.sinks:
+            add_outbox(
+                session,
+                message_id=sink_message_id(claim.run_id, sink),
+                receiver=sink,
+                event_type=RUN_COMPLETED,
+                payload=payload,
+                run_id=claim.run_id,
+                now=now,
+            )
+
+    return queue
+
+
+def _together(*steps: store.InTransaction) -> store.InTransaction:
+    def run_all(session: Session) -> None:
+        for step in steps:
+            step(session)
+
+    return run_all
+
+
 def run_check(
     ctx: RunContext, monitor: MonitorSettings, scheduled_for: datetime, trigger: str
 ) -> RunOutcome | None:
@@ -381,7 +463,10 @@ def run_check(
         n_reference=profile.n_rows,
         n_current=len(current),
         results=[_stored(monitor, r) for r in results],
-        within=_alerting(ctx, monitor, claim, window, status, drifted, reason, results),
+        within=_together(
+            _alerting(ctx, monitor, claim, window, status, drifted, reason, results),
+            _sinks(ctx, monitor, claim, status, drifted, results),
+        ),
     )
     ctx.metrics.record_successful_run(
         monitor.name,

@@ -18,6 +18,7 @@ from monitor.notifiers.gitlab import GitLabNotifier
 from monitor.notifiers.http import HttpNotifier
 from monitor.notifiers.jenkins import JenkinsNotifier
 from monitor.notifiers.kubeflow import KubeflowNotifier
+from monitor.notifiers.mlflow import MlflowNotifier
 from monitor.notifiers.opsgenie import OpsgenieNotifier
 from monitor.notifiers.pagerduty import PagerDutyNotifier
 from monitor.notifiers.prefect import PrefectNotifier
@@ -47,6 +48,7 @@ NOTIFIER_TYPES: dict[str, Callable[[Any, str], Notifier]] = {
     "kubeflow": KubeflowNotifier,
     "circleci": CircleCiNotifier,
     "tekton": TektonNotifier,
+    "mlflow": MlflowNotifier,
 }
 
 
