@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
@@ -90,10 +89,11 @@ def test_two_replicas_share_the_slots_and_run_each_once(store_url: str) -> None:
     for _, scheduler in replicas:
         scheduler.start()
     try:
-        deadline = time.monotonic() + 30
-        while len({slot for slot, _, _ in _stored_slots(engine)}) < 4:
-            assert time.monotonic() < deadline, "fewer than 4 slots ran within 30s"
-            time.sleep(0.05)
+        wait_for(
+            lambda: len({slot for slot, _, _ in _stored_slots(engine)}) >= 4,
+            "four slots run by the two replicas",
+            deadline=30,
+        )
     finally:
         for _, scheduler in replicas:
             assert scheduler.shutdown(timeout=10)
