@@ -243,10 +243,13 @@ def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
     )
 
 
+def _kind(monitor: MonitorSettings, result: ColumnResult) -> str:
+    return "performance" if result.method in _performance_methods(monitor) else "drift"
+
+
 def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
-    kind = "performance" if result.method in _performance_methods(monitor) else "drift"
     return ResultView(
-        kind=kind,
+        kind=_kind(monitor, result),
         column=result.column,
         method=result.method,
         statistic=result.statistic,
@@ -296,7 +299,7 @@ def _column_fact(monitor: MonitorSettings, result: ColumnResult) -> ColumnFact:
     return ColumnFact(
         column=result.column,
         method=result.method,
-        kind=_stored(monitor, result).kind,
+        kind=_kind(monitor, result),
         drifted=result.drifted,
         status=result.status,
         missing_share=_share(missing, missing + result.n_current)
