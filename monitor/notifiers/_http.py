@@ -9,6 +9,7 @@ request, so that no receiver's wire format changes.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 import httpx
 
@@ -51,3 +52,13 @@ def optional_bearer(env_name: str | None, config_key: str) -> str | None:
     if env_name is None:
         return None
     return bearer(resolve_secret(env_name, config_key))
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """ISO-8601 in UTC with a "Z", the form every receiver API here documents."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def utc_span(start: datetime, end: datetime) -> str:
+    """A window as chat messages show it: "start – end", both in UTC."""
+    return f"{utc_timestamp(start)} – {utc_timestamp(end)}"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -29,7 +28,7 @@ import httpx
 from pydantic import field_validator, model_validator
 
 from monitor.alerts.event import AlertEvent
-from monitor.notifiers._http import post_request
+from monitor.notifiers._http import post_request, utc_timestamp
 from monitor.notifiers._trigger import basic
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
@@ -67,10 +66,6 @@ class AlertmanagerReceiverSettings(RateLimitedSettings):
         if self.bearer_token_env is not None and basic[0] is not None:
             raise ValueError("set at most one of bearer_token_env and basic auth")
         return self
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _label_name(name: str) -> str:
@@ -115,12 +110,12 @@ def render_alertmanager(event: AlertEvent) -> list[dict[str, Any]]:
             "rules": ", ".join(event.rules) or event.rule,
             "run_url": event.run_url,
         },
-        "startsAt": _rfc3339(event.started_at),
+        "startsAt": utc_timestamp(event.started_at),
         "generatorURL": event.run_url,
     }
     ends_at = event.ended_at if event.status == "resolved" else event.expires_at
     if ends_at is not None:
-        alert["endsAt"] = _rfc3339(ends_at)
+        alert["endsAt"] = utc_timestamp(ends_at)
     return [alert]
 
 

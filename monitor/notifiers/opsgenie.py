@@ -13,7 +13,6 @@ retry. EU accounts use ``https://api.eu.opsgenie.com``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -21,7 +20,7 @@ import httpx
 from pydantic import model_validator
 
 from monitor.alerts.event import AlertEvent, Severity
-from monitor.notifiers._http import USER_AGENT
+from monitor.notifiers._http import USER_AGENT, utc_timestamp
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -56,10 +55,6 @@ class OpsgenieReceiverSettings(RateLimitedSettings):
     @property
     def base_url(self) -> str:
         return (self.url or API_URLS[self.region or "us"]).rstrip("/")
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _clip(text: str, limit: int) -> str:
@@ -107,7 +102,7 @@ def render_opsgenie(event: AlertEvent) -> dict[str, Any]:
         "rule_type": event.rule_type,
         "run_id": str(event.run_id),
         "run_url": event.run_url,
-        "window": f"{_utc(event.window_start)} – {_utc(event.window_end)}",
+        "window": f"{utc_timestamp(event.window_start)} – {utc_timestamp(event.window_end)}",
     }
     if event.drifted_columns:  # details are limited to 8000 characters in total
         details["drifted_columns"] = _clip(_columns_text(event), 4000)

@@ -12,13 +12,12 @@ design. 202 means accepted; 400 is permanent; 429 and 5xx retry.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
 
 from monitor.alerts.event import AlertEvent, Severity
-from monitor.notifiers._http import post_request
+from monitor.notifiers._http import post_request, utc_timestamp
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -42,10 +41,6 @@ class PagerDutyReceiverSettings(RateLimitedSettings):
     url: str = EVENTS_URL
 
 
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def render_pagerduty(event: AlertEvent, routing_key: str) -> dict[str, Any]:
     """The exact event body: a ``trigger`` while firing, a bare ``resolve`` once resolved."""
     if event.status == "resolved":
@@ -65,7 +60,7 @@ def render_pagerduty(event: AlertEvent, routing_key: str) -> dict[str, Any]:
             "summary": summary,
             "source": event.monitor,
             "severity": PAGERDUTY_SEVERITY[event.severity],
-            "timestamp": _utc(event.started_at),
+            "timestamp": utc_timestamp(event.started_at),
             "component": event.rule,
             "class": event.rule_type,
             "custom_details": {
@@ -74,8 +69,8 @@ def render_pagerduty(event: AlertEvent, routing_key: str) -> dict[str, Any]:
                 "episode": event.episode,
                 "run_id": event.run_id,
                 "run_url": event.run_url,
-                "window_start": _utc(event.window_start),
-                "window_end": _utc(event.window_end),
+                "window_start": utc_timestamp(event.window_start),
+                "window_end": utc_timestamp(event.window_end),
                 "labels": dict(event.labels),
                 "drifted_columns": [column.to_dict() for column in event.drifted_columns],
             },

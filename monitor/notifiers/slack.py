@@ -11,13 +11,12 @@ configured. Slack answers 200 ``ok``; 400 ``invalid_payload``/``no_text``,
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
 
 from monitor.alerts.event import AlertEvent, DriftedColumn
-from monitor.notifiers._http import post_request
+from monitor.notifiers._http import post_request, utc_span
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -30,10 +29,6 @@ class SlackReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["slack"]
     url_env: str  # env var holding the incoming webhook URL (the URL is the secret)
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _number(value: float | None, spec: str) -> str:
@@ -74,7 +69,7 @@ def render_slack(event: AlertEvent) -> dict[str, Any]:
                 {"type": "mrkdwn", "text": f"*Rule*\n{_escape(event.rule)}"},
                 {
                     "type": "mrkdwn",
-                    "text": f"*Window*\n{_utc(event.window_start)} – {_utc(event.window_end)}",
+                    "text": "*Window*\n" + utc_span(event.window_start, event.window_end),
                 },
             ],
         },

@@ -12,13 +12,12 @@ that, so a 2xx means "accepted by the workflow", not "shown in the channel".
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
 
 from monitor.alerts.event import AlertEvent, DriftedColumn
-from monitor.notifiers._http import post_request
+from monitor.notifiers._http import post_request, utc_span
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -32,10 +31,6 @@ class TeamsReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["teams"]
     url_env: str  # env var holding the workflow trigger URL (its sig= is the secret)
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _number(value: float | None, spec: str) -> str:
@@ -71,7 +66,7 @@ def render_teams(event: AlertEvent) -> dict[str, Any]:
                 {"title": "Rule", "value": event.rule},
                 {
                     "title": "Window",
-                    "value": f"{_utc(event.window_start)} – {_utc(event.window_end)}",
+                    "value": utc_span(event.window_start, event.window_end),
                 },
             ],
         },
