@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import silence_commands
+from monitor.commands import EXIT_ERROR
 from monitor.config import ConfigError, Settings, load_settings
 from monitor.secrets import SecretError
-
-EXIT_ERROR = 2
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:

@@ -64,9 +64,6 @@ class Schedule:
     every: timedelta | None = None
     cron: str | None = None
 
-    def describe(self) -> str:
-        return f"every {self.every}" if self.every is not None else f"cron {self.cron}"
-
     def period(self) -> timedelta:
         """The typical time between two fires (for cron: the first gap after a fixed date)."""
         if self.every is not None:

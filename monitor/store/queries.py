@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, func, select
 from sqlalchemy.orm import Session
 
-from monitor.store.models import MonitorRow, OutboxRow, ResultRow, RunRow
+from monitor.store.models import MonitorRow, ResultRow, RunRow
 
 RUN_SUCCEEDED = "succeeded"
 """``runs.status`` of a run that finished and stored its results."""
@@ -292,10 +292,3 @@ def latest_successful_runs(engine: Engine) -> list[RunDetail]:
     with Session(engine) as session:
         rows = session.execute(query).all()
         return _details(session, rows)
-
-
-def delivery_counts(engine: Engine) -> dict[str, int]:
-    """Outbox rows by status (only statuses that have rows)."""
-    query = select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
-    with Session(engine) as session:
-        return {status: int(count) for status, count in session.execute(query)}

@@ -10,13 +10,12 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
-from monitor.store.models import MonitorRow, OutboxRow, ResultRow, RunRow
+from monitor.store.models import MonitorRow, ResultRow, RunRow
 from monitor.store.queries import (
     RUN_SUCCEEDED,
     ResultView,
     RunDetail,
     RunSummary,
-    delivery_counts,
     get_run,
     latest_successful_runs,
     list_runs,
@@ -91,7 +90,6 @@ def test_an_empty_store_reads_as_empty(engine: Engine) -> None:
     assert list_runs(engine, None, 50, None) == []
     assert get_run(engine, 1) is None
     assert latest_successful_runs(engine) == []
-    assert delivery_counts(engine) == {}
 
 
 def test_list_runs_is_newest_first_with_drifted_columns(engine: Engine) -> None:
@@ -299,20 +297,3 @@ def test_reads_use_a_fixed_number_of_queries(engine: Engine) -> None:
         assert len(statements) == 2
     finally:
         event.remove(engine, "before_cursor_execute", count)
-
-
-def test_delivery_counts_groups_the_outbox_by_status(engine: Engine) -> None:
-    with Session(engine) as session:
-        for index, status in enumerate(["pending", "pending", "delivered", "dead", "pending"]):
-            session.add(
-                OutboxRow(
-                    message_id=f"msg-{index}",
-                    receiver="ops",
-                    event_type="drift.detected",
-                    payload={"n": index},
-                    status=status,
-                )
-            )
-        session.commit()
-
-    assert delivery_counts(engine) == {"pending": 3, "delivered": 1, "dead": 1}
