@@ -38,8 +38,8 @@ from detectors import (
 )
 from detectors import decide as decide_dataset
 from monitor.alerts.event import DriftedColumn
-from monitor.alerts.process import RunContextForAlerts, process_alerts
-from monitor.alerts.rules import ColumnFact, RunFacts
+from monitor.alerts.process import RunContextForAlerts, monitor_rules, process_alerts
+from monitor.alerts.rules import ColumnFact, NoDataRule, RunFacts
 from monitor.config import MonitorSettings
 from monitor.metrics import ColumnSample, Metrics
 from monitor.reference import load_reference, reference_key
@@ -326,7 +326,13 @@ def _alerting(
         reason=reason,
         columns=[_column_fact(monitor, r) for r in results],
         now=ctx.clock(),
-        last_success=last_success(ctx.engine, claim.monitor_id),
+        # Only a no_data rule with stale_after reads it: skip the query otherwise.
+        last_success=last_success(ctx.engine, claim.monitor_id)
+        if any(
+            isinstance(rule, NoDataRule) and rule.stale_after is not None
+            for rule in monitor_rules(monitor)
+        )
+        else None,
     )
     run = RunContextForAlerts(
         run_id=claim.run_id,

@@ -150,11 +150,12 @@ def active_silences(session: Session, now: datetime) -> list[Silence]:
 
 
 def last_success(engine: Engine, monitor_id: int) -> datetime | None:
+    """The slot (window end) of the monitor's newest successful run: how fresh its data is."""
     with Session(engine) as session:
         return session.scalar(
-            select(RunRow.finished_at)
+            select(RunRow.scheduled_for)
             .where(RunRow.monitor_id == monitor_id, RunRow.status == "succeeded")
-            .order_by(RunRow.finished_at.desc())
+            .order_by(RunRow.scheduled_for.desc())
             .limit(1)
         )
 

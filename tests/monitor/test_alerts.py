@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -18,7 +19,7 @@ from monitor.alerts.grouping import Group, Member, decide
 from monitor.alerts.rules import ColumnFact, RunFacts
 from monitor.alerts.silences import Matcher, Silence, is_silenced
 from monitor.alerts.state import Alert, step
-from monitor.config import MonitorSettings, parse_settings
+from monitor.config import FileSourceSettings, MonitorSettings, parse_settings
 from monitor.metrics import Metrics
 from monitor.runner import RunContext, run_check
 from monitor.sources import build_source
@@ -307,3 +308,33 @@ def test_for_and_silences_through_runs(engine: Engine, clock: Clock) -> None:
     next(runs)  # still firing: nothing new
     assert outbox(engine) == [("ops", "firing", "first", ("drift",))]
     assert not expire_silence(engine, 999, clock.now)
+
+
+def test_stale_source_fires_no_data_after_stale_after(
+    engine: Engine, clock: Clock, tmp_path: Path
+) -> None:
+    monitor = _settings(
+        [{"name": "stale", "type": "no_data", "stale_after": "30m", "resolve_after": 1}]
+    )
+    runs = scripted_runs(engine, monitor, clock, "Q")
+    next(runs)  # one successful run at T0 + 30s
+    broken = monitor.model_copy(
+        update={
+            "source": FileSourceSettings(
+                type="file", path=str(tmp_path / "gone-*.parquet"), timestamp_column="ts"
+            )
+        }
+    )
+    ctx = RunContext(
+        engine=engine,
+        metrics=Metrics(),
+        sources={broken.name: build_source(broken.source)},
+        worker_id="test",
+        base_url="http://127.0.0.1:8470",
+        clock=clock,
+    )
+    for minutes, expected in ((10, []), (45, [("ops", "firing", "first", ("stale",))])):
+        clock.now = T0 + timedelta(minutes=minutes)
+        outcome = run_check(ctx, broken, clock.now, "schedule")
+        assert outcome is not None and outcome.status == "failed"
+        assert outbox(engine) == expected
