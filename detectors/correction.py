@@ -84,7 +84,8 @@ def apply_correction(
 
 
 def _effect_name(method: str) -> str:
-    spec = METHODS.get(method)
+    # A pooled-window test is named "<method>@<windows>" (detectors.sequential).
+    spec = METHODS.get(method.partition("@")[0])
     return "effect" if spec is None else spec.effect_name
 
 

@@ -8,6 +8,7 @@ variable that is read only when the secret is used.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from pydantic import (
 )
 
 from detectors import METHODS
+from detectors.budget import FalseAlarmBudget
 from monitor.alerts.rules import RuleSettings
 from monitor.cron import cron_trigger
 from monitor.durations import parse_duration
@@ -301,8 +303,46 @@ class PerformanceSettings(SettingsModel):
     allowed_drop: float = Field(default=0.05, ge=0)
 
 
+DEFAULT_FALSE_ALARMS = "1/30d"
+
+_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\S+)\s*$")
+
+
+def parse_false_alarms(text: str) -> FalseAlarmBudget:
+    """Parse a false-alarm budget such as "1/30d" (alarms per duration).
+
+    >>> parse_false_alarms("1/30d")
+    FalseAlarmBudget(alarms=1.0, horizon_hours=720.0)
+    """
+    expected = 'expected alarms per duration such as "1/30d" or "2/7d"'
+    match = _BUDGET.match(text)
+    if match is None:
+        raise ValueError(f'{expected}, got "{text}"')
+    try:
+        horizon = parse_duration(match.group(2))
+    except ValueError:
+        raise ValueError(f'{expected}, got "{text}"') from None
+    alarms = float(match.group(1))
+    if alarms <= 0:
+        raise ValueError(f'{expected} with more than 0 alarms, got "{text}"')
+    return FalseAlarmBudget(alarms=alarms, horizon_hours=horizon.total_seconds() / 3600)
+
+
 class ThresholdSettings(SettingsModel):
-    alpha: float = Field(default=0.05, gt=0, lt=1)
+    false_alarms: str | None = Field(
+        default=None,
+        description='false alarms allowed on stationary data, e.g. "1/30d" (the default)',
+    )
+    alpha: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="per-window significance after correction, instead of a budget",
+    )
+    sequential_scales: tuple[int, ...] = Field(
+        default=(4, 16, 64),
+        description="pooled-window tests over this many recent windows; [] turns them off",
+    )
     correction: Literal["none", "bonferroni", "holm", "bh"] = "bh"
     drift_share: float | None = Field(
         default=None,
@@ -316,6 +356,43 @@ class ThresholdSettings(SettingsModel):
     multivariate: Literal["none", "mmd", "pca_reconstruction"] = Field(
         default="none", description="a whole-row test; a run drifts when it does"
     )
+
+    @field_validator("false_alarms")
+    @classmethod
+    def _budget(cls, text: str | None) -> str | None:
+        if text is not None:
+            parse_false_alarms(text)
+        return text
+
+    @field_validator("sequential_scales")
+    @classmethod
+    def _scales(cls, scales: tuple[int, ...]) -> tuple[int, ...]:
+        if any(scale < 2 for scale in scales):
+            raise ValueError(f"every scale must be at least 2 windows, got {list(scales)}")
+        if list(scales) != sorted(set(scales)):
+            raise ValueError(f"scales must be distinct and increasing, got {list(scales)}")
+        return scales
+
+    @model_validator(mode="after")
+    def _budget_or_alpha(self) -> ThresholdSettings:
+        if self.false_alarms is not None and self.alpha is not None:
+            raise ValueError(
+                'set false_alarms (a budget such as "1/30d") or alpha (a per-window level), '
+                "not both"
+            )
+        explicit_scales = "sequential_scales" in self.model_fields_set
+        if self.alpha is not None and explicit_scales and self.sequential_scales:
+            raise ValueError(
+                "sequential_scales need the false-alarm budget; with alpha, runs are decided "
+                "window by window (remove alpha or sequential_scales)"
+            )
+        return self
+
+    def budget(self) -> FalseAlarmBudget | None:
+        """The budget in force: None when ``alpha`` asks for the per-window meaning."""
+        if self.alpha is not None:
+            return None
+        return parse_false_alarms(self.false_alarms or DEFAULT_FALSE_ALARMS)
 
 
 class MonitorSettings(SettingsModel):

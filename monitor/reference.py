@@ -18,7 +18,7 @@ from monitor.sources.base import Source, SourceError, Window
 from monitor.sources.file import match_files, read_frame
 from monitor.sources.sql import read_query
 
-_KEY_VERSION = "driftwarden-reference-v1"
+_KEY_VERSION = "driftwarden-reference-v2"
 
 
 def load_reference(monitor: MonitorSettings, source: Source, seed: int = 0) -> pd.DataFrame:

@@ -37,17 +37,21 @@ from detectors import (
     test_pca_reconstruction,
 )
 from detectors import decide as decide_dataset
+from detectors.budget import RunLevels, split_level
 from monitor.alerts.event import DriftedColumn
 from monitor.alerts.process import RunContextForAlerts, monitor_rules, process_alerts
 from monitor.alerts.rules import ColumnFact, NoDataRule, RunFacts
 from monitor.config import MonitorSettings
+from monitor.levels import monitor_levels
 from monitor.metrics import ColumnSample, Metrics
 from monitor.reference import load_reference, reference_key
+from monitor.sequential import SequentialOutcome, sequential_tests
 from monitor.sources.base import Source, SourceError, Window
 from monitor.store import runs as store
 from monitor.store.alerts import add_outbox, last_success
 from monitor.store.models import utcnow
 from monitor.store.queries import ResultView
+from monitor.store.sketches import add_sketch
 
 log = logging.getLogger("driftwarden.runner")
 
@@ -175,11 +179,24 @@ def reference_profile(
 
 
 def evaluate(
-    monitor: MonitorSettings, profile: ReferenceProfile, current: pd.DataFrame
+    monitor: MonitorSettings,
+    profile: ReferenceProfile,
+    current: pd.DataFrame,
+    levels: RunLevels | None = None,
 ) -> list[ColumnResult]:
-    """Per-column drift (corrected across columns), then performance when labels are present."""
+    """Per-column drift (corrected across columns), then performance when labels are present.
+
+    ``levels`` (default: the monitor's, see ``monitor.levels``) is shared out
+    between the columns and the multivariate test by ``split_level``: the
+    p-value tests are corrected together at their share, and each distance
+    and the multivariate test is held to a Bonferroni share.
+    """
+    levels = monitor_levels(monitor) if levels is None else levels
     if len(current):
         require_columns(current, [column.name for column in monitor.columns], "current window")
+    multivariate = profile.multivariate is not None and len(current) > 0
+    n_tests = len(monitor.columns) + (1 if multivariate else 0)
+    single = levels.window / n_tests
     drift = [
         test_column(
             profile.columns[column.name],
@@ -187,17 +204,22 @@ def evaluate(
             method=column.method,
             threshold=column.threshold,
             effect_floor=column.effect_floor,
+            noise_level=single,
         )
         for column in monitor.columns
     ]
     thresholds = monitor.thresholds
-    results = apply_correction(drift, alpha=thresholds.alpha, correction=thresholds.correction)
-    if profile.multivariate is not None and len(current):
+    n_p_value = sum(r.p_value is not None for r in drift)
+    split = split_level(levels.window, n_p_value=n_p_value, n_other=n_tests - n_p_value)
+    results = apply_correction(drift, alpha=split.corrected, correction=thresholds.correction)
+    if profile.multivariate is not None and multivariate:
         names = [column.name for column in monitor.columns]
         if thresholds.multivariate == "mmd":
-            results.append(test_mmd(profile.multivariate, current[names], alpha=thresholds.alpha))
+            results.append(test_mmd(profile.multivariate, current[names], alpha=single))
         else:
-            results.append(test_pca_reconstruction(profile.multivariate, current[names]))
+            results.append(
+                test_pca_reconstruction(profile.multivariate, current[names], level=single)
+            )
     perf = monitor.performance
     if perf and len(current) and perf.label in current and perf.prediction in current:
         results += compare_performance(
@@ -215,12 +237,14 @@ def decide(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tuple[b
     """Monitor-level decision and the sentence that explains it.
 
     Column drift and the multivariate test are decided by ``detectors.decide``;
-    a performance drop beyond ``allowed_drop`` also makes the run drift.
+    a drifted pooled-window (sequential) test, or a performance drop beyond
+    ``allowed_drop``, also makes the run drift.
     """
-    performance_names = _performance_methods(monitor)
     multivariate = next((r for r in results if r.column == MULTIVARIATE_COLUMN), None)
-    columns = [r for r in results if r.method not in performance_names and r is not multivariate]
-    degraded = [r for r in results if r.method in performance_names and r.drifted]
+    kinds = [(result_kind(monitor, r), r) for r in results]
+    columns = [r for kind, r in kinds if kind == "drift" and r is not multivariate]
+    degraded = [r for kind, r in kinds if kind == "performance" and r.drifted]
+    persistent = [r for kind, r in kinds if kind == "sequential" and r.drifted]
     thresholds = monitor.thresholds
     decision = decide_dataset(
         columns,
@@ -229,10 +253,17 @@ def decide(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tuple[b
         key_columns=thresholds.key_columns,
         multivariate=multivariate,
     )
-    if not degraded:
+    extra = []
+    if persistent:
+        extra.append(
+            "drift over recent windows: "
+            + ", ".join(f"{r.column} ({r.method})" for r in persistent)
+        )
+    if degraded:
+        extra.append("performance dropped: " + ", ".join(r.method for r in degraded))
+    if not extra:
         return decision.drifted, decision.reason
-    dropped = "performance dropped: " + ", ".join(r.method for r in degraded)
-    return True, f"drift: {decision.reason.split(': ', 1)[-1]}; {dropped}"
+    return True, "drift: " + "; ".join([decision.reason.split(": ", 1)[-1], *extra])
 
 
 def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
@@ -243,13 +274,18 @@ def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
     )
 
 
-def _kind(monitor: MonitorSettings, result: ColumnResult) -> str:
-    return "performance" if result.method in _performance_methods(monitor) else "drift"
+def result_kind(monitor: MonitorSettings, result: ColumnResult) -> str:
+    """ "performance", "sequential" (a pooled-window test) or "drift" (one window)."""
+    if result.method in _performance_methods(monitor):
+        return "performance"
+    if "scale" in result.details:
+        return "sequential"
+    return "drift"
 
 
 def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
     return ResultView(
-        kind=_kind(monitor, result),
+        kind=result_kind(monitor, result),
         column=result.column,
         method=result.method,
         statistic=result.statistic,
@@ -286,7 +322,10 @@ def _share(part: float, whole: float) -> float | None:
     return part / whole if whole > 0 else None
 
 
-def _column_fact(monitor: MonitorSettings, result: ColumnResult) -> ColumnFact:
+def _column_fact(
+    monitor: MonitorSettings, result: ColumnResult, persistent: frozenset[str]
+) -> ColumnFact:
+    """A rule's view of one result; a column drifted over recent windows counts as drifted."""
     details = result.details
     missing = details.get("n_missing_current")
     reference_counts = details.get("reference_counts")
@@ -296,11 +335,12 @@ def _column_fact(monitor: MonitorSettings, result: ColumnResult) -> ColumnFact:
         if isinstance(reference_counts, dict) and isinstance(current_counts, dict)
         else None
     )
+    kind = result_kind(monitor, result)
     return ColumnFact(
         column=result.column,
         method=result.method,
-        kind=_kind(monitor, result),
-        drifted=result.drifted,
+        kind=kind,
+        drifted=result.drifted or (kind == "drift" and result.column in persistent),
         status=result.status,
         missing_share=_share(missing, missing + result.n_current)
         if isinstance(missing, int)
@@ -320,11 +360,18 @@ def _alerting(
     results: Sequence[ColumnResult],
 ) -> store.InTransaction:
     """The alert work for a finished run, to run inside its transaction."""
+    persistent = frozenset(
+        r.column for r in results if r.drifted and result_kind(monitor, r) == "sequential"
+    )
     facts = RunFacts(
         status=status,
         drifted=drifted,
         reason=reason,
-        columns=[_column_fact(monitor, r) for r in results],
+        columns=[
+            _column_fact(monitor, r, persistent)
+            for r in results
+            if result_kind(monitor, r) != "sequential"
+        ],
         now=ctx.clock(),
         # Only a no_data rule with stale_after reads it: skip the query otherwise.
         last_success=last_success(ctx.engine, claim.monitor_id)
@@ -421,6 +468,29 @@ def _sinks(
     return queue
 
 
+def _history(
+    claim: store.Claim, window: Window, key: str, pooled: SequentialOutcome, levels: RunLevels
+) -> store.InTransaction:
+    """This run's window sketches, added to the sequential tests' history in its transaction."""
+    sketches = pooled.sketches
+
+    def add(session: Session) -> None:
+        if sketches:
+            add_sketch(
+                session,
+                monitor_id=claim.monitor_id,
+                run_id=claim.run_id,
+                reference_key=key,
+                scheduled_for=claim.scheduled_for,
+                window_start=window.start,
+                window_end=window.end,
+                columns=sketches,
+                keep=max(levels.pooled, default=1),
+            )
+
+    return add
+
+
 def _together(*steps: store.InTransaction) -> store.InTransaction:
     def run_all(session: Session) -> None:
         for step in steps:
@@ -446,7 +516,13 @@ def run_check(
     try:
         profile = reference_profile(ctx, monitor, monitor_id, source)
         current = source.sample(window, monitor.sample_limit, seed=int(scheduled_for.timestamp()))
-        results = evaluate(monitor, profile, current)
+        levels = monitor_levels(monitor)
+        results = evaluate(monitor, profile, current, levels)
+        key = ctx.profiles[monitor_id][0]
+        pooled = sequential_tests(
+            ctx.engine, monitor, monitor_id, key, profile.columns, window, current, results, levels
+        )
+        results += pooled.results
     except (SourceError, DataError, ValueError) as exc:
         reason = str(exc)
         log.warning("run %d of monitor %s failed: %s", claim.run_id, monitor.name, reason)
@@ -475,6 +551,7 @@ def run_check(
         within=_together(
             _alerting(ctx, monitor, claim, window, status, drifted, reason, results),
             _sinks(ctx, monitor, claim, status, drifted, results),
+            _history(claim, window, key, pooled, levels),
         ),
     )
     ctx.metrics.record_successful_run(

@@ -224,3 +224,24 @@ class DeliveryAttemptRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[float] = mapped_column(Float)
     outcome: Mapped[str] = mapped_column(String(20))
+
+
+class WindowSketchRow(Base):
+    """One run's windows reduced to counts, pooled by the sequential tests of later runs.
+
+    Keyed by the reference they were sketched against: a new reference starts
+    a new history. Only the newest few per monitor are kept (see
+    ``monitor.store.sketches``).
+    """
+
+    __tablename__ = "window_sketches"
+    __table_args__ = (Index("ix_window_sketches_monitor_slot", "monitor_id", "scheduled_for"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), unique=True)
+    reference_key: Mapped[str] = mapped_column(String(64))
+    scheduled_for: Mapped[datetime]
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    columns: Mapped[dict[str, Any]]

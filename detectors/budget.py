@@ -1,0 +1,125 @@
+"""A false-alarm budget: how significant one run must be so a monitor pages rarely.
+
+A per-window alpha of 0.05 is a promise about one window. A monitor that
+runs every hour makes 720 such promises a month, and at 5 % each it pages
+on data that never changed more than once a day. Users think in alarms per
+month, so the budget is stated that way ("at most one false alarm per 30
+days") and the per-run level follows from it and the schedule:
+
+    level per run = alarms / (horizon / schedule period),  at most 0.05
+
+That level is the probability that one run on stationary data is called
+drifted, so the expected number of drifted runs in the horizon, and
+therefore of alert episodes, is at most the budget (by linearity of
+expectation, however the runs are correlated). The run's tests share it by
+the union bound: the single-window tests get ``window_share`` of it, and
+each pooled-window scale of the sequential tests (``detectors.sequential``)
+an equal part of the rest. Inside one family, ``split_level`` shares a level
+between the p-value tests (corrected together with Benjamini–Hochberg,
+whose family-wise error under the global null equals its FDR level) and the
+distances and multivariate tests (a Bonferroni share each).
+
+Effect floors only ever remove alarms, so they keep the budget.
+
+>>> budget = FalseAlarmBudget(alarms=1, horizon_hours=30 * 24)
+>>> levels = run_levels(budget, period_hours=1, scales=(4, 16, 64))
+>>> round(levels.total, 6), round(levels.window, 6), round(levels.pooled[16], 6)
+(0.001389, 0.000694, 0.000231)
+>>> run_levels(budget, period_hours=24 * 7, scales=()).window  # capped at 0.05
+0.05
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+MAX_RUN_LEVEL: Final = 0.05
+"""A run is never tested more loosely than the classic 5 %, however rare its runs."""
+
+WINDOW_SHARE: Final = 0.5
+"""Share of a run's level spent on the single-window tests when sequential tests run."""
+
+
+@dataclass(frozen=True)
+class FalseAlarmBudget:
+    """At most ``alarms`` false alarms per ``horizon_hours`` on stationary data."""
+
+    alarms: float
+    horizon_hours: float
+
+    def __post_init__(self) -> None:
+        if not self.alarms > 0:
+            raise ValueError(f"a false-alarm budget needs alarms > 0, got {self.alarms}")
+        if not self.horizon_hours > 0:
+            raise ValueError(
+                f"a false-alarm budget needs a positive horizon, got {self.horizon_hours}"
+            )
+
+    def per_run(self, period_hours: float) -> float:
+        """The probability a run may false-alarm when runs come every ``period_hours``."""
+        if not period_hours > 0:
+            raise ValueError(f"the schedule period must be positive, got {period_hours} hours")
+        runs = self.horizon_hours / period_hours
+        return min(self.alarms / runs, MAX_RUN_LEVEL)
+
+
+@dataclass(frozen=True)
+class RunLevels:
+    """Family-wise levels of one run: its single-window tests and each pooled scale."""
+
+    total: float
+    window: float
+    pooled: Mapping[int, float] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One phrase for reasons and logs."""
+        text = f"run level {self.total:.3g} (single window {self.window:.3g}"
+        if self.pooled:
+            scales = ", ".join(f"{scale} runs {level:.3g}" for scale, level in self.pooled.items())
+            text += f"; pooled {scales}"
+        return text + ")"
+
+
+def run_levels(
+    budget: FalseAlarmBudget,
+    *,
+    period_hours: float,
+    scales: Sequence[int],
+    window_share: float = WINDOW_SHARE,
+) -> RunLevels:
+    """Split a budget's per-run level between the single window and the pooled scales."""
+    total = budget.per_run(period_hours)
+    if not scales:
+        return RunLevels(total=total, window=total)
+    if not 0 < window_share < 1:
+        raise ValueError(f"window_share must be between 0 and 1, got {window_share}")
+    each = total * (1 - window_share) / len(scales)
+    return RunLevels(
+        total=total, window=total * window_share, pooled={scale: each for scale in scales}
+    )
+
+
+@dataclass(frozen=True)
+class LevelSplit:
+    """A family's level shared out: BH level of the p-value tests, and one distance's level."""
+
+    corrected: float
+    each_uncorrected: float
+
+
+def split_level(level: float, *, n_p_value: int, n_other: int) -> LevelSplit:
+    """Share ``level`` between ``n_p_value`` BH-corrected tests and ``n_other`` single tests.
+
+    The p-value tests get ``level * n_p_value / n`` as their BH level and
+    every other test ``level / n``: by the union bound the family errs with
+    probability at most ``level`` when nothing changed.
+
+    >>> split_level(0.01, n_p_value=3, n_other=1)
+    LevelSplit(corrected=0.0075, each_uncorrected=0.0025)
+    """
+    n = n_p_value + n_other
+    if n_p_value == 0:  # nothing to correct; the BH level is never used
+        return LevelSplit(corrected=level, each_uncorrected=level / max(n, 1))
+    return LevelSplit(corrected=level * n_p_value / n, each_uncorrected=level / n)

@@ -1,0 +1,127 @@
+"""A run's sequential tests: its window pooled with recent ones, at each configured scale.
+
+The pure statistics are ``detectors.sequential``; this module reads the
+earlier windows from the store, decides which may be pooled, and says what
+this run adds to the history. A window is pooled only with windows it does
+not overlap and that were sketched against the same reference, so a row is
+never counted twice and a new reference starts afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from detectors import ColumnProfile, ColumnResult, apply_correction
+from detectors.budget import RunLevels, split_level
+from detectors.sequential import WindowSketch, pooled_test, sketch_window
+from monitor.config import MonitorSettings
+from monitor.sources.base import Window
+from monitor.store.sketches import recent_sketches
+
+
+@dataclass(frozen=True)
+class SequentialOutcome:
+    """The pooled results of one run and the sketches it adds to the history (if any)."""
+
+    results: list[ColumnResult]
+    sketches: Mapping[str, Any] | None
+    """Column -> sketch to store, or None when this window overlaps the newest stored one."""
+
+
+def sequential_tests(
+    engine: Engine,
+    monitor: MonitorSettings,
+    monitor_id: int,
+    reference_key: str,
+    profiles: Mapping[str, ColumnProfile],
+    window: Window,
+    current: pd.DataFrame,
+    window_results: Sequence[ColumnResult],
+    levels: RunLevels,
+) -> SequentialOutcome:
+    """Sketch this window, pool it with earlier ones from the store, and test each pool.
+
+    Columns whose window could not be tested (bad data, identifiers) are
+    neither sketched nor pooled.
+    """
+    if not levels.pooled or len(current) == 0:
+        return SequentialOutcome(results=[], sketches=None)
+    sketches = sketch_columns(profiles, current, window_results)
+    history = recent_sketches(engine, monitor_id, reference_key, window.end, max(levels.pooled))
+    earlier = [
+        {name: WindowSketch.from_dict(name, data) for name, data in stored.columns.items()}
+        for stored in history
+        if stored.window_end <= window.start
+    ]
+    overlaps = bool(history) and window.start < history[0].window_end
+    return SequentialOutcome(
+        results=pooled_results(monitor, profiles, sketches, earlier, levels),
+        sketches=None if overlaps else {name: s.to_dict() for name, s in sketches.items()},
+    )
+
+
+def sketch_columns(
+    profiles: Mapping[str, ColumnProfile],
+    current: pd.DataFrame,
+    window_results: Sequence[ColumnResult],
+) -> dict[str, WindowSketch]:
+    """This window's sketch of every column its single-window test could test."""
+    testable = {r.column for r in window_results if r.status == "ok"}
+    return {
+        name: sketch_window(profile, current[name])
+        for name, profile in profiles.items()
+        if name in testable
+    }
+
+
+def pooled_results(
+    monitor: MonitorSettings,
+    profiles: Mapping[str, ColumnProfile],
+    sketches: Mapping[str, WindowSketch],
+    earlier: Sequence[Mapping[str, WindowSketch]],
+    levels: RunLevels,
+) -> list[ColumnResult]:
+    """Test this window pooled with the newest ``earlier`` windows (newest first), per scale.
+
+    A scale runs once there are enough earlier windows; a column is pooled
+    at a scale only when every window of the pool has its sketch.
+    """
+    effect_floors = {column.name: column.effect_floor for column in monitor.columns}
+    results: list[ColumnResult] = []
+    for scale, level in levels.pooled.items():
+        if len(earlier) < scale - 1:
+            continue
+        pools = {
+            name: [sketch, *(entry[name] for entry in earlier[: scale - 1] if name in entry)]
+            for name, sketch in sketches.items()
+        }
+        full = {name: pool for name, pool in pools.items() if len(pool) == scale}
+        # Each test's own level is its Bonferroni share (what a distance is held to);
+        # the p-value tests are then decided together by the correction below.
+        scale_results = [
+            pooled_test(
+                profiles[name],
+                pool,
+                level=level / max(len(full), 1),
+                effect_floor=effect_floors.get(name),
+            )
+            for name, pool in full.items()
+        ]
+        results += _corrected(scale_results, level, monitor)
+    return results
+
+
+def _corrected(
+    results: list[ColumnResult], level: float, monitor: MonitorSettings
+) -> list[ColumnResult]:
+    """Share one scale's level between its columns as the single-window tests do."""
+    n_p_value = sum(r.p_value is not None for r in results)
+    split = split_level(level, n_p_value=n_p_value, n_other=len(results) - n_p_value)
+    return apply_correction(
+        results, alpha=split.corrected, correction=monitor.thresholds.correction
+    )
