@@ -38,6 +38,22 @@ def correlated(seed: int, n: int, correlation: float) -> pd.DataFrame:
     return pd.DataFrame({"x": x, "y": y, "segment": segment})
 
 
+LOADINGS = np.array([[1.0, 0.8, 0.6, 0.0, 0.3], [0.0, 0.4, 0.6, 1.0, -0.5]])
+STATIONARY_COLUMNS: list[tuple[str, detectors.ColumnKind]] = [
+    *((f"n{i}", "numeric") for i in range(5)),
+    ("tier", "categorical"),
+]
+
+
+def stationary(seed: int, n: int, *, noise: float = 0.5) -> pd.DataFrame:
+    """Five numeric columns driven by two factors plus ``noise``, and an independent category."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(n, 2)) @ LOADINGS + rng.normal(scale=noise, size=(n, 5))
+    frame = pd.DataFrame(values, columns=[f"n{i}" for i in range(5)])
+    frame["tier"] = rng.choice(["a", "b", "c", "d"], size=n, p=[0.4, 0.3, 0.2, 0.1])
+    return frame
+
+
 def round_trip(profile: MultivariateProfile) -> MultivariateProfile:
     return MultivariateProfile.from_dict(json.loads(json.dumps(profile.to_dict(), allow_nan=False)))
 
@@ -89,6 +105,9 @@ def test_p_value_is_a_permutation_count() -> None:
     n_permutations = 99
     result = test_mmd(profile, correlated(5, 30, 0.5), n_permutations=n_permutations, seed=3)
     assert result.p_value is not None
+    # alpha 0.05 with 99 permutations: 5 permutations' worth of resolution below alpha.
+    assert result.details["p_value_method"] == "permutation"
+    assert result.p_value == result.details["p_value_permutation"]
     count = result.p_value * (1 + n_permutations)
     assert count == pytest.approx(round(count)) and 1 <= round(count) <= 1 + n_permutations
     again = test_mmd(profile, correlated(5, 30, 0.5), n_permutations=n_permutations, seed=3)
@@ -164,6 +183,150 @@ def test_mmd_detects_a_change_in_the_category_mix() -> None:
     assert test_mmd(profile, current).drifted
 
 
+def test_mmd_gamma_p_value_resolves_levels_the_permutations_cannot() -> None:
+    profile = fit_multivariate(correlated(17, 400, 0.8), COLUMNS)
+    flipped = with_marginals_of(correlated(18, 400, 0.8), correlated(19, 400, -0.8))
+    at_1e4 = test_mmd(profile, flipped, alpha=1e-4)
+    assert at_1e4.details["p_value_method"] == "gamma"
+    assert at_1e4.p_value == at_1e4.details["p_value_gamma"] and at_1e4.p_value < 1e-4
+    assert at_1e4.details["p_value_permutation"] == pytest.approx(1 / 501)
+    assert at_1e4.drifted and "p-value" in at_1e4.reason and "floor" in at_1e4.reason
+    at_1e2 = test_mmd(profile, flipped, alpha=0.01)
+    assert at_1e2.details["p_value_method"] == "permutation"
+    assert at_1e2.p_value == pytest.approx(1 / 501)
+    # 0.0099 * 501 < 5: the permutations resolve too little below that level.
+    assert test_mmd(profile, flipped, alpha=0.0099).details["p_value_method"] == "gamma"
+
+
+def test_gamma_tail_follows_the_permutation_tail() -> None:
+    # The null of one pooled sample, read off 4,000 permutations, against the shifted
+    # gamma fitted to the first 500 of them (what test_mmd uses): at the 1% and 0.25%
+    # points of the permutation null the gamma p-value is within a factor of 2.5.
+    from detectors.multivariate._kernel import permuted_mmd2, rbf_kernel
+    from detectors.multivariate.mmd import _gamma_p_value
+
+    profile = fit_multivariate(stationary(50, 400), STATIONARY_COLUMNS)
+    pooled = np.concatenate([profile.reference_rows, profile.encode(stationary(51, 200))])
+    rng = np.random.default_rng(52)
+    n_permutations = 4000
+    splits = np.zeros((pooled.shape[0], n_permutations), dtype=np.float64)
+    shuffled = rng.permuted(np.tile(np.arange(pooled.shape[0]), (n_permutations, 1)), axis=1)
+    splits[shuffled[:, :400].ravel(), np.repeat(np.arange(n_permutations), 400)] = 1.0
+    unbiased, biased = permuted_mmd2(rbf_kernel(pooled, profile.bandwidth), 400, splits)
+    for tail in (0.01, 0.0025):
+        point = float(np.quantile(unbiased, 1 - tail))
+        p_gamma = _gamma_p_value(point, unbiased[:500], biased[:500])[0]
+        assert tail / 2.5 <= p_gamma <= tail * 2.5, (tail, p_gamma)
+
+
+def test_mmd_effect_floor_keeps_a_negligible_change_from_drifting() -> None:
+    reference = stationary(53, 5000)
+    profile = fit_multivariate(reference, STATIONARY_COLUMNS)
+    assert 0.0 < profile.mmd_effect_floor < 0.01
+    # Every numeric column 0.1 sd higher in 2,000 rows: highly significant, but below the
+    # floor (which also moves 5% of the tiers); 0.2 sd is above it.
+    shifted = stationary(54, 2000)
+    twice = stationary(55, 2000)
+    for column in (f"n{i}" for i in range(5)):
+        shifted[column] += 0.1 * reference[column].std()
+        twice[column] += 0.2 * reference[column].std()
+    small = test_mmd(profile, shifted, alpha=1e-3, n_permutations=200)
+    assert small.p_value is not None and small.p_value < 1e-3 and not small.drifted
+    assert small.effect is not None and small.effect_floor == profile.mmd_effect_floor
+    assert small.effect < small.effect_floor
+    assert small.reason.endswith("significant but too small to call drift")
+    large = test_mmd(profile, twice, alpha=1e-4, n_permutations=200)
+    assert large.drifted and large.effect is not None and large.effect >= profile.mmd_effect_floor
+
+
+# --- Calibration on stationary data and detection at budget levels ---------------------
+#
+# Reference 5,000 rows, windows of 500 and 1,000 rows of the same stationary process.
+# Tolerances are binomial: at level 0.01 the alarm count may not exceed the 99.9% point
+# of Binomial(windows, 0.01); at 1e-3 at most the stated count, which Binomial(windows,
+# 1e-3) exceeds with probability < 0.2%.
+
+
+def test_pca_false_alarm_rate_is_calibrated() -> None:
+    # The bounds account for the reference's own sampling error only on average over
+    # references (a given reference's held-out mean error is itself a draw), so the
+    # windows come from ten references, ten windows of each size per reference.
+    windows = alarms_1e2 = alarms_1e3 = 0
+    for reference_seed in range(10):
+        profile = fit_multivariate(stationary(100 + reference_seed, 5000), STATIONARY_COLUMNS)
+        for window in range(10):
+            for n_rows in (500, 1000):
+                current = stationary(1000 + 100 * reference_seed + 2 * window + n_rows, n_rows)
+                windows += 1
+                alarms_1e2 += test_pca_reconstruction(profile, current, level=0.01).drifted
+                alarms_1e3 += test_pca_reconstruction(profile, current, level=1e-3).drifted
+    assert windows == 200
+    assert alarms_1e2 <= stats.binom.ppf(0.999, windows, 0.01), alarms_1e2
+    assert alarms_1e3 <= 2, alarms_1e3
+
+
+def test_mmd_false_alarm_rate_at_small_levels() -> None:
+    # Reference rows capped at 500 to keep each pooled kernel small; at level 0.01 the
+    # permutation p-value decides (exact), at 1e-3 the gamma one. Significance alone is
+    # counted (the effect floor only removes alarms).
+    profile = fit_multivariate(stationary(200, 5000), STATIONARY_COLUMNS, max_rows=500)
+    windows = significant_1e2 = significant_1e3 = 0
+    for window in range(12):
+        for n_rows in (500, 1000):
+            current = stationary(2000 + 2 * window + n_rows, n_rows)
+            result = test_mmd(profile, current, alpha=0.01, seed=window)
+            assert result.details["p_value_method"] == "permutation"
+            windows += 1
+            significant_1e2 += result.details["p_value_permutation"] < 0.01
+            significant_1e3 += result.details["p_value_gamma"] < 1e-3
+    assert significant_1e2 <= stats.binom.ppf(0.999, windows, 0.01), significant_1e2
+    assert significant_1e3 <= 1, significant_1e3
+
+
+def test_gamma_p_value_is_calibrated_on_many_small_windows() -> None:
+    # 200 null windows of 100 rows against a 300-row reference: enough windows to see a
+    # gamma tail that is too light (the two-moment gamma gave 3 below 1e-3 in 400). Only
+    # 200 permutations, for speed: a noisier fit than the default 500 gives.
+    p_values = []
+    for window in range(200):
+        if window % 20 == 0:
+            profile = fit_multivariate(stationary(300 + window, 300), STATIONARY_COLUMNS)
+        current = stationary(3000 + window, 100)
+        result = test_mmd(profile, current, alpha=1e-3, n_permutations=200, seed=window)
+        assert result.details["p_value_method"] == "gamma"
+        p_values.append(result.details["p_value_gamma"])
+    below = np.array(p_values)
+    assert (below < 0.01).sum() <= stats.binom.ppf(0.999, 200, 0.01)
+    assert (below < 1e-3).sum() <= 1
+
+
+def test_pca_catches_drift_that_lowers_the_reconstruction_error() -> None:
+    profile = fit_multivariate(stationary(400, 5000), STATIONARY_COLUMNS)
+    quieter = stationary(401, 500, noise=0.3)  # rows nearer the two-factor subspace
+    result = test_pca_reconstruction(profile, quieter, level=1e-4)
+    assert result.drifted and result.details["side"] == "lower"
+    assert result.threshold == result.details["lower_bound"]
+    assert result.details["bound_method"] == "normal"
+    assert result.reason.startswith("mean reconstruction error ")
+    assert (
+        " < lower bound " in result.reason and "(two-sided, level 0.0001; upper " in result.reason
+    )
+    one_tier = stationary(402, 500).assign(tier="a")  # a category column collapses
+    collapsed = test_pca_reconstruction(profile, one_tier, level=1e-4)
+    assert collapsed.drifted and collapsed.details["side"] == "lower"
+    assert not test_pca_reconstruction(profile, stationary(403, 500), level=1e-4).drifted
+
+
+def test_mmd_catches_a_correlation_flip_at_a_budget_level() -> None:
+    profile = fit_multivariate(stationary(500, 5000), STATIONARY_COLUMNS)
+    flipped = stationary(501, 1000)
+    flipped["n3"] = -flipped["n3"]  # symmetric marginal; its correlations change sign
+    result = test_mmd(profile, flipped, alpha=1e-4)
+    assert result.drifted and result.details["p_value_method"] == "gamma"
+    assert result.p_value is not None and result.p_value < 1e-4
+    assert result.effect is not None and result.effect >= profile.mmd_effect_floor
+
+
 # --- PCA reconstruction -----------------------------------------------------------------
 
 
@@ -172,39 +335,56 @@ def test_pca_reconstruction_detects_a_correlation_break() -> None:
     result = test_pca_reconstruction(profile, correlated(21, 300, 0.0))
     assert result.drifted and result.status == "ok"
     assert result.statistic is not None and result.statistic > result.threshold
+    assert result.details["side"] == "upper"
+    assert result.threshold == result.details["upper_bound"]
     assert (result.column, result.method, result.p_value) == ("*", "pca_reconstruction", None)
     assert result.details["effect"] > 1.5
     unchanged = test_pca_reconstruction(profile, correlated(22, 300, 0.9))
     assert not unchanged.drifted and unchanged.details["effect"] < 1.2
 
 
-def test_pca_threshold_can_be_overridden() -> None:
+def test_pca_bounds_are_two_sided_and_named_in_the_result() -> None:
     profile = fit_multivariate(correlated(23, 300, 0.9), COLUMNS)
     current = correlated(24, 100, 0.9)
-    default = test_pca_reconstruction(profile, current)
-    assert default.threshold == pytest.approx(profile.reconstruction_threshold(100))
-    assert default.statistic is not None
-    lowered = test_pca_reconstruction(profile, current, threshold=default.statistic / 2)
-    assert lowered.drifted and lowered.threshold == default.statistic / 2
-
-
-def test_pca_threshold_shrinks_with_the_window() -> None:
-    profile = fit_multivariate(correlated(25, 2000, 0.9), COLUMNS)
-    thresholds = [profile.reconstruction_threshold(n) for n in (10, 100, 1000)]
-    assert thresholds == sorted(thresholds, reverse=True)
-    assert thresholds[-1] > float(profile.pca_reference_errors.mean())
-
-
-def test_pca_false_alarm_rate_is_near_its_quantile() -> None:
-    # Not a p-value test: the threshold is a bootstrap estimate, so only a loose bound.
-    alarms = sum(
-        test_pca_reconstruction(
-            fit_multivariate(correlated(3000 + trial, 200, 0.8), COLUMNS, seed=trial),
-            correlated(4000 + trial, 200, 0.8),
-        ).drifted
-        for trial in range(100)
+    result = test_pca_reconstruction(profile, current, level=1e-4)
+    bounds = profile.reconstruction_bounds(100, 1e-4)
+    assert (result.details["lower_bound"], result.details["upper_bound"]) == (
+        bounds.lower,
+        bounds.upper,
     )
-    assert alarms <= 6
+    assert result.details["level"] == 1e-4 and result.details["bound_method"] == "normal"
+    assert result.statistic is not None and bounds.lower <= result.statistic <= bounds.upper
+    assert result.threshold in (bounds.lower, bounds.upper)
+    assert result.reason.startswith("mean reconstruction error ")
+    assert "within bounds" in result.reason and "two-sided, level 0.0001" in result.reason
+    assert test_pca_reconstruction(profile, current).details["bound_method"] == "bootstrap"
+
+
+def test_pca_bounds_widen_as_the_level_falls_and_narrow_with_the_window() -> None:
+    profile = fit_multivariate(correlated(25, 2000, 0.9), COLUMNS)
+    reference_mean = float(profile.pca_reference_errors.mean())
+    widths = []
+    for n_rows in (10, 100, 1000):
+        previous = None
+        for level in (0.05, 0.01, 1e-3, 1e-5):
+            bounds = profile.reconstruction_bounds(n_rows, level)
+            assert bounds.lower < reference_mean < bounds.upper
+            if previous is not None:
+                assert bounds.lower <= previous.lower and bounds.upper >= previous.upper
+            previous = bounds
+        widths.append(previous.upper - previous.lower)
+    assert widths == sorted(widths, reverse=True)
+
+
+def test_normal_bounds_are_never_narrower_than_the_empirical_99_percent_interval() -> None:
+    # One row per window: a mean of one skewed error is far from normal, and the
+    # normal interval at level 0.02 is narrower than the bootstrap's 99% one.
+    profile = fit_multivariate(correlated(26, 500, 0.8), COLUMNS)
+    resolved = profile.reconstruction_bounds(1, 0.01)
+    assert resolved.method == "bootstrap"
+    tiny = profile.reconstruction_bounds(1, 0.009)
+    assert tiny.method == "normal"
+    assert tiny.lower <= resolved.lower and tiny.upper >= resolved.upper
 
 
 def test_exact_linear_structure_is_not_rounding_noise() -> None:
@@ -212,10 +392,14 @@ def test_exact_linear_structure_is_not_rounding_noise() -> None:
     rng = np.random.default_rng(26)
     x = rng.normal(size=200)
     reference = pd.DataFrame({"x": x, "y": 2 * x, "segment": rng.choice(["a", "b"], 200)})
-    profile = fit_multivariate(reference, COLUMNS)
+    profile = fit_multivariate(reference, COLUMNS, variance_explained=0.99)
+    assert float(profile.pca_reference_errors.max()) < 1e-20
     x = rng.normal(size=100)
     same = pd.DataFrame({"x": x, "y": 2 * x, "segment": rng.choice(["a", "b"], 100)})
-    assert not test_pca_reconstruction(profile, same).drifted
+    for level in (0.01, 1e-5):
+        unchanged = test_pca_reconstruction(profile, same, level=level)
+        assert not unchanged.drifted  # in particular not "below" a rounding-noise bound
+        assert unchanged.details["lower_bound"] == 0.0
     broken = same.assign(y=-2 * same["x"])
     assert test_pca_reconstruction(profile, broken).drifted
 
@@ -271,6 +455,18 @@ def test_encoding_standardises_and_one_hot_encodes() -> None:
     assert profile.encode(pd.DataFrame({"x": [3.0], "y": [10.0], "segment": ["a"]}))[0, 0] == (
         pytest.approx(1.0 / std)
     )
+
+
+def test_a_format_1_profile_still_loads() -> None:
+    # Stored before the MMD floor: a threshold_quantile and no mmd_effect_floor.
+    profile = fit_multivariate(correlated(35, 300, 0.5), COLUMNS)
+    old = {key: value for key, value in profile.to_dict().items() if key != "mmd_effect_floor"}
+    old.update(format=1, threshold_quantile=0.99)
+    restored = MultivariateProfile.from_dict(json.loads(json.dumps(old)))
+    assert restored == profile
+    assert restored.mmd_effect_floor == profile.mmd_effect_floor
+    current = correlated(36, 200, -0.5)
+    assert test_mmd(restored, current).to_dict() == test_mmd(profile, current).to_dict()
 
 
 def test_from_dict_rejects_unknown_layouts() -> None:
@@ -399,9 +595,10 @@ def test_bad_mmd_parameters_raise(
         test_mmd(profile, correlated(48, 10, 0.7), **arguments)  # type: ignore[arg-type]
 
 
-def test_bad_pca_threshold_raises(profile: MultivariateProfile) -> None:
-    with pytest.raises(ValueError, match="threshold"):
-        test_pca_reconstruction(profile, correlated(49, 10, 0.7), threshold=-1.0)
+@pytest.mark.parametrize("level", [0.0, 1.0, -0.1, math.nan])
+def test_bad_pca_level_raises(profile: MultivariateProfile, level: float) -> None:
+    with pytest.raises(ValueError, match="level"):
+        test_pca_reconstruction(profile, correlated(49, 10, 0.7), level=level)
 
 
 # --- Docstring examples -----------------------------------------------------------------
