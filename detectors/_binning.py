@@ -1,4 +1,4 @@
-"""Quantile bins of a numeric reference, shared by the profile and PSI."""
+"""Quantile bins of a numeric reference, shared by the profile and the binned methods."""
 
 from __future__ import annotations
 
@@ -7,31 +7,37 @@ import numpy.typing as npt
 
 
 def quantile_edges(values: npt.NDArray[np.float64], n_bins: int) -> npt.NDArray[np.float64]:
-    """Return the distinct ``n_bins``-quantiles of ``values`` (min and max included).
+    """Return the distinct interior ``n_bins``-quantiles of ``values`` (the bin boundaries).
 
-    Repeated quantiles (discrete data) are merged, so fewer bins may result;
-    a constant column has a single edge.
+    The reference's minimum and maximum are not edges: the outer bins are
+    open, so the bins are fixed shares of the reference distribution and a
+    distance over them does not depend on how far a larger reference happens
+    to reach into the tails. Repeated quantiles (discrete data) are merged,
+    so the values of a discrete column become edges of their own: a 0/1
+    column with 95 % zeros has the single edge 0, and bins {0} and (0, inf).
+    A constant column also gets the float just below its value as an edge,
+    so that it still has bins below, at and above its value.
+
+    >>> quantile_edges(np.array([0.0] * 95 + [1.0] * 5), 10).tolist()
+    [0.0]
+    >>> quantile_edges(np.full(10, 3.0), 10).tolist() == [np.nextafter(3.0, -np.inf), 3.0]
+    True
     """
-    edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1)))
-    return edges.astype(np.float64)
+    positions = np.arange(1, n_bins) / n_bins
+    edges = np.unique(np.quantile(values, positions)) if positions.size else values[:0]
+    if values.size and float(values.min()) == float(values.max()):
+        value = float(values[0])
+        edges = np.array([np.nextafter(value, -np.inf), value])
+    return np.asarray(edges, dtype=np.float64)
 
 
 def bin_counts(
     edges: npt.NDArray[np.float64], values: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.int64]:
-    """Count ``values`` into ``len(edges) + 2`` bins.
+    """Count ``values`` into the bins ``(-inf, e0]``, ``(e0, e1]``, ..., ``(e_last, inf)``.
 
-    Bins are ``(-inf, e0)``, ``[e0, e0]``, ``(e0, e1]``, ..., ``(e_last, inf)``.
-    The two open tails are empty in the reference by construction; they exist
-    so that current values outside the reference range land in bins of their
-    own and raise PSI instead of hiding in the outermost quantile bins. The
-    minimum gets a bin of its own so that discrete data keep their lowest
-    value apart (a 0/1 column has edges [0, 1] and bins {0} and (0, 1]) and a
-    constant column still has bins below, at and above its value.
-
-    >>> bin_counts(np.array([0.0, 1.0, 2.0]), np.array([-5.0, 0.0, 0.5, 1.0, 1.5, 2.0, 9.0]))
-    array([1, 1, 2, 2, 1])
+    >>> bin_counts(np.array([0.0, 1.0]), np.array([-5.0, 0.0, 0.5, 1.0, 1.5, 9.0])).tolist()
+    [2, 2, 2]
     """
-    index = np.searchsorted(edges, values, side="left") + 1
-    index[values < edges[0]] = 0
-    return np.bincount(index, minlength=edges.size + 2).astype(np.int64)
+    index = np.searchsorted(edges, values, side="left")
+    return np.bincount(index, minlength=edges.size + 1).astype(np.int64)

@@ -88,36 +88,43 @@ def aligned_categories(profile: ColumnProfile, current: PreparedColumn) -> Align
     return align_counts(profile.category_counts, current.category_counts)
 
 
-def cramers_v(statistic: float, table: npt.NDArray[np.int64]) -> float:
-    """Return the bias-corrected Cramér's V of a chi-squared-type ``statistic`` on a ``table``.
+def cohens_w(reference: npt.NDArray[np.int64], current: npt.NDArray[np.int64]) -> float:
+    """Return the bias-corrected Cohen's w between two count vectors over the same categories.
 
-    The plain V = sqrt(statistic / (n * (min(r, k) - 1))) is biased upward
-    when categories are many and rows per category few: two no-drift samples
-    of 10k rows over 1,000 categories read about 0.11, above any useful
-    floor. Bergsma (2013, J. Korean Stat. Soc. 42:323-328) corrects both the
-    statistic and the table's dimensions for their expectation under
-    independence:
+    With shares p (reference) and q (current) and their midpoint m = (p + q) / 2,
 
-        phi2 = max(0, statistic / n - (k - 1) (r - 1) / (n - 1))
-        k~ = k - (k - 1)^2 / (n - 1),  r~ = r - (r - 1)^2 / (n - 1)
-        V = sqrt(phi2 / min(k~ - 1, r~ - 1))
+        w2 = sum over categories with m > 0 of (q - p)^2 / m
+        w = sqrt(max(0, w2 - (k - 1) (1 / n_reference + 1 / n_current)))
 
-    It lies in [0, 1], is near 0 under no drift at any number of
-    categories, and tends to the plain V as n grows, which makes it the
-    effect size of chi2 and G. A table with a single row or column (or too
-    few rows to correct) has nothing to compare, so V is 0.
+    k being the number of categories with m > 0 (the union of both sides).
+    Why this and not Cramér's V of the 2 x k table: V^2 is about
+    n_current / (n_reference + n_current) * w^2, so V shrinks as the
+    reference grows and the same change was drift against a 50k-row
+    reference and not against a 500k one; w compares the two share vectors
+    and does not depend on the sample sizes. The midpoint keeps new and
+    vanished categories finite (each adds at most 2 to w2). The subtraction
+    removes sampling noise: under no drift each category adds about
+    (1 - m) (1 / n_reference + 1 / n_current) to w2 on average, (k - 1)
+    (1 / n_reference + 1 / n_current) in all, so w is near 0 at any number
+    of categories. For a binary column w = |q - p| / sqrt(m (1 - m)), the
+    shift of the indicator's mean in standard deviations, which is why its
+    floor, 0.1, matches the numeric floors (a 0.1 sd mean shift). A single
+    category or an empty side gives 0.
 
-    >>> round(cramers_v(4.0, np.array([[30, 20], [20, 30]])), 6)  # chi2 4; plain V would be 0.2
-    0.173793
+    >>> round(cohens_w(np.array([7000, 3000]), np.array([600, 400])), 4)  # 70/30 -> 60/40
+    0.207
+    >>> cohens_w(np.array([5, 5]), np.array([5, 5]))
+    0.0
     """
-    n = int(table.sum())
-    rows, columns = table.shape
-    if n < 2 or min(rows, columns) < 2:
+    n_reference, n_current = int(reference.sum()), int(current.sum())
+    if n_reference < 1 or n_current < 1:
         return 0.0
-    phi2 = max(max(statistic, 0.0) / n - (columns - 1) * (rows - 1) / (n - 1), 0.0)
-    rows_corrected = rows - (rows - 1) ** 2 / (n - 1)
-    columns_corrected = columns - (columns - 1) ** 2 / (n - 1)
-    denominator = min(rows_corrected, columns_corrected) - 1.0
-    if denominator <= 0.0:
+    p, q = reference / n_reference, current / n_current
+    m = (p + q) / 2.0
+    seen = m > 0.0
+    k = int(np.count_nonzero(seen))
+    if k < 2:
         return 0.0
-    return min(math.sqrt(phi2 / denominator), 1.0)
+    w2 = float(np.sum((q[seen] - p[seen]) ** 2 / m[seen]))
+    noise = (k - 1) * (1.0 / n_reference + 1.0 / n_current)
+    return math.sqrt(max(w2 - noise, 0.0))

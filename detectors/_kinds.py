@@ -12,9 +12,21 @@ ColumnKind = Literal["numeric", "categorical"]
 """How a column is summarised and which methods may test it."""
 
 ResultStatus = Literal[
-    "ok", "empty", "insufficient_data", "all_missing", "constant", "invalid_values"
+    "ok",
+    "empty",
+    "insufficient_data",
+    "all_missing",
+    "constant",
+    "invalid_values",
+    "identifier",
 ]
-"""Why a result is (or is not) a real test outcome; anything but "ok" is never drifted."""
+"""Why a result is (or is not) a real test outcome; anything but "ok" is never drifted.
+
+"constant": reference and current hold one and the same single value.
+"identifier": a categorical reference whose values are nearly all distinct
+(ids, free text, timestamps stored as text), which no distribution test can
+compare with a new window.
+"""
 
 PerformanceTask = Literal["classification", "regression"]
 """Which performance metrics apply to a pair of label and prediction columns."""

@@ -17,9 +17,12 @@ times on the pooled sample, far too slow for million-row windows, so it is
 not used; the cap only matters for thresholds below 0.001, which this test
 can then never reach.
 
-``effect`` is ``sqrt(A2kN (n1 + n2) / (n1 n2))``, the root of the
-(unstandardised) weighted mean squared ECDF gap: unlike the statistic it
-does not grow with n. For a normal column shifted by ``delta`` standard
+``effect`` is the root of the weighted mean squared ECDF gap
+``integral of (F_ref - F_cur)^2 / (M (1 - M)) dM`` over the midpoint
+``M = (F_ref + F_cur) / 2`` (``weighted_ecdf_gap``): unlike the statistic it
+does not grow with n, and unlike ``sqrt(A2kN (n1 + n2) / (n1 n2))``, whose
+weights use the size-weighted pooled ECDF, it does not depend on the ratio
+of the sample sizes either. For a normal column shifted by ``delta`` standard
 deviations it is about ``0.7 * delta`` (simulated), hence the registry's
 effect floor of 0.07 for a 0.1 sd shift.
 
@@ -89,8 +92,28 @@ def anderson_test(
         n_reference=pooled.n_reference,
         details=details,
     )
-    effect = math.sqrt(max(a2kn, 0.0) * pooled.n_total / (pooled.n_reference * pooled.n_current))
-    return dataclasses.replace(outcome, effect=effect)
+    return dataclasses.replace(outcome, effect=weighted_ecdf_gap(pooled))
+
+
+def weighted_ecdf_gap(pooled: PooledSample) -> float:
+    """Root of the Anderson-Darling-weighted mean squared ECDF gap, on the midpoint of the ECDFs.
+
+    sqrt(integral of (F_ref - F_cur)^2 / (M (1 - M)) dM) with M = (F_ref + F_cur) / 2,
+    midrank ECDFs at each distinct value. Scholz and Stephens' A2akN is n1 n2 / N
+    times the same integral but over the pooled ECDF H = (n1 F_ref + n2 F_cur) / N,
+    which leans towards the larger side: its root would depend on the ratio of the
+    sample sizes whenever the change is not a symmetric shift. The midpoint does not.
+    """
+    reference_mid = (
+        pooled.reference_at_or_below() - pooled.reference_counts / 2.0
+    ) / pooled.n_reference
+    current_mid = (pooled.current_at_or_below() - pooled.current_counts / 2.0) / pooled.n_current
+    midpoint = (reference_mid + current_mid) / 2.0
+    weights = (
+        pooled.reference_counts / pooled.n_reference + pooled.current_counts / pooled.n_current
+    ) / 2.0
+    gap2 = (reference_mid - current_mid) ** 2 / (midpoint * (1.0 - midpoint))
+    return math.sqrt(float(np.dot(weights, gap2)))
 
 
 def anderson_darling_a2kn(pooled: PooledSample) -> float:

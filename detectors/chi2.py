@@ -14,7 +14,7 @@ listed in the details.
 >>> profile = detectors.fit_profile(reference, "categorical")
 >>> result = detectors.test_column(profile, pd.Series(["a"] * 30 + ["b"] * 60 + ["c"] * 10))
 >>> result.method, result.drifted, result.reason
-('chi2', True, "p-value 6.144e-06 < 0.05 and Cramér's V 0.3324 >= floor 0.05")
+('chi2', True, "p-value 6.144e-06 < 0.05 and Cohen's w 0.6633 >= floor 0.1")
 >>> result.details["unseen_categories"]
 ['c']
 """
@@ -25,7 +25,7 @@ import dataclasses
 
 from scipy import stats
 
-from detectors._categories import aligned_categories, cramers_v
+from detectors._categories import aligned_categories, cohens_w
 from detectors._outcome import MethodOutcome, p_value_outcome
 from detectors._prepare import PreparedColumn
 from detectors.profile import ColumnProfile
@@ -36,8 +36,9 @@ def chi2_test(profile: ColumnProfile, current: PreparedColumn, threshold: float)
 
     With a single category on both sides there is nothing to compare
     (zero degrees of freedom): scipy then reports statistic 0 and p-value 1.
-    The effect is the bias-corrected Cramér's V of the table (0 to 1,
-    ``detectors._categories.cramers_v``); its floor is 0.05.
+    The effect is the bias-corrected Cohen's w between the reference and
+    current shares (``detectors._categories.cohens_w``), which does not
+    depend on the sample sizes; its floor is 0.1.
     """
     aligned = aligned_categories(profile, current)
     table = aligned.table()
@@ -50,4 +51,4 @@ def chi2_test(profile: ColumnProfile, current: PreparedColumn, threshold: float)
         n_reference=profile.n,
         details={"degrees_of_freedom": int(outcome.dof), **aligned.details()},
     )
-    return dataclasses.replace(result, effect=cramers_v(statistic, table))
+    return dataclasses.replace(result, effect=cohens_w(aligned.reference, aligned.current))

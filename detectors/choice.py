@@ -23,7 +23,9 @@ D of a 0.1 sd mean shift). Fisher's test is exact for a binary column where
 chi-squared's approximation is rough. Sparse tables (Cochran: expected
 counts under 5) break the chi-squared and G approximations, while a
 distance's permutation noise floor (``detectors.noise``) is exact at any
-size. Otherwise chi-squared, with a Cramér's V floor of 0.05.
+size. Otherwise chi-squared, with a floor of 0.1 on Cohen's w between the
+two share vectors (for a binary column a 0.1 sd shift of the indicator,
+matched to KS's floor; it does not depend on the sample sizes).
 ``choice_table()`` returns the same table as Markdown for the README.
 
 ``n_categories`` is the number of categories across reference and current
@@ -98,7 +100,8 @@ RULES: Final = (
         "categorical",
         "otherwise",
         ("chi2",),
-        "the standard test of homogeneity; Cramér's V floor 0.05",
+        "the standard test of homogeneity; Cohen's w floor 0.1 (a 0.1 sd shift, "
+        "whatever the sample sizes)",
     ),
 )
 """The documented table, in order; ``choose_method`` implements it."""

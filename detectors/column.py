@@ -1,8 +1,10 @@
 """Running one registered method on one column, with the shared bad-data checks.
 
 Bad data is a result, not a crash: an empty window, a column that is all
-missing, unparsable or infinite values, or too few values each produce a
-ColumnResult with a status that says what happened and ``drifted=False``.
+missing, unparsable or infinite values, too few values, a categorical
+column that looks like an identifier, or a column holding one and the same
+value on both sides each produce a ColumnResult with a status that says
+what happened and ``drifted=False``.
 Only programming or configuration errors (unknown method, a method that
 does not fit the column kind, a bad threshold) raise.
 """
@@ -11,17 +13,33 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
 from detectors._kinds import ResultStatus
 from detectors._outcome import MethodOutcome, format_number, significance_and_size_reason
 from detectors._prepare import PreparedColumn, prepare_categorical, prepare_numeric
 from detectors.choice import choose_method
+from detectors.noise import DEFAULT_NOISE_LEVEL, percentile_label
 from detectors.profile import ColumnProfile
 from detectors.registry import MethodSpec, get_method
 from detectors.result import ColumnResult
+
+IDENTIFIER_DISTINCT_SHARE: Final = 0.9
+"""A categorical reference with at least this share of distinct values looks like an identifier.
+
+Such a column (user ids, order numbers, free text, timestamps stored as
+text) has about one row per category: every new window is all new
+categories, so every test calls it drift and no floor can help. 0.9 leaves
+room for a few repeated ids while staying far above any real category
+column: 1,000 categories in 10,000 rows is a share of 0.1.
+"""
+
+IDENTIFIER_MIN_VALUES: Final = 20
+"""Fewest usable reference values for the identifier rule; smaller references are all distinct
+by chance (ten rows of a 50-category column), so they are tested as usual."""
 
 
 def test_column(
@@ -31,6 +49,7 @@ def test_column(
     method: str | None = None,
     threshold: float | None = None,
     effect_floor: float | None = None,
+    noise_level: float | None = None,
 ) -> ColumnResult:
     """Test ``current`` against a fitted reference ``profile``.
 
@@ -49,6 +68,20 @@ def test_column(
     ``threshold`` in the result is that effective level and ``details`` holds
     ``configured_threshold`` and ``noise_floor``. A distance's floor is its
     threshold, so ``effect_floor`` is rejected for distances.
+
+    ``noise_level`` is the false-alarm rate the noise floor allows (default
+    None: ``detectors.noise.DEFAULT_NOISE_LEVEL``, 0.01): the floor is the
+    (1 - noise_level) quantile of the distance under no drift, e.g. 1e-5
+    when a false-alarm budget is spread over many columns and runs. It
+    applies to distances only; a p-value test's level is its ``threshold``.
+
+    Before any method runs, a categorical reference that looks like an
+    identifier (at least ``IDENTIFIER_MIN_VALUES`` usable values, of which
+    a share of at least ``IDENTIFIER_DISTINCT_SHARE`` distinct) gets status
+    "identifier", and a column whose reference and current hold one and the
+    same single value gets status "constant"; neither is drifted. A constant
+    reference with other values in the current window is tested as usual:
+    that is a real change.
 
     >>> import numpy as np
     >>> from detectors import fit_profile
@@ -81,12 +114,17 @@ def test_column(
     level = spec.default_threshold if threshold is None else float(threshold)
     _check_threshold(spec, level)
     _check_effect_floor(spec, effect_floor)
+    false_alarm_level = _check_noise_level(noise_level)
     common = _common_details(profile, prepared)
-    bad = _bad_data_outcome(profile, prepared, spec)
+    bad = (
+        _bad_data_outcome(profile, prepared, spec)
+        or _identifier_outcome(profile)
+        or _constant_outcome(profile, prepared)
+    )
     if bad is not None:
         return _result(profile, prepared, spec, bad, threshold=level, details=common)
     if not spec.has_p_value:
-        return _distance_result(profile, prepared, spec, level, common)
+        return _distance_result(profile, prepared, spec, level, common, false_alarm_level)
     outcome = spec.function(profile, prepared, level)
     if outcome.status != "ok" or outcome.p_value is None:
         return _result(profile, prepared, spec, outcome, threshold=level, details=common)
@@ -122,19 +160,28 @@ def _distance_result(
     spec: MethodSpec,
     configured: float,
     common: dict[str, Any],
+    noise_level: float,
 ) -> ColumnResult:
     """Run a distance at max(configured threshold, noise floor) and say which one applied."""
-    noise = spec.noise_floor(profile, prepared) if spec.noise_floor is not None else None
+    noise = (
+        spec.noise_floor(profile, prepared, noise_level) if spec.noise_floor is not None else None
+    )
     effective = configured if noise is None else max(configured, noise)
     outcome = spec.function(profile, prepared, effective)
-    details = {**common, "configured_threshold": configured, "noise_floor": noise}
+    details = {
+        **common,
+        "configured_threshold": configured,
+        "noise_floor": noise,
+        "noise_level": noise_level,
+    }
     if outcome.status != "ok":
         return _result(profile, prepared, spec, outcome, threshold=effective, details=details)
     effect = outcome.effect if outcome.effect is not None else outcome.statistic
     reason = outcome.reason
     if noise is not None and noise > configured:
         reason = (
-            f"{reason} (the noise floor: {format_number(noise)} is the 99th percentile of "
+            f"{reason} (the noise floor: {format_number(noise)} is the "
+            f"{percentile_label(noise_level)} percentile of "
             f"{spec.name} under no drift at n_reference={profile.n}, "
             f"n_current={prepared.n_usable}; configured threshold {format_number(configured)})"
         )
@@ -192,6 +239,15 @@ def _check_effect_floor(spec: MethodSpec, effect_floor: float | None) -> None:
         )
 
 
+def _check_noise_level(noise_level: float | None) -> float:
+    if noise_level is None:
+        return DEFAULT_NOISE_LEVEL
+    level = float(noise_level)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"noise_level must be a false-alarm rate in (0, 1), got {noise_level}")
+    return level
+
+
 def _check_threshold(spec: MethodSpec, threshold: float) -> None:
     if not math.isfinite(threshold) or threshold <= 0:
         raise ValueError(f"threshold for {spec.name!r} must be a positive number, got {threshold}")
@@ -236,6 +292,52 @@ def _bad_data_outcome(
             f"reference has {profile.n}, current has {current.n_usable}",
         )
     return None
+
+
+def _identifier_outcome(profile: ColumnProfile) -> MethodOutcome | None:
+    """Return the "identifier" outcome for a categorical reference of nearly all distinct values.
+
+    >>> ids = ColumnProfile(column="user_id", kind="categorical", n=10_000, n_missing=0,
+    ...     category_counts={str(i): 1 for i in range(9_986)} | {"x": 14})
+    >>> print(_identifier_outcome(ids).reason)  # doctest: +NORMALIZE_WHITESPACE
+    'user_id' looks like an identifier: 9,987 distinct values in 10,000 reference rows;
+    not tested for drift
+    """
+    counts = profile.category_counts
+    if profile.kind != "categorical" or counts is None or profile.n < IDENTIFIER_MIN_VALUES:
+        return None
+    distinct = len(counts)
+    if distinct < IDENTIFIER_DISTINCT_SHARE * profile.n:
+        return None
+    return _untestable(
+        profile,
+        "identifier",
+        f"{profile.column!r} looks like an identifier: {distinct:,} distinct values in "
+        f"{profile.n:,} reference rows; not tested for drift",
+    )
+
+
+def _constant_outcome(profile: ColumnProfile, current: PreparedColumn) -> MethodOutcome | None:
+    """Return the "constant" outcome when both sides hold one and the same single value."""
+    if profile.kind == "categorical":
+        reference_values = set(profile.category_counts or {})
+        current_values = set(current.category_counts or {})
+        if len(reference_values) != 1 or reference_values != current_values:
+            return None
+        value = next(iter(reference_values))
+    else:
+        numbers = current.numeric
+        if profile.min is None or profile.min != profile.max or numbers is None:
+            return None
+        if numbers.size == 0 or not bool(np.all(numbers == profile.min)):
+            return None
+        value = format_number(profile.min)
+    return _untestable(
+        profile,
+        "constant",
+        f"{profile.column!r} holds one and the same value ({value}) in all {profile.n:,} "
+        f"reference and {current.n_usable:,} current values; nothing to test",
+    )
 
 
 def _untestable(profile: ColumnProfile, status: ResultStatus, reason: str) -> MethodOutcome:

@@ -23,9 +23,12 @@ asymptotic p-value is used at every size; it is conservative for discrete
 data (no false alarms at 0.05 on the same check). ``details["ties"]`` says
 which form was used.
 
-``effect`` is the root-mean-square gap between the two ECDFs over the pooled
-sample, ``sqrt(mean((F_ref - F_cur)^2))``: like the KS statistic it lies in
-[0, 1] and does not grow with n.
+``effect`` is the root-mean-square gap between the two ECDFs over the
+half-and-half mixture of the two samples (``midpoint_rms_ecdf_gap``): like
+the KS statistic it lies in [0, 1] and does not grow with n, and giving each
+side half the weight (rather than averaging over the pooled sample, which
+leans towards the larger side) keeps it from depending on the ratio of the
+sample sizes.
 
 >>> import numpy as np
 >>> import pandas as pd
@@ -34,7 +37,7 @@ sample, ``sqrt(mean((F_ref - F_cur)^2))``: like the KS statistic it lies in
 >>> profile = detectors.fit_profile(pd.Series(rng.normal(0, 1, 700), name="x"), "numeric")
 >>> result = detectors.test_column(profile, pd.Series(rng.normal(0.2, 1, 500)), method="cvm")
 >>> result.drifted, round(result.statistic, 4), round(result.p_value, 10), round(result.effect, 4)
-(True, 2.9417, 1.013e-07, 0.1004)
+(True, 2.9417, 1.013e-07, 0.1003)
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def cvm_test(profile: ColumnProfile, current: PreparedColumn, threshold: float) 
             "ties": ties,
         },
     )
-    return dataclasses.replace(outcome, effect=effect)
+    return dataclasses.replace(outcome, effect=midpoint_rms_ecdf_gap(pooled))
 
 
 def cvm_statistic(pooled: PooledSample) -> float:
@@ -142,6 +145,24 @@ def _limiting_cdf(x: float) -> float:
         if abs(term) < 1e-7:
             return total
         k += 1
+
+
+def midpoint_rms_ecdf_gap(pooled: PooledSample) -> float:
+    """Root-mean-square ECDF gap over the half-and-half mixture of the two samples (the effect).
+
+    ``rms_ecdf_gap`` averages over the pooled sample, which leans towards the
+    larger side, so for a change that is not a symmetric shift it would move
+    with the ratio of the sample sizes; giving each side half the weight does
+    not. For a shift of a symmetric distribution the two agree.
+    """
+    gaps = (
+        pooled.reference_at_or_below() / pooled.n_reference
+        - pooled.current_at_or_below() / pooled.n_current
+    )
+    weights = (
+        pooled.reference_counts / pooled.n_reference + pooled.current_counts / pooled.n_current
+    ) / 2.0
+    return math.sqrt(float(np.dot(gaps**2, weights)))
 
 
 def rms_ecdf_gap(pooled: PooledSample) -> float:

@@ -43,37 +43,43 @@ from detectors._outcome import MethodOutcome, distance_outcome, format_number
 from detectors._pooled import PooledSample, pool_with_profile
 from detectors._prepare import PreparedColumn
 from detectors.profile import ColumnProfile
+from detectors.wasserstein import mixture_std
 
 
 def energy_test(profile: ColumnProfile, current: PreparedColumn, threshold: float) -> MethodOutcome:
     """Compare the normed energy distance of ``current`` vs the reference with ``threshold``.
 
-    A constant reference has no scale to norm by: the result then has status
-    "constant" and reports the raw distance in details.
+    A constant reference has no scale to norm by: when the current window
+    differs the distance is normed by the standard deviation of the
+    half-and-half mixture of the two sides, as for Wasserstein
+    (``detectors.wasserstein.mixture_std``); identical constant sides give
+    status "constant".
     """
-    assert profile.sorted_values is not None
+    assert profile.sorted_values is not None and current.numeric is not None
     pooled = pool_with_profile(profile, current)
     distance = energy_distance(pooled)
     reference_std = float(np.std(profile.sorted_values))
+    scale = reference_std or mixture_std(profile.sorted_values, current.numeric)
     details = {
         "distance": distance,
         "reference_std": reference_std,
+        "scale": "reference std" if reference_std else "mixture std (constant reference)",
         "reference_subsampled": profile.subsampled,
     }
-    if reference_std == 0.0:
+    if scale == 0.0:
         return MethodOutcome(
             statistic=None,
             p_value=None,
             drifted=False,
             status="constant",
             reason=(
-                "reference is constant (std 0), so the normed energy distance is "
-                f"undefined; raw distance is {format_number(distance)}"
+                "reference and current are one and the same constant, so the normed "
+                f"energy distance is undefined; raw distance is {format_number(distance)}"
             ),
             n_reference=pooled.n_reference,
             details=details,
         )
-    normed = distance / reference_std
+    normed = distance / scale
     outcome = distance_outcome(
         label="normed energy distance",
         distance=normed,

@@ -14,8 +14,10 @@ The statistic is the sample odds ratio, scipy's ``(a * d) / (b * c)``.
 When a cell is 0 that ratio is 0, infinite or undefined, so 0.5 is added to
 every cell first (the Haldane-Anscombe correction) and
 ``details["odds_ratio_corrected"]`` says so; the p-value is unaffected.
-The effect is |p_reference - p_current|, the change in the first
-category's share; its floor is 0.05 (five percentage points).
+The effect is the bias-corrected Cohen's w of the two shares
+(``detectors._categories.cohens_w``): for a binary column |p_reference -
+p_current| / sqrt(m (1 - m)), m their midpoint, the shift of the
+indicator's mean in standard deviations; its floor is 0.1.
 
 >>> import numpy as np
 >>> import pandas as pd
@@ -26,7 +28,7 @@ category's share; its floor is 0.05 (five percentage points).
 >>> result = detectors.test_column(detectors.fit_profile(reference, "categorical"), current,
 ...                                method="fisher")
 >>> result.drifted, round(result.statistic, 3), result.reason
-(True, 4.39, 'p-value 0.0004462 < 0.05 and |change in share| 0.1875 >= floor 0.05')
+(True, 4.39, "p-value 0.0004462 < 0.05 and Cohen's w 0.4794 >= floor 0.1")
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import dataclasses
 from scipy import stats
 
 from detectors._binary import binary_table
+from detectors._categories import cohens_w
 from detectors._outcome import MethodOutcome, p_value_outcome
 from detectors._prepare import PreparedColumn
 from detectors.profile import ColumnProfile
@@ -71,4 +74,6 @@ def fisher_test(profile: ColumnProfile, current: PreparedColumn, threshold: floa
         n_reference=profile.n,
         details={**details, "odds_ratio_corrected": corrected},
     )
-    return dataclasses.replace(result, effect=abs(binary.reference_share - binary.current_share))
+    return dataclasses.replace(
+        result, effect=cohens_w(binary.aligned.reference, binary.aligned.current)
+    )

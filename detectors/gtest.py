@@ -8,8 +8,9 @@ lambda_="log-likelihood")``. G and Pearson's chi-squared agree on large
 samples; G is the one that adds up over nested tables, and some teams
 simply know it better. A cell that is empty on one side contributes 0
 (x ln x -> 0); expected counts are never 0 because every category in the
-union was seen somewhere. The effect is the bias-corrected Cramér's V
-(``detectors._categories.cramers_v``) computed from G; its floor is 0.05.
+union was seen somewhere. The effect is the bias-corrected Cohen's w
+between the reference and current shares (``detectors._categories.cohens_w``),
+as for chi2; its floor is 0.1.
 
 >>> import numpy as np
 >>> import pandas as pd
@@ -21,7 +22,7 @@ union was seen somewhere. The effect is the bias-corrected Cramér's V
 >>> result = detectors.test_column(detectors.fit_profile(reference, "categorical"), current,
 ...                                method="gtest")
 >>> result.drifted, round(result.statistic, 3), result.reason
-(True, 21.305, "p-value 2.365e-05 < 0.05 and Cramér's V 0.1175 >= floor 0.05")
+(True, 21.305, "p-value 2.365e-05 < 0.05 and Cohen's w 0.2358 >= floor 0.1")
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import dataclasses
 
 from scipy import stats
 
-from detectors._categories import aligned_categories, cramers_v
+from detectors._categories import aligned_categories, cohens_w
 from detectors._outcome import MethodOutcome, p_value_outcome
 from detectors._prepare import PreparedColumn
 from detectors.profile import ColumnProfile
@@ -53,4 +54,4 @@ def g_test(profile: ColumnProfile, current: PreparedColumn, threshold: float) ->
         n_reference=profile.n,
         details={"degrees_of_freedom": int(outcome.dof), **aligned.details()},
     )
-    return dataclasses.replace(result, effect=cramers_v(statistic, table))
+    return dataclasses.replace(result, effect=cohens_w(aligned.reference, aligned.current))

@@ -25,7 +25,7 @@ floor is for. The effect is the distance.
 >>> result = detectors.test_column(profile, pd.Series(rng.normal(0.5, 1, 1000)),
 ...                                method="jensenshannon")
 >>> result.drifted, result.p_value, result.reason
-(True, None, 'JS distance 0.2245 >= 0.1')
+(True, None, 'JS distance 0.2225 >= 0.1')
 """
 
 from __future__ import annotations

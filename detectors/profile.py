@@ -14,12 +14,20 @@ from detectors._binning import bin_counts, quantile_edges
 from detectors._kinds import ColumnKind, check_kind
 from detectors._prepare import prepare_categorical, prepare_numeric
 
-PROFILE_FORMAT: Final = 2
+PROFILE_FORMAT: Final = 3
 """Version of the ``to_dict`` layout, stored so that old profiles can be recognised.
 
-2 keeps the sorted values as base64 of little-endian float64 (8 bytes a value,
-exact); 1 kept them as a JSON list (about 20 bytes a value) and is still read.
+3 bins a numeric column on interior quantiles with open outer bins
+(``detectors._binning``); 2 kept the sorted values as base64 of
+little-endian float64 (8 bytes a value, exact), as 3 does, and 1 as a JSON
+list. 1 and 2 had extra bins at the reference's minimum and maximum: they
+still load, with their bins rebuilt from the sorted values (exact unless the
+reference was subsampled).
 """
+
+
+DEFAULT_BINS: Final = 10
+"""Quantile bins of a numeric profile (deciles)."""
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -34,9 +42,9 @@ class ColumnProfile:
     ``sorted_values`` is the whole usable reference, sorted, or a uniform
     seeded subsample of ``max_sorted`` values (then ``subsampled`` is True);
     the moments, min/max and bins always come from every usable value.
-    ``bin_counts`` has ``len(bin_edges) + 2`` entries: an open tail below the
-    minimum, the minimum itself, the quantile bins, and an open tail above the
-    maximum (see ``detectors._binning.bin_counts``).
+    ``bin_counts`` has ``len(bin_edges) + 1`` entries, one per bin between
+    the interior quantile edges, the outer two open
+    (see ``detectors._binning``).
     """
 
     column: str
@@ -91,7 +99,7 @@ class ColumnProfile:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnProfile:
         """Rebuild a profile from ``to_dict`` output; unknown layouts raise ValueError."""
-        if data.get("format") not in (1, PROFILE_FORMAT):
+        if data.get("format") not in (1, 2, PROFILE_FORMAT):
             raise ValueError(
                 f"unsupported profile format {data.get('format')!r}; expected {PROFILE_FORMAT}"
             )
@@ -107,6 +115,13 @@ class ColumnProfile:
                 f"missing {sorted(expected - set(data))}, unexpected {sorted(set(data) - expected)}"
             )
         counts = data["category_counts"]
+        bin_edges = _float_array(data["bin_edges"])
+        bins = (
+            None if data["bin_counts"] is None else np.asarray(data["bin_counts"], dtype=np.int64)
+        )
+        if data["format"] < 3 and sorted_values is not None and sorted_values.size:
+            bin_edges = quantile_edges(sorted_values, DEFAULT_BINS)
+            bins = bin_counts(bin_edges, sorted_values)
         return cls(
             column=str(data["column"]),
             kind=check_kind(data["kind"]),
@@ -115,10 +130,8 @@ class ColumnProfile:
             n_infinite=int(data["n_infinite"]),
             sorted_values=sorted_values,
             subsampled=bool(data["subsampled"]),
-            bin_edges=_float_array(data["bin_edges"]),
-            bin_counts=None
-            if data["bin_counts"] is None
-            else np.asarray(data["bin_counts"], dtype=np.int64),
+            bin_edges=bin_edges,
+            bin_counts=bins,
             category_counts=None if counts is None else {str(k): int(v) for k, v in counts.items()},
             mean=_optional_float(data["mean"]),
             std=_optional_float(data["std"]),
@@ -132,7 +145,7 @@ def fit_profile(
     kind: ColumnKind,
     *,
     max_sorted: int = 1_000_000,
-    n_bins: int = 10,
+    n_bins: int = DEFAULT_BINS,
     seed: int = 0,
 ) -> ColumnProfile:
     """Summarise a reference column; the column name is ``values.name``.

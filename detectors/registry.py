@@ -63,8 +63,10 @@ class MethodSpec:
     ``statistic_is_effect`` says the statistic itself does not grow with n
     (KS's D) and serves as the effect when the outcome sets none.
     ``noise_floor`` (distances) gives the distance sampling noise reaches
-    under no drift at this run's sizes; the distance is compared with
-    max(threshold, noise floor). See ``detectors.noise``.
+    under no drift at this run's sizes, exceeded with probability ``level``
+    (the false-alarm rate, ``test_column(noise_level=...)``, 0.01 by
+    default); the distance is compared with max(threshold, noise floor).
+    See ``detectors.noise``.
     """
 
     name: str
@@ -110,8 +112,8 @@ _SPECS: Final = (
         kinds=frozenset({"categorical"}),
         has_p_value=True,
         description="chi-squared test of homogeneity on the 2 x k table; p-value vs alpha",
-        effect_floor=0.05,
-        effect_name="Cramér's V",
+        effect_floor=0.1,  # a 0.1 sd shift of a binary indicator (detectors._categories)
+        effect_name="Cohen's w",
     ),
     MethodSpec(
         name="psi",
@@ -130,8 +132,8 @@ _SPECS: Final = (
         kinds=frozenset({"categorical"}),
         has_p_value=True,
         description="G-test (log-likelihood ratio) of homogeneity on the 2 x k table; p vs alpha",
-        effect_floor=0.05,
-        effect_name="Cramér's V",
+        effect_floor=0.1,  # a 0.1 sd shift of a binary indicator (detectors._categories)
+        effect_name="Cohen's w",
     ),
     MethodSpec(
         name="fisher",
@@ -140,8 +142,8 @@ _SPECS: Final = (
         kinds=frozenset({"categorical"}),
         has_p_value=True,
         description="Fisher's exact test on the 2 x 2 table of a binary column; p-value vs alpha",
-        effect_floor=0.05,  # absolute change of the first category's share
-        effect_name="|change in share|",
+        effect_floor=0.1,  # a 0.1 sd shift of the indicator (detectors._categories)
+        effect_name="Cohen's w",
     ),
     MethodSpec(
         name="ztest",
@@ -150,8 +152,8 @@ _SPECS: Final = (
         kinds=frozenset({"categorical"}),
         has_p_value=True,
         description="two-proportion Z-test (pooled) of a binary column; p-value vs alpha",
-        effect_floor=0.05,  # absolute change of the first category's share
-        effect_name="|change in share|",
+        effect_floor=0.1,  # a 0.1 sd shift of the indicator (detectors._categories)
+        effect_name="Cohen's w",
     ),
     MethodSpec(
         name="jensenshannon",

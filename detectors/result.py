@@ -24,7 +24,7 @@ class ColumnResult:
     significance (``p_value`` or, after correction, ``p_value_adjusted``
     below ``threshold``) for tests with a p-value, and size: ``effect`` at
     least ``effect_floor``. For a p-value test ``effect`` is its effect size
-    (KS statistic, Cramér's V, ...) and ``effect_floor`` the method's floor;
+    (KS statistic, Cohen's w, ...) and ``effect_floor`` the method's floor;
     for a distance both are the distance and the effective threshold
     (``max(configured threshold, noise floor)``, equal to ``threshold``).
     ``effect_floor`` is None when no floor applies, and then size is not

@@ -106,8 +106,9 @@ def reference_grid(profile: ColumnProfile) -> npt.NDArray[np.float64]:
     values = profile.sorted_values
     if values is None or values.size == 0:
         return np.empty(0, dtype=np.float64)
-    positions = np.arange(1, GRID_CELLS) / GRID_CELLS
-    return np.unique(np.quantile(values, positions, method="inverted_cdf"))
+    # The inverted-CDF quantile at q is the ceil(n q)-th smallest value.
+    ranks = np.ceil(values.size * np.arange(1, GRID_CELLS) / GRID_CELLS).astype(np.int64) - 1
+    return np.unique(values[np.clip(ranks, 0, values.size - 1)])
 
 
 def sketch_window(profile: ColumnProfile, current: pd.Series) -> WindowSketch:

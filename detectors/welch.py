@@ -11,7 +11,9 @@ The profile stores the population standard deviation (``ddof=0``), so the
 sample variance is recovered as ``std^2 * n / (n - 1)``; that agrees with
 ``np.var(reference, ddof=1)`` to rounding, with no change to the stored
 profile. ``effect`` is ``|Cohen's d|``: the difference of means over the
-pooled sample standard deviation.
+root of the average of the two sample variances (not the size-weighted
+pooled variance, which would make d depend on n_reference whenever the
+spread changed as well; with equal spreads the two agree).
 
 >>> import numpy as np
 >>> import pandas as pd
@@ -20,7 +22,7 @@ pooled sample standard deviation.
 >>> profile = detectors.fit_profile(pd.Series(rng.normal(50, 10, 1000), name="x"), "numeric")
 >>> result = detectors.test_column(profile, pd.Series(rng.normal(52, 12, 300)), method="welch")
 >>> result.drifted, round(result.statistic, 4), round(result.p_value, 5), round(result.effect, 4)
-(True, -2.2853, 0.02276, 0.1595)
+(True, -2.2853, 0.02276, 0.1548)
 """
 
 from __future__ import annotations
@@ -50,14 +52,28 @@ def welch_test(profile: ColumnProfile, current: PreparedColumn, threshold: float
         "current_std": math.sqrt(current_variance),
     }
     if reference_variance == 0.0 and current_variance == 0.0:
+        if current_mean == profile.mean:
+            return MethodOutcome(
+                statistic=None,
+                p_value=None,
+                drifted=False,
+                status="constant",
+                reason=(
+                    f"both sides hold the one value {format_number(profile.mean)}, so Welch's t "
+                    "is undefined"
+                ),
+                n_reference=n_reference,
+                details=details,
+            )
+        # Two different constants: the mean moved with certainty (t and d are infinite).
         return MethodOutcome(
             statistic=None,
-            p_value=None,
-            drifted=False,
-            status="constant",
+            p_value=0.0,
+            drifted=True,
             reason=(
-                f"both sides are constant (reference {format_number(profile.mean)}, current "
-                f"{format_number(current_mean)}), so Welch's t is undefined"
+                f"both sides are constant but differ (reference {format_number(profile.mean)}, "
+                f"current {format_number(current_mean)}): the mean moved with certainty, "
+                f"p-value 0 < {format_number(threshold)}"
             ),
             n_reference=n_reference,
             details=details,
@@ -71,10 +87,10 @@ def welch_test(profile: ColumnProfile, current: PreparedColumn, threshold: float
         n_current,
         equal_var=False,
     )
-    pooled_variance = (
-        (n_reference - 1) * reference_variance + (n_current - 1) * current_variance
-    ) / (n_reference + n_current - 2)
-    cohens_d = (current_mean - profile.mean) / math.sqrt(pooled_variance)
+    # The plain average of the two variances, not the size-weighted pooled one: weighted, d
+    # would move with n_reference whenever the spread changed too.
+    average_variance = (reference_variance + current_variance) / 2.0
+    cohens_d = (current_mean - profile.mean) / math.sqrt(average_variance)
     result = p_value_outcome(
         statistic=float(outcome.statistic),
         p_value=float(outcome.pvalue),

@@ -15,8 +15,10 @@ small windows prefer ``fisher``.
 
 Binary only: more than two categories across reference and current give
 status ``"invalid_values"`` (see ``detectors._binary``). A single category
-on both sides has nothing to compare: z = 0, p-value 1. The effect is
-|p1 - p2|; its floor is 0.05 (five percentage points).
+on both sides has nothing to compare: z = 0, p-value 1. The effect is the
+bias-corrected Cohen's w of the two shares (``detectors._categories.cohens_w``),
+|p1 - p2| / sqrt(m (1 - m)) with m = (p1 + p2) / 2 before the correction;
+its floor is 0.1 (a 0.1 sd shift of the indicator's mean).
 
 >>> import numpy as np
 >>> import pandas as pd
@@ -27,7 +29,7 @@ on both sides has nothing to compare: z = 0, p-value 1. The effect is
 >>> result = detectors.test_column(detectors.fit_profile(reference, "categorical"), current,
 ...                                method="ztest")
 >>> result.drifted, round(result.statistic, 3), result.reason, result.details["category"]
-(True, -11.53, 'p-value 9.317e-31 < 0.05 and |change in share| 0.105 >= floor 0.05', '0')
+(True, -11.53, "p-value 9.317e-31 < 0.05 and Cohen's w 0.2417 >= floor 0.1", '0')
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import math
 from scipy import stats
 
 from detectors._binary import binary_table
+from detectors._categories import cohens_w
 from detectors._outcome import MethodOutcome, p_value_outcome
 from detectors._prepare import PreparedColumn
 from detectors.profile import ColumnProfile
@@ -77,4 +80,6 @@ def z_test(profile: ColumnProfile, current: PreparedColumn, threshold: float) ->
             **binary.aligned.details(),
         },
     )
-    return dataclasses.replace(result, effect=abs(binary.reference_share - binary.current_share))
+    return dataclasses.replace(
+        result, effect=cohens_w(binary.aligned.reference, binary.aligned.current)
+    )

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from scipy.stats import contingency
 
 import detectors
 from detectors._categories import MAX_LISTED
@@ -94,65 +93,64 @@ def test_gtest_hand_example() -> None:
     result = outcome("gtest", reference, current)
     assert result.statistic == pytest.approx(g, rel=REL)
     assert result.p_value == pytest.approx(math.erfc(math.sqrt(g / 2)), rel=REL)  # chi2, 1 dof
-    # Bias-corrected Cramér's V (Bergsma 2013) of a 2 x 2 table, n = 80: r~ = k~ = 2 - 1/79.
-    assert result.effect == pytest.approx(math.sqrt((g / 80 - 1 / 79) / (1 - 1 / 79)), rel=REL)
+    # Cohen's w: shares (0.75, 0.25) -> (0.5, 0.5), midpoint (0.625, 0.375),
+    # w^2 = 0.0625 / 0.625 + 0.0625 / 0.375 = 4/15, minus (2 - 1) (1/40 + 1/40) = 0.05.
+    assert result.effect == pytest.approx(math.sqrt(4 / 15 - 0.05), rel=REL)
 
 
-def bergsma_v(plain_v: float, table: np.ndarray) -> float:
-    """Bias-corrected Cramér's V (Bergsma 2013) from the plain V, written out independently."""
-    n = table.sum()
-    r, k = table.shape
-    phi2 = max(plain_v**2 * (min(r, k) - 1) - (r - 1) * (k - 1) / (n - 1), 0.0)
-    r_tilde, k_tilde = r - (r - 1) ** 2 / (n - 1), k - (k - 1) ** 2 / (n - 1)
-    return math.sqrt(phi2 / (min(r_tilde, k_tilde) - 1))
+def cohens_w_by_hand(table: np.ndarray) -> float:
+    """Bias-corrected Cohen's w of a 2 x k table, written out independently."""
+    n_ref, n_cur = table.sum(axis=1)
+    total = 0.0
+    k = 0
+    for ref_count, cur_count in table.T:
+        p, q = ref_count / n_ref, cur_count / n_cur
+        m = (p + q) / 2
+        if m > 0:
+            k += 1
+            total += (q - p) ** 2 / m
+    return math.sqrt(max(total - (k - 1) * (1 / n_ref + 1 / n_cur), 0.0))
 
 
-def test_cramers_v_is_bias_corrected_worked_examples() -> None:
-    # [[30, 20], [20, 30]]: expected 25 everywhere, chi2 = 4 * 25 / 25 = 4, n = 100.
-    # phi2 = 4/100 - 1/99, r~ = k~ = 2 - 1/99, V = sqrt((0.04 - 1/99) / (1 - 1/99))
-    #      = sqrt(2.96 / 98) = 0.17379 (the plain V would be sqrt(0.04) = 0.2).
+def test_cohens_w_worked_examples() -> None:
+    # [[30, 20], [20, 30]]: shares (0.6, 0.4) -> (0.4, 0.6), midpoint (0.5, 0.5):
+    # w^2 = 2 * 0.04 / 0.5 = 0.16, minus (2 - 1) (1/50 + 1/50) = 0.04: w = sqrt(0.12).
     two_by_two = outcome(
         "chi2", pd.Series(list("a" * 30 + "b" * 20), name="x"), pd.Series(list("a" * 20 + "b" * 30))
     )
     assert two_by_two.statistic == pytest.approx(4.0, rel=REL)
-    assert two_by_two.effect == pytest.approx(math.sqrt(2.96 / 98), rel=REL)
-    # [[10, 20, 30], [20, 20, 20]]: expected [[15, 20, 25]] on both rows, n = 120,
-    # chi2 = 2 * (25/15 + 0 + 25/25) = 16/3; phi2 = (16/3)/120 - 2/119;
-    # r~ - 1 = 1 - 1/119 = 118/119 < k~ - 1 = 2 - 4/119, so V = sqrt(phi2 * 119/118) = 0.16695.
+    assert two_by_two.effect == pytest.approx(math.sqrt(0.12), rel=REL)
+    # [[10, 20, 30], [20, 20, 20]]: shares (1/6, 1/3, 1/2) -> (1/3, 1/3, 1/3), midpoint
+    # (1/4, 1/3, 5/12): w^2 = (1/36) (4 + 12/5) = 0.17778, minus 2 (1/60 + 1/60): w = 1/3.
     two_by_three = outcome(
         "chi2",
         pd.Series(list("a" * 10 + "b" * 20 + "c" * 30), name="x"),
         pd.Series(list("a" * 20 + "b" * 20 + "c" * 20)),
     )
     assert two_by_three.statistic == pytest.approx(16 / 3, rel=REL)
-    expected = math.sqrt((16 / 3 / 120 - 2 / 119) * 119 / 118)
-    assert two_by_three.effect == pytest.approx(expected, rel=REL)
-    assert round(expected, 5) == 0.16695
+    assert two_by_three.effect == pytest.approx(1 / 3, rel=REL)
 
 
-def test_cramers_v_is_near_zero_without_drift_on_many_categories() -> None:
-    # The plain V of two no-drift 10k-row samples over 1,000 categories is ~0.2.
+def test_cohens_w_is_below_the_floor_without_drift_on_many_categories() -> None:
+    # Uncorrected, two no-drift 10k-row samples over 1,000 categories read w ~ 0.45.
     reference, current = categorical_pair(21, 10_000, 10_000, 1000, 0.0)
     table = table_of(reference, current)
-    plain = contingency.association(table, method="cramer", correction=False)
+    uncorrected = math.sqrt(cohens_w_by_hand(table) ** 2 + 999 * 2 / 10_000)
     effect = outcome("chi2", reference, current).effect
-    assert plain > 0.15
-    assert effect is not None and effect < 0.05
+    assert uncorrected > 0.4
+    assert effect is not None and effect < detectors.get_method("chi2").effect_floor  # type: ignore[operator]
 
 
 @pytest.mark.parametrize(("seed", "n_ref", "n_cur", "k", "shift"), PAIRS)
-def test_chi2_and_gtest_effect_is_bias_corrected_cramers_v(
+def test_chi2_and_gtest_effect_is_bias_corrected_cohens_w(
     seed: int, n_ref: int, n_cur: int, k: int, shift: float
 ) -> None:
     reference, current = categorical_pair(seed, n_ref, n_cur, k, shift)
-    table = table_of(reference, current)
-    chi2 = outcome("chi2", reference, current)
-    plain = contingency.association(table, method="cramer", correction=False)
-    assert chi2.effect == pytest.approx(bergsma_v(plain, table), rel=REL, abs=1e-12)
-    gtest = outcome("gtest", reference, current)
-    assert gtest.statistic is not None
-    plain_g = math.sqrt(gtest.statistic / table.sum())
-    assert gtest.effect == pytest.approx(bergsma_v(plain_g, table), rel=REL, abs=1e-12)
+    expected = cohens_w_by_hand(table_of(reference, current))
+    for method in ("chi2", "gtest"):
+        assert outcome(method, reference, current).effect == pytest.approx(
+            expected, rel=REL, abs=1e-12
+        )
 
 
 @pytest.mark.parametrize("method", ["chi2", "gtest", "fisher", "ztest"])
@@ -204,7 +202,9 @@ def test_fisher_zero_cell_uses_haldane_odds_ratio_and_exact_p_value() -> None:
     assert result.statistic == pytest.approx((12.5 * 0.5) / (3.5 * 9.5), rel=REL)
     assert result.details["odds_ratio_corrected"] is True
     assert result.details["vanished_categories"] == ["yes"]
-    assert result.effect == pytest.approx(1.0 - 12 / 15, rel=REL)
+    # Shares (0.8, 0.2) -> (1, 0), midpoint (0.9, 0.1): w^2 = 0.04 / 0.9 + 0.04 / 0.1,
+    # minus 1/15 + 1/9.
+    assert result.effect == pytest.approx(math.sqrt(0.04 / 0.9 + 0.4 - 1 / 15 - 1 / 9), rel=REL)
 
 
 def test_ztest_worked_example() -> None:
@@ -218,7 +218,9 @@ def test_ztest_worked_example() -> None:
     assert result.statistic == pytest.approx(z, rel=REL)
     assert result.p_value == pytest.approx(math.erfc(abs(z) / math.sqrt(2)), rel=REL)
     assert result.p_value == pytest.approx(0.033672, abs=1e-6)
-    assert result.drifted and result.effect == pytest.approx(0.15, rel=REL)
+    # Binary w = |change| / sqrt(m (1 - m)), m = 0.525, minus (1/100 + 1/100) on w^2.
+    expected_w = math.sqrt(0.15**2 / (0.525 * 0.475) - 0.02)
+    assert result.drifted and result.effect == pytest.approx(expected_w, rel=REL)
     assert result.details["reference_share"] == 0.6
     assert result.details["current_share"] == 0.45
 
@@ -235,7 +237,9 @@ def test_ztest_squared_is_chi2_without_correction(
     assert result.p_value == pytest.approx(expected.pvalue, rel=REL)
     shares = table_of(reference, current)[:, 0] / [n_ref, n_cur]
     assert np.sign(result.statistic) == np.sign(shares[1] - shares[0])
-    assert result.effect == pytest.approx(abs(shares[1] - shares[0]), rel=REL)
+    assert result.effect == pytest.approx(
+        cohens_w_by_hand(table_of(reference, current)), rel=REL, abs=1e-12
+    )
 
 
 def test_ztest_on_a_large_shift_keeps_a_tiny_p_value_exact() -> None:

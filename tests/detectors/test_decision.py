@@ -121,7 +121,7 @@ def test_histogram_noise_floor_false_alarm_rate_is_about_one_percent(distance: o
             pd.Series(rng.choice(1000, 2000, p=weights))
         )
         counts = detectors._histograms.histograms(profile, current)
-        alarms += distance(counts.reference, counts.current) >= floor_of(profile, current)  # type: ignore[operator]
+        alarms += distance(counts.reference, counts.current) >= floor_of(profile, current, 0.01)  # type: ignore[operator]
     # Binomial(200, 0.01) exceeds 7 with probability < 0.001 (the floor is a 200-draw estimate).
     assert alarms <= 7
 

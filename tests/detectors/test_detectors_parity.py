@@ -91,12 +91,17 @@ def test_chi2_matches_scipy_contingency(seed: int) -> None:
 def test_chi2_with_a_single_category_is_not_drift() -> None:
     profile = detectors.fit_profile(pd.Series(["x"] * 5, name="c"), "categorical")
     result = detectors.test_column(profile, pd.Series(["x"] * 3))
+    # One and the same category on both sides: "constant", before chi2 runs.
     assert (result.status, result.statistic, result.p_value, result.drifted) == (
-        "ok",
-        0.0,
-        1.0,
+        "constant",
+        None,
+        None,
         False,
     )
+    outcome = detectors.get_method("chi2").function(
+        profile, detectors._prepare.prepare_categorical(pd.Series(["x"] * 3)), 0.05
+    )
+    assert (outcome.statistic, outcome.p_value, outcome.drifted) == (0.0, 1.0, False)
 
 
 def _p_result(column: str, p_value: float) -> detectors.ColumnResult:

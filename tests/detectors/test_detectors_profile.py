@@ -67,10 +67,9 @@ def test_numeric_profile_summary() -> None:
     assert profile.std == pytest.approx(finite.std())
     assert (profile.min, profile.max) == (finite.min(), finite.max())
     assert profile.bin_edges is not None and profile.bin_counts is not None
-    assert profile.bin_edges.size == 11
-    assert profile.bin_counts.size == 13
-    assert profile.bin_counts[0] == 0 and profile.bin_counts[-1] == 0
-    assert profile.bin_counts.sum() == 3000
+    assert profile.bin_edges.size == 9  # the interior deciles
+    assert profile.bin_counts.size == 10
+    assert profile.bin_counts.tolist() == [300] * 10
     assert profile.category_counts is None
 
 
@@ -95,8 +94,8 @@ def test_categorical_profile_stringifies_values() -> None:
 def test_discrete_numeric_reference_keeps_its_values_apart() -> None:
     profile = detectors.fit_profile(pd.Series([0] * 95 + [1] * 5, name="flag"), "numeric")
     assert profile.bin_edges is not None and profile.bin_counts is not None
-    assert profile.bin_edges.tolist() == [0.0, 1.0]
-    assert profile.bin_counts.tolist() == [0, 95, 5, 0]
+    assert profile.bin_edges.tolist() == [0.0]
+    assert profile.bin_counts.tolist() == [95, 5]
 
 
 def test_empty_reference_gives_insufficient_data() -> None:
@@ -126,8 +125,11 @@ def test_format_1_profiles_with_listed_sorted_values_still_load() -> None:
     rng = np.random.default_rng(8)
     profile = detectors.fit_profile(pd.Series(rng.normal(size=300), name="x"), "numeric")
     data = profile.to_dict()
-    assert data["format"] == 2 and isinstance(data["sorted_values"], str)
+    assert data["format"] == 3 and isinstance(data["sorted_values"], str)
     assert profile.sorted_values is not None
-    old = {**data, "format": 1, "sorted_values": profile.sorted_values.tolist()}
+    # Formats 1 and 2 had bins at the minimum and maximum; they load with today's bins.
+    old_bins = {"bin_edges": [-3.0, 0.0, 3.0], "bin_counts": [0, 150, 150, 0]}
+    old = {**data, **old_bins, "format": 1, "sorted_values": profile.sorted_values.tolist()}
     assert detectors.ColumnProfile.from_dict(json.loads(json.dumps(old))) == profile
+    assert detectors.ColumnProfile.from_dict({**data, **old_bins, "format": 2}) == profile
     assert detectors.ColumnProfile.from_dict(json.loads(json.dumps(data))) == profile

@@ -165,10 +165,11 @@ def test_numeric_distance_uses_profile_bins_and_sees_the_tails(method: str) -> N
     outside = run(method, reference, pd.Series(rng.uniform(2, 3, 1000)), "numeric")
     assert inside.status == "ok" and not inside.drifted
     assert outside.drifted
-    # All current values land in the upper tail bin, which the reference leaves empty.
+    # The outer bins are open: every current value lands in the top decile's bin,
+    # which holds a tenth of the reference, whatever the reference's maximum.
+    assert outside.details["reference_counts"][-1] == 100
     assert outside.details["current_counts"][-1] == 1000
-    if method != "kl":
-        assert outside.statistic == pytest.approx(1.0, rel=REL)
+    assert outside.statistic is not None and outside.statistic > 0.5
 
 
 @pytest.mark.parametrize("method", NUMERIC)

@@ -26,7 +26,7 @@ import detectors
 from detectors._outcome import MethodOutcome
 from detectors._pooled import pool_sorted
 from detectors._prepare import prepare_numeric
-from detectors.anderson import anderson_darling_a2kn
+from detectors.anderson import anderson_darling_a2kn, weighted_ecdf_gap
 from detectors.cramervonmises import rms_ecdf_gap
 
 REL = 1e-9
@@ -334,8 +334,9 @@ def test_effects() -> None:
     assert mannwhitney.effect == pytest.approx(abs(2 * u / (400 * 300) - 1), rel=REL)
 
     welch = outcome("welch")
-    pooled_sd = np.sqrt((399 * reference.var(ddof=1) + 299 * current.var(ddof=1)) / 698)
-    cohens_d = (current.mean() - reference.mean()) / pooled_sd
+    # The plain average of the two sample variances: size-free (test_effect_size_free.py).
+    average_sd = np.sqrt((reference.var(ddof=1) + current.var(ddof=1)) / 2)
+    cohens_d = (current.mean() - reference.mean()) / average_sd
     assert welch.effect == pytest.approx(abs(cohens_d), rel=REL)
     assert welch.details["cohens_d"] == pytest.approx(cohens_d, rel=REL)
 
@@ -343,12 +344,16 @@ def test_effects() -> None:
     assert energy.effect == energy.statistic
 
     cvm = outcome("cvm")
-    pooled = np.concatenate([reference, current])
-    gap = (
-        np.searchsorted(np.sort(reference), pooled, "right") / 400
-        - np.searchsorted(np.sort(current), pooled, "right") / 300
-    )
-    assert cvm.effect == pytest.approx(np.sqrt(np.mean(gap**2)), rel=REL)
+
+    def gap(at: np.ndarray) -> np.ndarray:
+        return (
+            np.searchsorted(np.sort(reference), at, "right") / 400
+            - np.searchsorted(np.sort(current), at, "right") / 300
+        )
+
+    # Half the weight on each side's values, whatever the sizes.
+    half_and_half = np.sqrt((np.mean(gap(reference) ** 2) + np.mean(gap(current) ** 2)) / 2)
+    assert cvm.effect == pytest.approx(half_and_half, rel=REL)
 
     anderson = outcome("anderson")
     assert anderson.effect is not None and 0 < anderson.effect < 1
@@ -363,6 +368,9 @@ def test_effects_on_a_worked_example() -> None:
     # (4 M_j - 2 B_j)^2 / (4 (B_j (4 - B_j) - 1)), giving 1/3, 9/11, 9/11, 1/3 per side.
     per_side = (2 / 3 + 18 / 11) / 2
     assert anderson_darling_a2kn(pooled) == pytest.approx(2 * per_side * 3 / 4, rel=REL)
+    # The effect on midrank ECDFs: gaps 1/4, 3/4, 3/4, 1/4 at midpoints 1/8, 3/8, 5/8, 7/8,
+    # each value weighted 1/4: terms 4/7, 12/5, 12/5, 4/7.
+    assert weighted_ecdf_gap(pooled) == pytest.approx(np.sqrt((8 / 7 + 24 / 5) / 4), rel=REL)
 
 
 def test_pooled_counts_match_a_brute_force_count() -> None:
@@ -381,26 +389,25 @@ def test_constant_columns() -> None:
     profile = detectors.fit_profile(pd.Series([3.0] * 20, name="flag"), "numeric")
     same, other = pd.Series([3.0] * 10), pd.Series([5.0] * 10)
 
-    anderson = detectors.test_column(profile, same, method="anderson")
-    assert (anderson.status, anderson.drifted) == ("constant", False)
-    assert detectors.test_column(profile, other, method="anderson").drifted
+    # One and the same value on both sides: status "constant" before any method runs.
+    for method in ("anderson", "welch", "energy", "mannwhitney", "cvm", "ks"):
+        result = detectors.test_column(profile, same, method=method)
+        assert (result.status, result.drifted) == ("constant", False)
+    # A constant reference with another value in the window is a real change.
+    for method in ("anderson", "mannwhitney", "cvm", "ks"):
+        assert detectors.test_column(profile, other, method=method).drifted
 
     welch = detectors.test_column(profile, other, method="welch")
-    assert (welch.status, welch.drifted) == ("constant", False)
-    assert "both sides are constant" in welch.reason
+    assert (welch.status, welch.drifted, welch.p_value) == ("ok", True, 0.0)
+    assert "both sides are constant but differ" in welch.reason
 
     energy = detectors.test_column(profile, other, method="energy")
-    assert (energy.status, energy.drifted) == ("constant", False)
-    # sqrt(2) * sqrt(integral of (F - G)^2) = sqrt(2) * sqrt(5 - 3)
+    assert (energy.status, energy.drifted) == ("ok", True)
+    # sqrt(2) * sqrt(integral of (F - G)^2) = sqrt(2) * sqrt(5 - 3); the half-and-half
+    # mixture of 3s and 5s has std 1, the scale when the reference is constant.
     assert energy.details["distance"] == pytest.approx(2.0)
-
-    mannwhitney = detectors.test_column(profile, same, method="mannwhitney")
-    assert (mannwhitney.status, mannwhitney.p_value, mannwhitney.drifted) == ("ok", 1.0, False)
-    assert detectors.test_column(profile, other, method="mannwhitney").drifted
-
-    for method in ("cvm", "ks"):
-        assert not detectors.test_column(profile, same, method=method).drifted
-        assert detectors.test_column(profile, other, method=method).drifted
+    assert energy.statistic == pytest.approx(2.0)
+    assert energy.details["scale"] == "mixture std (constant reference)"
 
 
 def test_welch_needs_two_values_on_each_side() -> None:
