@@ -98,6 +98,30 @@ def test_column(
     prepared = (
         prepare_numeric(current) if profile.kind == "numeric" else prepare_categorical(current)
     )
+    return test_prepared(
+        profile,
+        prepared,
+        method=method,
+        threshold=threshold,
+        effect_floor=effect_floor,
+        noise_level=noise_level,
+    )
+
+
+# A library function named test_* must not be collected by pytest in user test modules.
+test_column.__test__ = False  # type: ignore[attr-defined]
+
+
+def test_prepared(
+    profile: ColumnProfile,
+    prepared: PreparedColumn,
+    *,
+    method: str | None = None,
+    threshold: float | None = None,
+    effect_floor: float | None = None,
+    noise_level: float | None = None,
+) -> ColumnResult:
+    """``test_column`` on values already cleaned and counted (e.g. pooled category counts)."""
     if method is None:
         n_categories = (
             len(set(profile.category_counts or {}) | set(prepared.category_counts or {}))
@@ -150,8 +174,7 @@ def test_column(
     )
 
 
-# A library function named test_* must not be collected by pytest in user test modules.
-test_column.__test__ = False  # type: ignore[attr-defined]
+test_prepared.__test__ = False  # type: ignore[attr-defined]
 
 
 def _distance_result(

@@ -17,8 +17,7 @@ store and a restart or another replica continues it:
 A pooled numeric column is tested with the Kolmogorov–Smirnov statistic
 taken at the grid points: the largest gap between the reference ECDF and
 the pooled ECDF there. It is never larger than the exact KS statistic of
-the pooled rows, so the p-value (scipy's ``kstwo`` at the effective size,
-as ``ks_2samp``'s asymptotic mode) errs on the safe side, and its effect
+the pooled rows, so its p-value errs on the safe side, and its effect
 floor is KS's (0.04, a 0.1 sd shift). A pooled categorical column is the
 ordinary categorical test (``detectors.test_column``) of the pooled counts.
 
@@ -41,6 +40,7 @@ False
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
@@ -51,8 +51,8 @@ import pandas as pd
 from scipy import stats
 
 from detectors._outcome import format_number, significance_and_size_reason
-from detectors._prepare import prepare_categorical, prepare_numeric
-from detectors.column import test_column
+from detectors._prepare import PreparedColumn, prepare_categorical, prepare_numeric
+from detectors.column import test_prepared
 from detectors.profile import ColumnProfile
 from detectors.registry import get_method
 from detectors.result import ColumnResult
@@ -199,8 +199,11 @@ def _pooled_ks(
     reference_cdf = np.searchsorted(reference, grid, side="right") / n_reference
     current_cdf = np.cumsum(counts[:-1]) / n_current
     statistic = float(np.max(np.abs(reference_cdf - current_cdf))) if grid.size else 0.0
-    effective_n = round(n_reference * n_current / (n_reference + n_current))
-    p_value = float(stats.kstwo.sf(statistic, max(effective_n, 1))) if statistic > 0 else 1.0
+    # Kolmogorov's limit with Stephens' small-sample correction: exact enough at the
+    # pooled sizes, and a thousand times cheaper than the exact kstwo at n in the thousands.
+    root_n = math.sqrt(n_reference * n_current / (n_reference + n_current))
+    scaled = statistic * (root_n + 0.12 + 0.11 / root_n)
+    p_value = float(stats.kstwobign.sf(scaled)) if statistic > 0 else 1.0
     significant = p_value < level
     relation = "<" if significant else ">="
     reason = significance_and_size_reason(
@@ -238,14 +241,14 @@ def _pooled_categorical(
     for sketch in sketches:
         for category, count in (sketch.category_counts or {}).items():
             pooled[category] = pooled.get(category, 0) + count
-    lumped_profile = _lumped_profile(profile)
-    rows = pd.Series(
-        np.repeat(np.array(list(pooled), dtype=object), list(pooled.values())),
-        name=profile.column,
-        dtype=object,
-    )
-    return test_column(
-        lumped_profile, rows, threshold=level, effect_floor=effect_floor, noise_level=level
+    counts = dict(sorted(pooled.items()))
+    prepared = PreparedColumn(n_total=sum(counts.values()), n_missing=0, category_counts=counts)
+    return test_prepared(
+        _lumped_profile(profile),
+        prepared,
+        threshold=level,
+        effect_floor=effect_floor,
+        noise_level=level,
     )
 
 

@@ -83,6 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(replay)
     replay.add_argument("id", metavar="ID", help="the row id or the message_id")
+    backtest = commands.add_parser(
+        "backtest",
+        help="replay a monitor over past slots in memory, sending nothing; exit 1 if it alerts",
+    )
+    _add_config(backtest)
+    backtest.add_argument("--monitor", "-m", required=True)
+    backtest.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        metavar="T0",
+        help="start of the range, included: ISO-8601 date or datetime (no offset: UTC)",
+    )
+    backtest.add_argument(
+        "--to", dest="end", required=True, metavar="T1", help="end of the range, excluded"
+    )
+    _add_format(backtest)
     silence_commands.add_parsers(commands)
     return parser
 
@@ -105,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from monitor import commands
+    from monitor.backtest import BacktestError
     from monitor.compare import CompareError
     from monitor.daemon import DaemonError
     from monitor.delivery.admin import DeliveryAdminError
@@ -125,6 +143,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.db_upgrade(settings)
         if args.command == "history":
             return commands.history(settings, args.monitor, args.limit, args.format)
+        if args.command == "backtest":
+            return commands.backtest(
+                settings,
+                args.monitor,
+                args.start,
+                args.end,
+                args.format,
+                quiet=args.log_level != "DEBUG",
+            )
         if args.command == "silences":
             return silence_commands.run(settings, args)
         if args.command == "deliveries" and args.deliveries_command == "list":
@@ -139,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         CompareError,
         DaemonError,
         DeliveryAdminError,
+        BacktestError,
     ) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:

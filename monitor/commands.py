@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -152,3 +153,35 @@ def deliveries_replay(settings: Settings, key: str) -> int:
         f"(earlier attempts kept: {view.attempts})"
     )
     return EXIT_OK
+
+
+def backtest(
+    settings: Settings,
+    monitor_name: str,
+    start: str,
+    end: str,
+    output_format: str,
+    *,
+    quiet: bool = True,
+) -> int:
+    """Replay a monitor over past slots in memory; exit 1 when an alert would have fired.
+
+    ``quiet`` keeps the runner's log line per run (and warning per failed run)
+    out of stderr: the output lists every run with its reason already.
+    """
+    from monitor.backtest import parse_moment, run_backtest
+    from monitor.backtest import to_json as backtest_json
+    from monitor.backtest import to_text as backtest_text
+
+    monitor = settings.monitor(monitor_name)
+    first, last = parse_moment(start, "--from"), parse_moment(end, "--to")
+    runner_log = logging.getLogger("driftwarden.runner")
+    level = runner_log.level
+    if quiet:
+        runner_log.setLevel(logging.ERROR)
+    try:
+        result = run_backtest(settings, monitor, first, last)
+    finally:
+        runner_log.setLevel(level)
+    print(backtest_json(result) if output_format == "json" else backtest_text(result))
+    return EXIT_DRIFT if result.fired else EXIT_OK

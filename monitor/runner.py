@@ -45,7 +45,7 @@ from monitor.config import MonitorSettings
 from monitor.levels import monitor_levels
 from monitor.metrics import ColumnSample, Metrics
 from monitor.reference import load_reference, reference_key
-from monitor.sequential import SequentialOutcome, sequential_tests
+from monitor.sequential import SequentialOutcome, history_rows, sequential_tests
 from monitor.sources.base import Source, SourceError, Window
 from monitor.store import runs as store
 from monitor.store.alerts import add_outbox, last_success
@@ -485,7 +485,7 @@ def _history(
                 window_start=window.start,
                 window_end=window.end,
                 columns=sketches,
-                keep=max(levels.pooled, default=1),
+                keep=history_rows(levels),
             )
 
     return add

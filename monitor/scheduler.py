@@ -9,7 +9,7 @@ them run each slot.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -59,14 +59,27 @@ def latest_slot(trigger: BaseTrigger, now: datetime) -> datetime | None:
     return None
 
 
+def _fire_times_from(
+    trigger: BaseTrigger, first: datetime | None, until: datetime
+) -> Iterator[datetime]:
+    current = first
+    while current is not None and current <= until:
+        yield current
+        current = _next_after(trigger, current)
+
+
+def fire_times(trigger: BaseTrigger, start: datetime, end: datetime) -> Iterator[datetime]:
+    """Every fire time in [start, end), oldest first, uncapped (``backtest`` runs them all).
+
+    ``start`` need not be a fire time itself.
+    """
+    first: datetime | None = trigger.get_next_fire_time(None, start)
+    return _fire_times_from(trigger, first, end - timedelta(microseconds=1))
+
+
 def slots_between(trigger: BaseTrigger, after: datetime, until: datetime) -> list[datetime]:
     """Fire times in (after, until], oldest first, at most MAX_CATCH_UP_SLOTS of the newest."""
-    slots: list[datetime] = []
-    current = _next_after(trigger, after)
-    while current is not None and current <= until:
-        slots.append(current)
-        current = _next_after(trigger, current)
-    return slots[-MAX_CATCH_UP_SLOTS:]
+    return list(_fire_times_from(trigger, _next_after(trigger, after), until))[-MAX_CATCH_UP_SLOTS:]
 
 
 class Scheduler:

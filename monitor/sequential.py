@@ -52,7 +52,7 @@ def sequential_tests(
     if not levels.pooled or len(current) == 0:
         return SequentialOutcome(results=[], sketches=None)
     sketches = sketch_columns(profiles, current, window_results)
-    history = recent_sketches(engine, monitor_id, reference_key, window.end, max(levels.pooled))
+    history = recent_sketches(engine, monitor_id, reference_key, window.end, history_rows(levels))
     earlier = [
         {name: WindowSketch.from_dict(name, data) for name, data in stored.columns.items()}
         for stored in history
@@ -65,12 +65,25 @@ def sequential_tests(
     )
 
 
+def history_rows(levels: RunLevels) -> int:
+    """Windows kept per monitor: twice the largest scale, as untestable windows leave gaps."""
+    return 2 * max(levels.pooled, default=0)
+
+
 def sketch_columns(
     profiles: Mapping[str, ColumnProfile],
     current: pd.DataFrame,
     window_results: Sequence[ColumnResult],
 ) -> dict[str, WindowSketch]:
-    """This window's sketch of every column its single-window test could test."""
+    """This window's sketch of every column its single-window test could test.
+
+    Windows whose own test flagged a column stay in that column's pools:
+    leaving them out would bias a pool towards the windows where a small
+    persistent shift happened to look smallest, and the pools would miss
+    it. The price: after a short, large shift, a pool that still holds it
+    keeps the column drifted while the shift is above the effect floor at
+    the pool's size (a 1 sd shift of 4 windows: about 16 windows).
+    """
     testable = {r.column for r in window_results if r.status == "ok"}
     return {
         name: sketch_window(profile, current[name])
@@ -88,16 +101,13 @@ def pooled_results(
 ) -> list[ColumnResult]:
     """Test this window pooled with the newest ``earlier`` windows (newest first), per scale.
 
-    A scale runs once there are enough earlier windows; a column is pooled
-    at a scale only when every window of the pool has its sketch.
+    A column is pooled at a scale once that many of its sketches exist.
     """
     effect_floors = {column.name: column.effect_floor for column in monitor.columns}
     results: list[ColumnResult] = []
     for scale, level in levels.pooled.items():
-        if len(earlier) < scale - 1:
-            continue
         pools = {
-            name: [sketch, *(entry[name] for entry in earlier[: scale - 1] if name in entry)]
+            name: [sketch, *[entry[name] for entry in earlier if name in entry][: scale - 1]]
             for name, sketch in sketches.items()
         }
         full = {name: pool for name, pool in pools.items() if len(pool) == scale}

@@ -143,3 +143,33 @@ def sample_event(status: AlertStatus = "firing", **overrides: Any) -> AlertEvent
     }
     fields.update(overrides)
     return AlertEvent(**fields)
+
+
+MIXED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("amount", "numeric"),
+    ("items", "numeric"),
+    ("latency", "numeric"),
+    ("returning", "categorical"),
+    ("channel", "categorical"),
+)
+"""The columns of ``mixed_rows`` and their kinds, as a monitor's config lists them."""
+
+
+def mixed_rows(rng: Any, rows: int, *, amount_shift: float = 0.0, returning: float = 0.3) -> Any:
+    """Rows of the column types a real table has: normal, integer-valued, heavy-tailed, boolean,
+    categorical. ``amount_shift`` moves the normal column's mean (in sd); ``returning`` is the
+    share of True in the boolean column.
+    """
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "amount": rng.normal(amount_shift, 1.0, rows),
+            "items": rng.poisson(3.0, rows),
+            "latency": rng.standard_t(2.5, rows),
+            "returning": rng.random(rows) < returning,
+            "channel": rng.choice(
+                ["web", "ios", "android", "store", "phone"], rows, p=[0.4, 0.25, 0.2, 0.1, 0.05]
+            ),
+        }
+    )

@@ -3,7 +3,7 @@
 For each schedule and window size: the per-run level the default budget
 ("1/30d") gives the single-window tests, and the smallest mean shift (in
 standard deviations) of one normal column among 15 that a single window
-flags in at least 90 % of 200 seeded trials, through the same tests the
+flags in at least 90 % of 100 seeded trials, through the same tests the
 daemon runs (KS with its effect floor, Benjamini-Hochberg across 15
 columns). Smaller persistent shifts are left to the pooled-window tests.
 
@@ -21,7 +21,7 @@ from detectors.budget import FalseAlarmBudget, run_levels, split_level
 SCHEDULES = {"every 5m": 5 / 60, "hourly": 1.0, "daily": 24.0}
 WINDOW_ROWS = (300, 1_000, 10_000, 100_000)
 COLUMNS = 15
-TRIALS = 200
+TRIALS = 100
 SHIFTS = np.round(np.arange(0.02, 1.01, 0.01), 2)
 
 

@@ -28,6 +28,9 @@ allocation would slow the step being timed.
 Then the monitor-level false-alarm rate of the default decision over
 DRIFTWARDEN_BENCH_PAIRS (default 200) seeded no-drift pairs of 25 columns
 with DRIFTWARDEN_BENCH_PAIR_ROWS (default 10,000) rows per side.
+
+Last, `driftwarden backtest` over 720 hourly slots (tests/benchmarks/backtest.py),
+against its 60 s target.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -203,6 +207,9 @@ def main() -> None:
         f"| monitor-level false alarms, default decision, {pairs} no-drift pairs of 25 columns "
         f"x {pair_rows:,} rows | {alarms} ({alarms / pairs:.1%}) |"
     )
+    print()
+    sys.stdout.flush()
+    subprocess.run([sys.executable, str(Path(__file__).with_name("backtest.py"))], check=True)
 
 
 if __name__ == "__main__":
