@@ -340,7 +340,7 @@ class ThresholdSettings(SettingsModel):
         description="per-window significance after correction, instead of a budget",
     )
     sequential_scales: tuple[int, ...] = Field(
-        default=(4, 16, 64),
+        default=(4, 16),
         description="pooled-window tests over this many recent windows; [] turns them off",
     )
     correction: Literal["none", "bonferroni", "holm", "bh"] = "bh"

@@ -22,7 +22,7 @@ def monitor_levels(monitor: MonitorSettings) -> RunLevels:
     ...     "columns": [{"name": "age", "kind": "numeric"}]}]})
     >>> levels = monitor_levels(settings.monitors[0])
     >>> round(levels.total, 6), round(levels.window, 6), sorted(levels.pooled)
-    (0.001389, 0.000694, [4, 16, 64])
+    (0.001389, 0.000694, [4, 16])
     """
     thresholds = monitor.thresholds
     budget = thresholds.budget()

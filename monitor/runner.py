@@ -45,7 +45,7 @@ from monitor.config import MonitorSettings
 from monitor.levels import monitor_levels
 from monitor.metrics import ColumnSample, Metrics
 from monitor.reference import load_reference, reference_key
-from monitor.sequential import SequentialOutcome, history_rows, sequential_tests
+from monitor.sequential import SequentialOutcome, SketchCache, history_rows, sequential_tests
 from monitor.sources.base import Source, SourceError, Window
 from monitor.store import runs as store
 from monitor.store.alerts import add_outbox, last_success
@@ -111,6 +111,8 @@ class RunContext:
     """Receivers that must hear about a firing alert on every run (Alertmanager)."""
     profiles: dict[int, tuple[str, ReferenceProfile]] = field(default_factory=dict)
     """Reference profiles in memory: monitor id -> (reference key, profile)."""
+    sketches: SketchCache = field(default_factory=dict)
+    """Decoded window sketches of the sequential tests' history (``monitor.sequential``)."""
 
 
 @dataclass(frozen=True)
@@ -520,7 +522,16 @@ def run_check(
         results = evaluate(monitor, profile, current, levels)
         key = ctx.profiles[monitor_id][0]
         pooled = sequential_tests(
-            ctx.engine, monitor, monitor_id, key, profile.columns, window, current, results, levels
+            ctx.engine,
+            monitor,
+            monitor_id,
+            key,
+            profile.columns,
+            window,
+            current,
+            results,
+            levels,
+            ctx.sketches,
         )
         results += pooled.results
     except (SourceError, DataError, ValueError) as exc:

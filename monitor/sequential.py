@@ -21,7 +21,7 @@ from detectors.budget import RunLevels, split_level
 from detectors.sequential import WindowSketch, pooled_test, sketch_window
 from monitor.config import MonitorSettings
 from monitor.sources.base import Window
-from monitor.store.sketches import recent_sketches
+from monitor.store.sketches import StoredWindow, recent_windows, sketches_of
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ def sequential_tests(
     current: pd.DataFrame,
     window_results: Sequence[ColumnResult],
     levels: RunLevels,
+    cache: SketchCache,
 ) -> SequentialOutcome:
     """Sketch this window, pool it with earlier ones from the store, and test each pool.
 
@@ -52,17 +53,39 @@ def sequential_tests(
     if not levels.pooled or len(current) == 0:
         return SequentialOutcome(results=[], sketches=None)
     sketches = sketch_columns(profiles, current, window_results)
-    history = recent_sketches(engine, monitor_id, reference_key, window.end, history_rows(levels))
-    earlier = [
-        {name: WindowSketch.from_dict(name, data) for name, data in stored.columns.items()}
-        for stored in history
-        if stored.window_end <= window.start
-    ]
+    history = recent_windows(engine, monitor_id, reference_key, window.end, history_rows(levels))
+    decoded = _decoded(engine, cache, monitor_id, history)
+    earlier = [decoded[stored.id] for stored in history if stored.window_end <= window.start]
     overlaps = bool(history) and window.start < history[0].window_end
     return SequentialOutcome(
         results=pooled_results(monitor, profiles, sketches, earlier, levels),
         sketches=None if overlaps else {name: s.to_dict() for name, s in sketches.items()},
     )
+
+
+SketchCache = dict[int, dict[int, dict[str, WindowSketch]]]
+"""Decoded stored windows: monitor id -> row id -> column -> sketch."""
+
+
+def _decoded(
+    engine: Engine, cache: SketchCache, monitor_id: int, history: Sequence[StoredWindow]
+) -> dict[int, dict[str, WindowSketch]]:
+    """The history's sketches, decoding only rows not seen before; forgets rows no longer read.
+
+    Stored rows never change, so a row decoded once serves every later run
+    of the process: a run then reads one new row instead of the whole history.
+    The monitor's entry is replaced, never changed in place, so two runs of
+    one monitor in two threads never see a half-updated map.
+    """
+    cached = cache.get(monitor_id, {})
+    decoded = {stored.id: cached[stored.id] for stored in history if stored.id in cached}
+    missing = [stored.id for stored in history if stored.id not in decoded]
+    for row_id, columns in sketches_of(engine, missing).items():
+        decoded[row_id] = {
+            name: WindowSketch.from_dict(name, data) for name, data in columns.items()
+        }
+    cache[monitor_id] = decoded
+    return decoded
 
 
 def history_rows(levels: RunLevels) -> int:

@@ -12,7 +12,7 @@ ones arrive, so a monitor's state stays a few dozen small rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,24 +24,29 @@ from monitor.store.models import WindowSketchRow
 
 
 @dataclass(frozen=True)
-class StoredSketch:
-    """One earlier run's sketches, with the window they cover."""
+class StoredWindow:
+    """One earlier run's stored window: its row id (to fetch its sketches) and its span."""
 
+    id: int
     scheduled_for: datetime
     window_start: datetime
     window_end: datetime
-    columns: Mapping[str, Any]
 
 
-def recent_sketches(
+def recent_windows(
     engine: Engine, monitor_id: int, reference_key: str, before: datetime, limit: int
-) -> list[StoredSketch]:
-    """The newest ``limit`` sketches of a monitor's reference for slots before ``before``."""
+) -> list[StoredWindow]:
+    """The newest ``limit`` windows stored for a monitor's reference before ``before``."""
     if limit <= 0:
         return []
     with Session(engine) as session:
-        rows = session.scalars(
-            select(WindowSketchRow)
+        rows = session.execute(
+            select(
+                WindowSketchRow.id,
+                WindowSketchRow.scheduled_for,
+                WindowSketchRow.window_start,
+                WindowSketchRow.window_end,
+            )
             .where(
                 WindowSketchRow.monitor_id == monitor_id,
                 WindowSketchRow.reference_key == reference_key,
@@ -50,10 +55,18 @@ def recent_sketches(
             .order_by(WindowSketchRow.scheduled_for.desc())
             .limit(limit)
         ).all()
-        return [
-            StoredSketch(row.scheduled_for, row.window_start, row.window_end, dict(row.columns))
-            for row in rows
-        ]
+        return [StoredWindow(*row) for row in rows]
+
+
+def sketches_of(engine: Engine, ids: Sequence[int]) -> dict[int, Mapping[str, Any]]:
+    """The stored sketches (column -> sketch data) of the windows with these row ids."""
+    if not ids:
+        return {}
+    with Session(engine) as session:
+        rows = session.execute(
+            select(WindowSketchRow.id, WindowSketchRow.columns).where(WindowSketchRow.id.in_(ids))
+        ).all()
+        return {row_id: dict(columns) for row_id, columns in rows}
 
 
 def add_sketch(

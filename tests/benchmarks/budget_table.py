@@ -65,7 +65,7 @@ def main() -> None:
     )
     print("|---|---|" + "---|" * len(WINDOW_ROWS))
     for name, hours in SCHEDULES.items():
-        level = run_levels(budget, period_hours=hours, scales=(4, 16, 64)).window
+        level = run_levels(budget, period_hours=hours, scales=(4, 16)).window
         cells = []
         for rows in WINDOW_ROWS:
             shift = smallest_shift(profile, rows, level)
