@@ -24,6 +24,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from standardwebhooks import Webhook
 
+from monitor.config import load_settings
+from monitor.levels import monitor_levels
 from tests.support import Reply, ScriptedServer, wait_for
 
 SECRET = "whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0xMjM0NTY="
@@ -194,9 +196,13 @@ def test_daemon_detects_stores_exports_and_delivers(
     assert data["monitor"] == "e2e"
     assert data["decision"]["drifted"] is True
     assert sorted(c["column"] for c in data["drifted_columns"]) == ["cat_shift", "x_shift"]
+    # Every column is a p-value test: the run's single-window level is their BH level,
+    # 1 false alarm per 30 days of 1-second runs, halved for the pooled tests.
+    window_level = monitor_levels(load_settings(config).monitors[0]).window
+    assert window_level == pytest.approx(0.5 / (30 * 24 * 3600))
     for column in data["drifted_columns"]:
-        assert column["p_value"] < 1e-6
-        assert column["threshold"] == 0.05
+        assert column["p_value"] < 1e-9
+        assert column["threshold"] == pytest.approx(window_level)
     assert data["run"]["url"] == f"http://127.0.0.1:{port}/api/runs/{data['run']['id']}"
 
     assert 'driftwarden_column_drifted{column="x_shift",method="ks",monitor="e2e"} 1.0' in metrics
