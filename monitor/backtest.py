@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine, create_engine, event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
 from monitor.config import MonitorSettings, Settings
@@ -29,8 +28,8 @@ from monitor.scheduler import build_trigger, fire_times
 from monitor.sources import build_source
 from monitor.sources.base import Source, SourceError
 from monitor.store import runs as store
+from monitor.store.alerts import transitions
 from monitor.store.engine import upgrade
-from monitor.store.models import AlertRow, AlertTransitionRow, RunRow
 
 TRIGGER = "backtest"
 """``runs.trigger`` of a backtest run (in the in-memory store only)."""
@@ -219,15 +218,9 @@ def _fit_reference(ctx: RunContext, monitor: MonitorSettings, source: Source) ->
 
 def alert_changes(engine: Engine) -> list[AlertChange]:
     """Every alert that started firing or resolved, in the order of the runs that did it."""
-    query = (
-        select(AlertRow.rule, AlertTransitionRow.to_state, RunRow.scheduled_for)
-        .join(AlertRow, AlertRow.id == AlertTransitionRow.alert_id)
-        .join(RunRow, RunRow.id == AlertTransitionRow.run_id)
-        .where(AlertTransitionRow.to_state.in_(REPORTED_STATES))
-        .order_by(RunRow.scheduled_for, AlertTransitionRow.id)
-    )
-    with Session(engine) as session:
-        return [AlertChange(rule, state, at) for rule, state, at in session.execute(query)]
+    return [
+        AlertChange(rule, state, at) for rule, state, at in transitions(engine, REPORTED_STATES)
+    ]
 
 
 def to_json(backtest: Backtest) -> str:

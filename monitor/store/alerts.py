@@ -196,3 +196,16 @@ def expire_silence(engine: Engine, silence_id: int, now: datetime) -> bool:
             update(SilenceRow).where(SilenceRow.id == silence_id).values(ends_at=now)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def transitions(engine: Engine, states: Sequence[str]) -> list[tuple[str, str, datetime]]:
+    """(rule, new state, slot of the run) of every alert change into ``states``, oldest first."""
+    query = (
+        select(AlertRow.rule, AlertTransitionRow.to_state, RunRow.scheduled_for)
+        .join(AlertRow, AlertRow.id == AlertTransitionRow.alert_id)
+        .join(RunRow, RunRow.id == AlertTransitionRow.run_id)
+        .where(AlertTransitionRow.to_state.in_(states))
+        .order_by(RunRow.scheduled_for, AlertTransitionRow.id)
+    )
+    with Session(engine) as session:
+        return [(rule, state, at) for rule, state, at in session.execute(query)]
