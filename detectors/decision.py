@@ -37,7 +37,7 @@ from detectors._outcome import format_number
 from detectors.result import ColumnResult
 
 DecisionRule = Literal["any", "share"]
-Condition = Literal["any_column", "share", "key_column", "multivariate"]
+Condition = Literal["any_column", "share", "key_column", "multivariate", "pooled", "performance"]
 
 _MAX_NAMED = 10
 """How many drifted column names a reason lists; ``drifted_columns`` has them all."""
@@ -59,6 +59,10 @@ class DatasetDecision:
     key_columns_drifted: tuple[str, ...] = ()
     multivariate_drifted: bool | None = None
     """None when no multivariate result was given."""
+    pooled_drifted: tuple[str, ...] = ()
+    """Pooled-window (sequential) results that drifted, as "column (method)"."""
+    performance_degraded: tuple[str, ...] = ()
+    """Performance metrics that fell beyond what is allowed."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the decision as plain JSON-safe data."""
@@ -73,6 +77,8 @@ class DatasetDecision:
             "fired": list(self.fired),
             "key_columns_drifted": list(self.key_columns_drifted),
             "multivariate_drifted": self.multivariate_drifted,
+            "pooled_drifted": list(self.pooled_drifted),
+            "performance_degraded": list(self.performance_degraded),
         }
 
 
@@ -83,14 +89,25 @@ def decide(
     share: float | None = None,
     key_columns: Sequence[str] = (),
     multivariate: ColumnResult | None = None,
+    pooled: Sequence[ColumnResult] = (),
+    performance: Sequence[ColumnResult] = (),
 ) -> DatasetDecision:
     """Decide whether a run drifted from its per-column ``results``.
 
     ``rule="any"`` (default): drifted when any column drifted. ``rule="share"``:
     drifted when at least ``share`` (0 < share <= 1) of the columns drifted.
-    Either way, a drifted column named in ``key_columns`` or a drifted
-    ``multivariate`` result makes the run drifted. A key column missing from
-    ``results`` is a configuration error and raises ValueError.
+    Either way, a drifted column named in ``key_columns``, a drifted
+    ``multivariate`` result, a drifted ``pooled`` (pooled-window, see
+    ``detectors.sequential``) result or a degraded ``performance`` metric
+    makes the run drifted. A key column missing from ``results`` is a
+    configuration error and raises ValueError.
+
+    >>> from detectors import ColumnResult
+    >>> pooled = ColumnResult(column="age", method="ks@16", statistic=0.06, p_value=1e-9,
+    ...                       threshold=1e-4, drifted=True, n_reference=10_000,
+    ...                       n_current=4_800, status="ok", reason="")
+    >>> decide([], pooled=[pooled]).reason
+    'drift: 0 of 0 columns drifted; drift over recent windows: age (ks@16)'
     """
     _check_arguments(results, rule, share, key_columns)
     drifted_columns = tuple(r.column for r in results if r.drifted)
@@ -108,6 +125,12 @@ def decide(
         fired.append("key_column")
     if multivariate_drifted:
         fired.append("multivariate")
+    pooled_drifted = tuple(f"{r.column} ({r.method})" for r in pooled if r.drifted)
+    if pooled_drifted:
+        fired.append("pooled")
+    degraded = tuple(r.method for r in performance if r.drifted)
+    if degraded:
+        fired.append("performance")
     drifted = bool(fired)
 
     parts = [_columns_clause(rule, share, drifted_columns, n_columns, share_drifted)]
@@ -120,6 +143,10 @@ def decide(
         )
     if multivariate is not None:
         parts.append(_multivariate_clause(multivariate))
+    if pooled_drifted:
+        parts.append("drift over recent windows: " + ", ".join(pooled_drifted))
+    if degraded:
+        parts.append("performance dropped: " + ", ".join(degraded))
     return DatasetDecision(
         drifted=drifted,
         reason=("drift: " if drifted else "no drift: ") + "; ".join(parts),
@@ -131,6 +158,8 @@ def decide(
         fired=tuple(fired),
         key_columns_drifted=keys_drifted,
         multivariate_drifted=multivariate_drifted,
+        pooled_drifted=pooled_drifted,
+        performance_degraded=degraded,
     )
 
 

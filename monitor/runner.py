@@ -236,36 +236,25 @@ def evaluate(
 
 
 def decide(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tuple[bool, str]:
-    """Monitor-level decision and the sentence that explains it.
+    """Monitor-level decision and the sentence that explains it (``detectors.decide``).
 
-    Column drift and the multivariate test are decided by ``detectors.decide``;
-    a drifted pooled-window (sequential) test, or a performance drop beyond
-    ``allowed_drop``, also makes the run drift.
+    Single-window column results and the multivariate test decide as the
+    thresholds say; a drifted pooled-window (sequential) test or a
+    performance drop beyond ``allowed_drop`` also makes the run drift.
     """
     multivariate = next((r for r in results if r.column == MULTIVARIATE_COLUMN), None)
     kinds = [(result_kind(monitor, r), r) for r in results]
-    columns = [r for kind, r in kinds if kind == "drift" and r is not multivariate]
-    degraded = [r for kind, r in kinds if kind == "performance" and r.drifted]
-    persistent = [r for kind, r in kinds if kind == "sequential" and r.drifted]
     thresholds = monitor.thresholds
     decision = decide_dataset(
-        columns,
+        [r for kind, r in kinds if kind == "drift" and r is not multivariate],
         rule="any" if thresholds.drift_share is None else "share",
         share=thresholds.drift_share,
         key_columns=thresholds.key_columns,
         multivariate=multivariate,
+        pooled=[r for kind, r in kinds if kind == "sequential"],
+        performance=[r for kind, r in kinds if kind == "performance"],
     )
-    extra = []
-    if persistent:
-        extra.append(
-            "drift over recent windows: "
-            + ", ".join(f"{r.column} ({r.method})" for r in persistent)
-        )
-    if degraded:
-        extra.append("performance dropped: " + ", ".join(r.method for r in degraded))
-    if not extra:
-        return decision.drifted, decision.reason
-    return True, "drift: " + "; ".join([decision.reason.split(": ", 1)[-1], *extra])
+    return decision.drifted, decision.reason
 
 
 def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
