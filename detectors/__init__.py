@@ -4,6 +4,7 @@ Pure numpy/scipy/pandas; never imports ``monitor``, so a notebook or a CI
 job gets the same numbers the daemon stores.
 """
 
+from detectors._json import finite_or_none
 from detectors._kinds import ColumnKind, PerformanceTask, ResultStatus
 from detectors.choice import choice_table, choose_method
 from detectors.column import test_column
@@ -51,6 +52,7 @@ __all__ = [
     "decide",
     "default_method",
     "fit_multivariate",
+    "finite_or_none",
     "fit_profile",
     "get_method",
     "histogram_noise_floor",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +28,7 @@ from detectors import (
     MultivariateProfile,
     apply_correction,
     compare_performance,
+    finite_or_none,
     fit_multivariate,
     fit_profile,
     performance_metrics,
@@ -393,11 +393,6 @@ RUN_COMPLETED = "run.completed"
 """The event type of the message every sink gets for a succeeded or empty run."""
 
 
-def _json_number(value: float | None) -> float | None:
-    """JSON (and PostgreSQL's json type) has no NaN or infinity: those are stored as null."""
-    return value if value is not None and math.isfinite(value) else None
-
-
 def run_payload(
     monitor: MonitorSettings,
     run_id: int,
@@ -417,9 +412,9 @@ def run_payload(
             {
                 "column": r.column,
                 "method": r.method,
-                "statistic": _json_number(r.statistic),
-                "p_value": _json_number(r.p_value),
-                "p_value_adjusted": _json_number(r.p_value_adjusted),
+                "statistic": finite_or_none(r.statistic),
+                "p_value": finite_or_none(r.p_value),
+                "p_value_adjusted": finite_or_none(r.p_value_adjusted),
                 "drifted": r.drifted,
             }
             for r in results

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -34,6 +33,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, model_validator
 
+from detectors import finite_or_none
 from monitor.notifiers._http import JSON, optional_bearer, post_request
 from monitor.notifiers._trigger import basic
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
@@ -91,13 +91,6 @@ def metric_key(*parts: str) -> str:
     return f"{key[: MAX_KEY_LENGTH - 13]}.{digest}"
 
 
-def _finite(value: Any) -> float | None:
-    if value is None or isinstance(value, str):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 def _metrics(payload: Mapping[str, Any], prefix: str) -> list[tuple[str, float]]:
     """(key, value) pairs in order: the run's decision first, then each result's."""
     monitor = str(payload["monitor"])
@@ -107,9 +100,9 @@ def _metrics(payload: Mapping[str, Any], prefix: str) -> list[tuple[str, float]]
     for result in payload["results"]:
         base = (prefix, monitor, str(result["column"]), str(result["method"]))
         pairs += [
-            (metric_key(*base, "statistic"), _finite(result.get("statistic"))),
-            (metric_key(*base, "p_value"), _finite(result.get("p_value"))),
-            (metric_key(*base, "p_value_adjusted"), _finite(result.get("p_value_adjusted"))),
+            (metric_key(*base, "statistic"), finite_or_none(result.get("statistic"))),
+            (metric_key(*base, "p_value"), finite_or_none(result.get("p_value"))),
+            (metric_key(*base, "p_value_adjusted"), finite_or_none(result.get("p_value_adjusted"))),
             (metric_key(*base, "drifted"), float(bool(result["drifted"]))),
         ]
     seen: set[str] = set()

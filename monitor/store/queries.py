@@ -8,7 +8,6 @@ runs at once), whatever the number of runs.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, func, select
 from sqlalchemy.orm import Session
 
+from detectors import finite_or_none
 from monitor.store.models import MonitorRow, ResultRow, RunRow
 
 RUN_SUCCEEDED = "succeeded"
@@ -27,14 +27,9 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def _finite(value: float | None) -> float | None:
-    # JSON has no NaN or Infinity; Starlette refuses to render them.
-    return value if value is None or math.isfinite(value) else None
-
-
 def _json_safe(value: Any) -> Any:
     if isinstance(value, float):
-        return _finite(value)
+        return finite_or_none(value)
     if isinstance(value, dict):
         return {str(key): _json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -67,12 +62,12 @@ class ResultView:
             "kind": self.kind,
             "column": self.column,
             "method": self.method,
-            "statistic": _finite(self.statistic),
-            "p_value": _finite(self.p_value),
-            "p_value_adjusted": _finite(self.p_value_adjusted),
-            "threshold": _finite(self.threshold),
-            "effect": _finite(self.effect),
-            "effect_floor": _finite(self.effect_floor),
+            "statistic": finite_or_none(self.statistic),
+            "p_value": finite_or_none(self.p_value),
+            "p_value_adjusted": finite_or_none(self.p_value_adjusted),
+            "threshold": finite_or_none(self.threshold),
+            "effect": finite_or_none(self.effect),
+            "effect_floor": finite_or_none(self.effect_floor),
             "drifted": self.drifted,
             "n_reference": self.n_reference,
             "n_current": self.n_current,
