@@ -48,7 +48,7 @@ from monitor.notifiers.tekton import TektonReceiverSettings
 from monitor.notifiers.vertex import VertexReceiverSettings
 from monitor.notifiers.webhook import WebhookReceiverSettings
 from monitor.secrets import SecretError, resolve_secret
-from monitor.settings_base import SettingsModel, as_duration
+from monitor.settings_base import SettingsModel, as_duration, exactly_one
 
 
 class ConfigError(Exception):
@@ -102,8 +102,7 @@ class StoreSettings(SettingsModel):
 
     @model_validator(mode="after")
     def _one_url(self) -> StoreSettings:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("set exactly one of url and url_env")
+        exactly_one(self, "url", "url_env")
         return self
 
     def resolved_url(self) -> str:
@@ -203,10 +202,8 @@ class SqlSourceSettings(SettingsModel):
 
     @model_validator(mode="after")
     def _one_of(self) -> SqlSourceSettings:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("set exactly one of url and url_env")
-        if (self.table is None) == (self.query is None):
-            raise ValueError("set exactly one of table and query")
+        exactly_one(self, "url", "url_env")
+        exactly_one(self, "table", "query")
         return self
 
 
@@ -239,8 +236,7 @@ class SqlReferenceSettings(SettingsModel):
 
     @model_validator(mode="after")
     def _one_url(self) -> SqlReferenceSettings:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("set exactly one of url and url_env")
+        exactly_one(self, "url", "url_env")
         return self
 
 

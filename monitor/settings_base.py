@@ -42,3 +42,18 @@ def as_duration(value: Any) -> timedelta:
     if isinstance(value, str):
         return parse_duration(value)
     raise ValueError(f'expected a duration such as "30s" or "5m", got {value!r}')
+
+
+def exactly_one(settings: BaseModel, *names: str) -> None:
+    """Raise the settings error for a table that needs exactly one of ``names`` set.
+
+    >>> class Target(SettingsModel):
+    ...     url: str | None = None
+    ...     url_env: str | None = None
+    >>> exactly_one(Target(url="http://x", url_env="URL"), "url", "url_env")
+    Traceback (most recent call last):
+    ...
+    ValueError: set exactly one of url and url_env
+    """
+    if sum(getattr(settings, name) is not None for name in names) != 1:
+        raise ValueError(f"set exactly one of {', '.join(names[:-1])} and {names[-1]}")

@@ -32,7 +32,7 @@ from monitor.notifiers._trigger import (
 )
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import RateLimitedSettings, exactly_one
 
 # Airflow's default ``allowed_run_id_pattern``; its run_id column holds 250 characters.
 _RUN_ID_CHARACTERS = r"A-Za-z0-9_.~:+-"
@@ -51,8 +51,7 @@ class AirflowReceiverSettings(RateLimitedSettings):
 
     @model_validator(mode="after")
     def _one_auth(self) -> AirflowReceiverSettings:
-        if (self.token_env is None) == (self.password_env is None):
-            raise ValueError("set exactly one of token_env and password_env")
+        exactly_one(self, "token_env", "password_env")
         if self.password_env is not None and self.username is None:
             raise ValueError("password_env needs username")
         if self.password_env is not None and self.api_version == 2:

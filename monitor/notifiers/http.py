@@ -25,7 +25,7 @@ from monitor.notifiers._template import compile_template, render_template
 from monitor.notifiers._trigger import event_to_trigger, trigger_payload
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import RateLimitedSettings, exactly_one
 
 
 class HttpReceiverSettings(RateLimitedSettings):
@@ -44,8 +44,7 @@ class HttpReceiverSettings(RateLimitedSettings):
 
     @model_validator(mode="after")
     def _one_url(self) -> HttpReceiverSettings:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("set exactly one of url and url_env")
+        exactly_one(self, "url", "url_env")
         return self
 
     @field_validator("body_template")

@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from monitor.notifiers._http import post_request
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import RateLimitedSettings, exactly_one
 
 
 class WebhookReceiverSettings(RateLimitedSettings):
@@ -33,8 +33,7 @@ class WebhookReceiverSettings(RateLimitedSettings):
 
     @model_validator(mode="after")
     def _one_url(self) -> WebhookReceiverSettings:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("set exactly one of url and url_env")
+        exactly_one(self, "url", "url_env")
         return self
 
     def resolved_url(self, key: str) -> str:
