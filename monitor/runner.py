@@ -52,6 +52,7 @@ from monitor.store.alerts import add_outbox, last_success
 from monitor.store.models import utcnow
 from monitor.store.queries import ResultView
 from monitor.store.sketches import add_sketch
+from monitor.vocabulary import RunStatus
 
 log = logging.getLogger("driftwarden.runner")
 
@@ -119,7 +120,7 @@ class RunContext:
 class RunOutcome:
     run_id: int
     monitor: str
-    status: str
+    status: RunStatus
     drifted: bool | None
     reason: str
     window: Window
@@ -345,7 +346,7 @@ def _alerting(
     monitor: MonitorSettings,
     claim: store.Claim,
     window: Window,
-    status: str,
+    status: RunStatus,
     drifted: bool,
     reason: str,
     results: Sequence[ColumnResult],
@@ -397,7 +398,7 @@ def run_payload(
     monitor: MonitorSettings,
     run_id: int,
     finished_at: datetime,
-    status: str,
+    status: RunStatus,
     drifted: bool,
     results: Sequence[ColumnResult],
 ) -> dict[str, Any]:
@@ -431,7 +432,7 @@ def _sinks(
     ctx: RunContext,
     monitor: MonitorSettings,
     claim: store.Claim,
-    status: str,
+    status: RunStatus,
     drifted: bool,
     results: Sequence[ColumnResult],
 ) -> store.InTransaction:
@@ -533,7 +534,7 @@ def run_check(
         drifted, reason = False, f"no data: the window {window.start} .. {window.end} is empty"
     else:
         drifted, reason = decide(monitor, results)
-    status = "empty" if len(current) == 0 else "succeeded"
+    status: RunStatus = "empty" if len(current) == 0 else "succeeded"
     store.finish_run(
         ctx.engine,
         claim,

@@ -14,11 +14,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
 
 from monitor.alerts.event import Occasion, Severity
-
-GroupStatus = Literal["inactive", "firing", "resolved"]
+from monitor.vocabulary import GroupStatus
 
 _SEVERITY_ORDER: dict[Severity, int] = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from monitor.alerts.event import Severity
 from monitor.settings_base import SettingsModel, as_duration
+from monitor.vocabulary import RunStatus
 
 Condition = Literal["hit", "clear", "unknown"]
 
@@ -37,7 +38,7 @@ class ColumnFact:
 class RunFacts:
     """One run as rules see it."""
 
-    status: str
+    status: RunStatus
     drifted: bool
     reason: str
     columns: Sequence[ColumnFact]

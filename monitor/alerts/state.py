@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal
 
 from monitor.alerts.rules import Condition
-
-AlertState = Literal["inactive", "pending", "firing", "resolved"]
+from monitor.vocabulary import AlertState
 
 
 @dataclass(frozen=True)

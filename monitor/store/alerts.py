@@ -30,7 +30,7 @@ def load_alerts(session: Session, fingerprints: Sequence[str]) -> dict[str, Aler
     return {
         row.fingerprint: Alert(
             fingerprint=row.fingerprint,
-            state=row.state,  # type: ignore[arg-type]
+            state=row.state,
             hits=row.hits,
             clears=row.clears,
             episode=row.episode,
@@ -78,7 +78,7 @@ def load_groups(session: Session, fingerprints: Sequence[str]) -> dict[str, Grou
     return {
         row.fingerprint: Group(
             fingerprint=row.fingerprint,
-            status=row.status,  # type: ignore[arg-type]
+            status=row.status,
             episode=row.episode,
             members=tuple(row.members),
             started_at=row.started_at,

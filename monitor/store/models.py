@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from monitor.vocabulary import AlertState, GroupStatus, OutboxStatus, RunStatus
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
@@ -73,7 +75,7 @@ class RunRow(Base):
     monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
     scheduled_for: Mapped[datetime]
     trigger: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[RunStatus] = mapped_column(String(20))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     window_start: Mapped[datetime]
@@ -137,12 +139,16 @@ class AlertRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
     rule: Mapped[str] = mapped_column(String(100))
-    state: Mapped[str] = mapped_column(String(20))
+    state: Mapped[AlertState] = mapped_column(String(20))
     episode: Mapped[int] = mapped_column(default=0)
     since: Mapped[datetime]
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
-    hits: Mapped[int] = mapped_column(default=0)
-    clears: Mapped[int] = mapped_column(default=0)
+    # Migration 0003 filled these in on existing rows through a server default
+    # of 0, which stays in the database; declared here so models and migrations
+    # agree. Dropping it instead would rebuild `alerts` on SQLite, where the
+    # implicit delete cascades to alert_transitions.
+    hits: Mapped[int] = mapped_column(default=0, server_default="0")
+    clears: Mapped[int] = mapped_column(default=0, server_default="0")
     started_at: Mapped[datetime | None]
 
 
@@ -152,8 +158,8 @@ class AlertTransitionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
-    from_state: Mapped[str] = mapped_column(String(20))
-    to_state: Mapped[str] = mapped_column(String(20))
+    from_state: Mapped[AlertState] = mapped_column(String(20))
+    to_state: Mapped[AlertState] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -166,7 +172,7 @@ class NotificationGroupRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
     receiver: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[GroupStatus] = mapped_column(String(20))
     episode: Mapped[int] = mapped_column(default=0)
     members: Mapped[list[str]]
     started_at: Mapped[datetime | None]
@@ -203,7 +209,7 @@ class OutboxRow(Base):
     payload: Mapped[dict[str, Any]]
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[OutboxStatus] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_until: Mapped[datetime | None]

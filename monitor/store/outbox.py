@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
+from monitor.vocabulary import OutboxStatus
 
 Outcome = Literal["delivered", "retry", "dead"]
 Status = Literal["pending", "sending", "delivered", "dead"]
@@ -241,7 +242,7 @@ class OutboxView:
     message_id: str
     receiver: str
     event_type: str
-    status: str
+    status: OutboxStatus
     attempts: int
     created_at: datetime
     next_attempt_at: datetime

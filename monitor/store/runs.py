@@ -18,6 +18,7 @@ from monitor.store.models import (
     utcnow,
 )
 from monitor.store.queries import ResultView
+from monitor.vocabulary import RunStatus
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def finish_run(
     engine: Engine,
     claim: Claim,
     *,
-    status: str,
+    status: RunStatus,
     drifted: bool,
     reason: str,
     n_reference: int,

@@ -1,0 +1,22 @@
+"""The states the service stores, as types shared by the store and the code that sets them.
+
+Kept in a module that imports nothing of the service, so that the store's
+models and the alert state machines can both name them without importing
+each other.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+RunStatus = Literal["running", "succeeded", "failed", "empty"]
+"""A run's status: claimed, then one of the three outcomes."""
+
+AlertState = Literal["inactive", "pending", "firing", "resolved"]
+"""Where one alert rule stands (``monitor.alerts.state``)."""
+
+GroupStatus = Literal["inactive", "firing", "resolved"]
+"""What one receiver was last told about one monitor (``monitor.alerts.grouping``)."""
+
+OutboxStatus = Literal["pending", "sending", "delivered", "dead"]
+"""Where one outbox message stands (``monitor.delivery``)."""
