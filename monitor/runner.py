@@ -236,7 +236,7 @@ def evaluate(
     return results
 
 
-def decide(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tuple[bool, str]:
+def run_verdict(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tuple[bool, str]:
     """Monitor-level decision and the sentence that explains it (``detectors.decide``).
 
     Single-window column results and the multivariate test decide as the
@@ -533,7 +533,7 @@ def run_check(
     if len(current) == 0:
         drifted, reason = False, f"no data: the window {window.start} .. {window.end} is empty"
     else:
-        drifted, reason = decide(monitor, results)
+        drifted, reason = run_verdict(monitor, results)
     status: RunStatus = "empty" if len(current) == 0 else "succeeded"
     store.finish_run(
         ctx.engine,

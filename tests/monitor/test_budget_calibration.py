@@ -20,7 +20,7 @@ from scipy import stats
 from detectors.sequential import WindowSketch
 from monitor.config import MonitorSettings, parse_settings
 from monitor.levels import monitor_levels
-from monitor.runner import decide, evaluate, fit_reference
+from monitor.runner import evaluate, fit_reference, run_verdict
 from monitor.sequential import history_rows, pooled_results, sketch_columns
 from tests.support import MIXED_COLUMNS, mixed_rows
 
@@ -68,7 +68,7 @@ def test_drifted_runs_on_stationary_data_stay_within_the_budget(
         results += pooled_results(monitor, profile.columns, sketches, history, levels)
         history.insert(0, sketches)
         del history[history_rows(levels) :]
-        drifted, _ = decide(monitor, results)
+        drifted, _ = run_verdict(monitor, results)
         alarms += drifted
     expected = RUNS * levels.total
     bound = stats.poisson.ppf(0.999, expected)
