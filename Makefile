@@ -30,7 +30,7 @@ bench: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check monitor detectors tests
 	$(BIN)/ruff format --check monitor detectors tests
-	$(BIN)/mypy --strict --ignore-missing-imports monitor detectors
+	$(BIN)/mypy --strict --ignore-missing-imports monitor detectors tests
 
 clean:
 	rm -rf $(VENV) driftwarden.db driftwarden.db-wal driftwarden.db-shm

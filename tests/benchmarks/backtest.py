@@ -183,9 +183,11 @@ def profile_command(config: Path, top: int = 25) -> str:
     profiler = cProfile.Profile()
     with contextlib.redirect_stdout(io.StringIO()):
         profiler.runcall(main, ["--log-level", "WARNING", *arguments(config)])
-    stats = pstats.Stats(profiler)
+    report = io.StringIO()
+    stats = pstats.Stats(profiler, stream=report)
     cumulative: dict[tuple[str, str], float] = {}
-    for (filename, _line, function), row in stats.stats.items():
+    # Stats.stats (the raw table, keyed by file, line and function) is not in typeshed.
+    for (filename, _line, function), row in stats.stats.items():  # type: ignore[attr-defined]
         for _label, suffix, name in PHASES:
             if function == name and filename.endswith(suffix):
                 cumulative[suffix, name] = cumulative.get((suffix, name), 0.0) + row[3]
@@ -195,8 +197,6 @@ def profile_command(config: Path, top: int = 25) -> str:
         if (suffix, name) in cumulative:
             spent = cumulative[suffix, name]
             lines.append(f"| {label} | {spent:.1f} | {spent / total:.0%} |")
-    report = io.StringIO()
-    stats.stream = report
     stats.sort_stats("cumulative").print_stats(top)
     return "\n".join(lines) + "\n\n" + report.getvalue()
 

@@ -17,7 +17,7 @@ BINARY_ONLY = frozenset({"fisher", "ztest"})
 """Methods for two-category columns: their categorical data has only "a" and "b"."""
 
 
-def reference_series(kind: str, method: str = "") -> pd.Series:
+def reference_series(kind: detectors.ColumnKind, method: str = "") -> pd.Series:
     rng = np.random.default_rng(1)
     if kind == "numeric":
         return pd.Series(rng.normal(0.0, 1.0, 2000), name="feature")
@@ -26,7 +26,7 @@ def reference_series(kind: str, method: str = "") -> pd.Series:
     return pd.Series(rng.choice(["a", "b", "c"], p=[0.5, 0.3, 0.2], size=2000), name="feature")
 
 
-def shifted_series(kind: str, method: str = "") -> pd.Series:
+def shifted_series(kind: detectors.ColumnKind, method: str = "") -> pd.Series:
     rng = np.random.default_rng(2)
     if kind == "numeric":
         return pd.Series(rng.normal(1.0, 1.0, 1000))
@@ -35,13 +35,13 @@ def shifted_series(kind: str, method: str = "") -> pd.Series:
     return pd.Series(rng.choice(["a", "b", "c"], p=[0.2, 0.3, 0.5], size=1000))
 
 
-def run(method: str, kind: str, current: pd.Series) -> detectors.ColumnResult:
+def run(method: str, kind: detectors.ColumnKind, current: pd.Series) -> detectors.ColumnResult:
     profile = detectors.fit_profile(reference_series(kind, method), kind)
     return detectors.test_column(profile, current, method=method)
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
-def test_identical_data_is_not_drift(method: str, kind: str) -> None:
+def test_identical_data_is_not_drift(method: str, kind: detectors.ColumnKind) -> None:
     result = run(method, kind, reference_series(kind, method))
     assert result.status == "ok"
     assert not result.drifted
@@ -57,7 +57,7 @@ def test_identical_data_is_not_drift(method: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
-def test_shifted_sample_is_drift(method: str, kind: str) -> None:
+def test_shifted_sample_is_drift(method: str, kind: detectors.ColumnKind) -> None:
     result = run(method, kind, shifted_series(kind, method))
     assert result.status == "ok"
     assert result.drifted
@@ -67,7 +67,7 @@ def test_shifted_sample_is_drift(method: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
-def test_inputs_are_not_mutated(method: str, kind: str) -> None:
+def test_inputs_are_not_mutated(method: str, kind: detectors.ColumnKind) -> None:
     reference = reference_series(kind)
     if kind == "numeric":
         current = pd.Series([0.5, np.nan, np.inf, -1.0, 2.0, 3.0])
@@ -81,7 +81,7 @@ def test_inputs_are_not_mutated(method: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
-def test_result_is_json_safe(method: str, kind: str) -> None:
+def test_result_is_json_safe(method: str, kind: detectors.ColumnKind) -> None:
     for current in (shifted_series(kind), pd.Series([], dtype=object)):
         result = run(method, kind, current)
         encoded = json.dumps(result.to_dict(), allow_nan=False)
@@ -89,7 +89,7 @@ def test_result_is_json_safe(method: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
-def test_empty_window(method: str, kind: str) -> None:
+def test_empty_window(method: str, kind: detectors.ColumnKind) -> None:
     result = run(method, kind, pd.Series([], dtype="float64" if kind == "numeric" else object))
     assert (result.status, result.drifted) == ("empty", False)
     assert result.statistic is None and result.p_value is None
@@ -97,21 +97,21 @@ def test_empty_window(method: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
-def test_all_missing_window(method: str, kind: str) -> None:
+def test_all_missing_window(method: str, kind: detectors.ColumnKind) -> None:
     result = run(method, kind, pd.Series([None, np.nan, None], dtype=object))
     assert (result.status, result.drifted) == ("all_missing", False)
     assert result.details["n_missing_current"] == 3
 
 
 @pytest.mark.parametrize(("method", "kind"), NUMERIC_CASES, ids=[m for m, _ in NUMERIC_CASES])
-def test_non_numeric_values_are_invalid(method: str, kind: str) -> None:
+def test_non_numeric_values_are_invalid(method: str, kind: detectors.ColumnKind) -> None:
     result = run(method, kind, pd.Series(["1.5", "abc", "2"]))
     assert (result.status, result.drifted) == ("invalid_values", False)
     assert "'feature'" in result.reason and "abc" in result.reason
 
 
 @pytest.mark.parametrize(("method", "kind"), NUMERIC_CASES, ids=[m for m, _ in NUMERIC_CASES])
-def test_infinities_are_excluded_and_reported(method: str, kind: str) -> None:
+def test_infinities_are_excluded_and_reported(method: str, kind: detectors.ColumnKind) -> None:
     only_infinite = run(method, kind, pd.Series([np.inf, -np.inf]))
     assert (only_infinite.status, only_infinite.drifted) == ("invalid_values", False)
     assert only_infinite.details["n_infinite_current"] == 2
@@ -124,7 +124,7 @@ def test_infinities_are_excluded_and_reported(method: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
-def test_too_few_values(method: str, kind: str) -> None:
+def test_too_few_values(method: str, kind: detectors.ColumnKind) -> None:
     spec = detectors.get_method(method)
     one_value = pd.Series([0.1] if kind == "numeric" else ["a"])
     result = run(method, kind, one_value)
@@ -136,7 +136,7 @@ def test_too_few_values(method: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
-def test_missing_values_are_counted_and_excluded(method: str, kind: str) -> None:
+def test_missing_values_are_counted_and_excluded(method: str, kind: detectors.ColumnKind) -> None:
     current = reference_series(kind, method).astype(object)
     current = pd.concat([current, pd.Series([None] * 7, dtype=object)], ignore_index=True)
     result = run(method, kind, current)
@@ -148,7 +148,8 @@ def test_missing_values_are_counted_and_excluded(method: str, kind: str) -> None
 @pytest.mark.parametrize("method", sorted(detectors.METHODS))
 def test_incompatible_kind_raises_naming_method_column_and_kind(method: str) -> None:
     spec = detectors.get_method(method)
-    for kind in {"numeric", "categorical"} - spec.kinds:
+    all_kinds: set[detectors.ColumnKind] = {"numeric", "categorical"}
+    for kind in all_kinds - spec.kinds:
         profile = detectors.fit_profile(reference_series(kind), kind)
         with pytest.raises(ValueError, match=rf"{method}.*'feature'.*{kind}"):
             detectors.test_column(profile, reference_series(kind), method=method)
@@ -233,7 +234,7 @@ def test_every_method_declares_its_floor(method: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
-def test_result_says_which_condition_held(method: str, kind: str) -> None:
+def test_result_says_which_condition_held(method: str, kind: detectors.ColumnKind) -> None:
     spec = detectors.get_method(method)
     for current in (shifted_series(kind, method), reference_series(kind, method)):
         result = run(method, kind, current)

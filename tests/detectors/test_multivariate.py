@@ -188,6 +188,7 @@ def test_mmd_gamma_p_value_resolves_levels_the_permutations_cannot() -> None:
     flipped = with_marginals_of(correlated(18, 400, 0.8), correlated(19, 400, -0.8))
     at_1e4 = test_mmd(profile, flipped, alpha=1e-4)
     assert at_1e4.details["p_value_method"] == "gamma"
+    assert at_1e4.p_value is not None
     assert at_1e4.p_value == at_1e4.details["p_value_gamma"] and at_1e4.p_value < 1e-4
     assert at_1e4.details["p_value_permutation"] == pytest.approx(1 / 501)
     assert at_1e4.drifted and "p-value" in at_1e4.reason and "floor" in at_1e4.reason
@@ -372,6 +373,7 @@ def test_pca_bounds_widen_as_the_level_falls_and_narrow_with_the_window() -> Non
             if previous is not None:
                 assert bounds.lower <= previous.lower and bounds.upper >= previous.upper
             previous = bounds
+        assert previous is not None
         widths.append(previous.upper - previous.lower)
     assert widths == sorted(widths, reverse=True)
 

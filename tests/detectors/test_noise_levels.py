@@ -129,7 +129,9 @@ def bridge_squared(profile: ColumnProfile, window: object) -> np.ndarray:
 
 @pytest.mark.parametrize("method", DISTANCES)
 def test_floor_rises_as_the_level_falls_and_the_reason_names_it(method: str) -> None:
-    kind = "numeric" if "numeric" in detectors.METHODS[method].kinds else "categorical"
+    kind: detectors.ColumnKind = (
+        "numeric" if "numeric" in detectors.METHODS[method].kinds else "categorical"
+    )
     rng = np.random.default_rng(14)
     if kind == "numeric":
         reference = pd.Series(rng.normal(0, 1, 2000), name="x")

@@ -68,7 +68,9 @@ def test_the_identifier_rule_boundaries() -> None:
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
-def test_one_and_the_same_value_on_both_sides_is_constant(method: str, kind: str) -> None:
+def test_one_and_the_same_value_on_both_sides_is_constant(
+    method: str, kind: detectors.ColumnKind
+) -> None:
     value: object = 3.0 if kind == "numeric" else "on"
     profile = detectors.fit_profile(pd.Series([value] * 50 + [None] * 3, name="flag"), kind)
     result = detectors.test_column(profile, pd.Series([value] * 20), method=method)
@@ -82,7 +84,9 @@ def test_one_and_the_same_value_on_both_sides_is_constant(method: str, kind: str
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
-def test_a_constant_reference_with_new_values_is_tested(method: str, kind: str) -> None:
+def test_a_constant_reference_with_new_values_is_tested(
+    method: str, kind: detectors.ColumnKind
+) -> None:
     """New values after a constant reference are a real change: every method gives a
     defined, drifted result (no division by zero, no "constant" status)."""
     if kind == "numeric":

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from monitor.alerts.event import Severity
 from monitor.alerts.grouping import Group, Member, decide
-from monitor.alerts.rules import ColumnFact, RunFacts
+from monitor.alerts.rules import ColumnFact, Condition, RunFacts
 from monitor.alerts.silences import Matcher, Silence, is_silenced
 from monitor.alerts.state import Alert, step
 from monitor.config import FileSourceSettings, MonitorSettings, parse_settings
@@ -25,13 +26,14 @@ from monitor.runner import RunContext, run_check
 from monitor.sources import build_source
 from monitor.store.alerts import add_silence, expire_silence, list_silences
 from monitor.store.models import AlertTransitionRow, OutboxRow
+from monitor.vocabulary import RunStatus
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 QUIET_PHASE = timedelta(seconds=30)  # demo source: windows ending here are not shifted
 SHIFTED_PHASE = timedelta(seconds=90)  # ... and windows ending here are
 
 
-def facts(status: str = "succeeded", drifted: bool = False, **columns: bool) -> RunFacts:
+def facts(status: RunStatus = "succeeded", drifted: bool = False, **columns: bool) -> RunFacts:
     return RunFacts(
         status=status,
         drifted=drifted,
@@ -47,10 +49,10 @@ def facts(status: str = "succeeded", drifted: bool = False, **columns: bool) -> 
 def run_states(conditions: str, for_runs: int, resolve_after: int) -> list[str]:
     """States after each run of a script like "HHCH" (H hit, C clear, ? unknown)."""
     alert = Alert.new("f", T0)
-    names = {"H": "hit", "C": "clear", "?": "unknown"}
-    states = []
+    names: dict[str, Condition] = {"H": "hit", "C": "clear", "?": "unknown"}
+    states: list[str] = []
     for index, letter in enumerate(conditions):
-        alert = step(alert, names[letter], T0 + timedelta(minutes=index), for_runs, resolve_after)  # type: ignore[arg-type]
+        alert = step(alert, names[letter], T0 + timedelta(minutes=index), for_runs, resolve_after)
         states.append(alert.state)
     return states
 
@@ -161,15 +163,19 @@ def test_rules_evaluate_their_own_facts() -> None:
 
 
 def member(
-    rule: str, severity: str = "warning", silenced: bool = False, repeat: timedelta | None = None
+    rule: str,
+    severity: Severity = "warning",
+    silenced: bool = False,
+    repeat: timedelta | None = None,
 ) -> Member:
-    return Member(rule, "dataset_drift", severity, silenced, repeat, {})  # type: ignore[arg-type]
+    return Member(rule, "dataset_drift", severity, silenced, repeat, {})
 
 
 def test_group_sends_once_per_change_not_per_rule() -> None:
     group = Group.new("g")
     first = decide(group, [member("drift"), member("perf", "critical")], T0)
-    assert first is not None and first.occasion == "first" and first.lead.rule == "perf"
+    assert first is not None and first.occasion == "first"
+    assert first.lead is not None and first.lead.rule == "perf"
     assert decide(first.group, [member("drift"), member("perf", "critical")], T0) is None
     changed = decide(first.group, [member("drift")], T0)
     assert changed is not None and changed.occasion == "changed" and changed.group.episode == 1

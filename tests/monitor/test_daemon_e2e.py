@@ -216,7 +216,7 @@ def test_daemon_detects_stores_exports_and_delivers(
         status = connection.execute(
             text("SELECT status, drifted FROM runs WHERE id = :id"), {"id": run_id}
         ).one()
-        stored = dict(
+        stored: dict[str, bool] = dict(
             connection.execute(
                 text('SELECT "column", drifted FROM results WHERE run_id = :id'), {"id": run_id}
             ).all()

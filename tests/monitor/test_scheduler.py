@@ -73,7 +73,7 @@ def _stored_slots(engine: Engine) -> list[tuple[datetime, str, str]]:
         rows = session.execute(
             select(RunRow.scheduled_for, RunRow.status, RunRow.claimed_by).order_by(RunRow.id)
         ).all()
-    return [tuple(row) for row in rows]
+    return [(scheduled_for, status, claimed_by) for scheduled_for, status, claimed_by in rows]
 
 
 def test_two_replicas_share_the_slots_and_run_each_once(store_url: str) -> None:

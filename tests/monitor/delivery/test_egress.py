@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import Engine
 
 import monitor
-from monitor.config import ConfigError, DeliverySettings, WebhookReceiverSettings, parse_settings
+from monitor.config import ConfigError, DeliverySettings, parse_settings
 from monitor.delivery.egress import EgressPolicy, EgressRefused, system_resolver
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
-from monitor.notifiers.webhook import WebhookNotifier
+from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 
 if TYPE_CHECKING:
     from tests.monitor.delivery.conftest import Clock, Outbox
@@ -125,7 +125,12 @@ def test_a_metadata_url_is_dead_at_once_without_a_request(
     requests: list[httpx.Request] = []
     monkeypatch.setenv("DW_TEST_EGRESS_URL", f"http://169.254.169.254/latest/{TOKEN}?k={TOKEN}")
     row_id = outbox.add(clock.now)
-    transport = httpx.MockTransport(lambda request: requests.append(request) or httpx.Response(200))
+
+    def record(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(200)
+
+    transport = httpx.MockTransport(record)
     with httpx.Client(transport=transport) as client:
         assert _worker(engine, client, clock, DeliverySettings()).run_once() == 1
     row = outbox.row(row_id)
@@ -145,7 +150,12 @@ def test_an_allowed_metadata_host_is_sent_to(
     requests: list[httpx.Request] = []
     monkeypatch.setenv("DW_TEST_EGRESS_URL", "http://169.254.169.254/hook")
     row_id = outbox.add(clock.now)
-    transport = httpx.MockTransport(lambda request: requests.append(request) or httpx.Response(200))
+
+    def record(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(200)
+
+    transport = httpx.MockTransport(record)
     settings = DeliverySettings(allow_hosts=("169.254.169.254",))
     with httpx.Client(transport=transport) as client:
         assert _worker(engine, client, clock, settings).run_once() == 1

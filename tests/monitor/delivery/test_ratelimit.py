@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from monitor.config import DeliverySettings, WebhookReceiverSettings, parse_settings
+from monitor.config import DeliverySettings, parse_settings
 from monitor.delivery.ratelimit import (
     DEFAULT_RATE_LIMITS,
     RateLimiter,
@@ -17,7 +17,7 @@ from monitor.delivery.ratelimit import (
 )
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
-from monitor.notifiers.webhook import WebhookNotifier
+from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 
 if TYPE_CHECKING:
     from tests.monitor.delivery.conftest import Clock, Outbox

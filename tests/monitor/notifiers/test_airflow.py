@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -221,6 +222,6 @@ def test_resolved_event_sends_nothing(api: FakeApi) -> None:
         ({"api_version": 3}, "api_version"),
     ],
 )
-def test_settings_refuse_bad_auth(overrides: dict[str, object], message: str) -> None:
+def test_settings_refuse_bad_auth(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         settings(**overrides)

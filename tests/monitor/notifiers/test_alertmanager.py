@@ -72,12 +72,13 @@ def _alert_problem(alert: Any) -> tuple[int, str] | None:
         return 400, "labels must include alertname"
     if not _string_map(alert.get("annotations", {})):
         return 400, "annotations must map strings to strings"
-    times = {}
+    times: dict[str, datetime] = {}
     for field in ("startsAt", "endsAt"):
         if field in alert:
-            times[field] = _rfc3339(alert[field])
-            if times[field] is None:
+            parsed = _rfc3339(alert[field])
+            if parsed is None:
                 return 400, f"{field} is not RFC 3339"
+            times[field] = parsed
     if "startsAt" in times and "endsAt" in times and times["endsAt"] < times["startsAt"]:
         return 400, "start time must be before end time"
     if "generatorURL" in alert:
@@ -120,7 +121,9 @@ class FakeAlertmanager:
 
 
 def _notifier(url: str, **auth: str) -> AlertmanagerNotifier:
-    settings = AlertmanagerReceiverSettings(name="am", type="alertmanager", url=url, **auth)
+    settings = AlertmanagerReceiverSettings.model_validate(
+        {"name": "am", "type": "alertmanager", "url": url, **auth}
+    )
     return AlertmanagerNotifier(settings, "receivers[4]")
 
 

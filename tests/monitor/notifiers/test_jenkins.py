@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -136,6 +137,6 @@ def test_resolved_event_sends_nothing(api: FakeApi) -> None:
         ({"job": "/ml//retrain"}, "should match pattern"),
     ],
 )
-def test_settings_refuse_missing_auth(overrides: dict[str, object], message: str) -> None:
+def test_settings_refuse_missing_auth(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         settings(**overrides)

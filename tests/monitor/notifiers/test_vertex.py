@@ -66,10 +66,10 @@ class FakeVertex:
         (job_id,) = parse_qs(parts.query).get("pipelineJobId", [""])
         if not re.fullmatch(r"[a-z][-a-z0-9]{0,127}", job_id):
             return error(400, "INVALID_ARGUMENT: pipelineJobId")
-        body = json_body(request)
-        if not isinstance(body, dict) or not str(body.get("templateUri", "")).startswith("gs://"):
+        job = json_body(request)
+        if not isinstance(job, dict) or not str(job.get("templateUri", "")).startswith("gs://"):
             return error(400, "INVALID_ARGUMENT: templateUri")
-        if not isinstance(body.get("runtimeConfig", {}).get("parameterValues"), dict):
+        if not isinstance(job.get("runtimeConfig", {}).get("parameterValues"), dict):
             return error(400, "INVALID_ARGUMENT: runtimeConfig")
         if job_id in self.jobs:
             return error(409, "ALREADY_EXISTS")

@@ -101,6 +101,6 @@ def test_build_notifiers_one_per_receiver() -> None:
     notifiers = build_notifiers(settings)
     assert set(notifiers) == {"a", "b"}
     assert isinstance(notifiers["b"], WebhookNotifier)
-    assert notifiers["b"].key == "receivers[1]"  # type: ignore[attr-defined]
+    assert notifiers["b"].key == "receivers[1]"
     assert signing_secrets(settings) == {"a": None, "b": "B_SECRET"}
     assert NOTIFIER_TYPES["webhook"] is WebhookNotifier

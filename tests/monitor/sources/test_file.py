@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ MICRO = timedelta(microseconds=1)
 WINDOW = Window(T0, T0 + timedelta(hours=1))
 
 
-def _source(path: Path | str, format: str = "auto") -> FileSource:
+def _source(path: Path | str, format: Literal["parquet", "csv", "auto"] = "auto") -> FileSource:
     return FileSource(
         FileSourceSettings(type="file", path=str(path), format=format, timestamp_column="ts")
     )
