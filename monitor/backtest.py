@@ -21,9 +21,10 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
+from monitor.columns import DataError
 from monitor.config import MonitorSettings, Settings
 from monitor.metrics import Metrics
-from monitor.runner import DataError, RunContext, reference_profile, run_check
+from monitor.runner import RunContext, run_check
 from monitor.scheduler import build_trigger, fire_times
 from monitor.sources import build_source
 from monitor.sources.base import Source, SourceError
@@ -211,7 +212,7 @@ def _fit_reference(ctx: RunContext, monitor: MonitorSettings, source: Source) ->
     """Fit the reference once, up front: without it no slot can run, so that is an error."""
     monitor_id = store.ensure_monitor(ctx.engine, monitor.name)
     try:
-        reference_profile(ctx, monitor, monitor_id, source)
+        ctx.profiles.get(ctx.engine, monitor, monitor_id, source)
     except (SourceError, DataError, ValueError) as exc:
         raise BacktestError(f"monitor {monitor.name}: cannot fit the reference: {exc}") from None
 

@@ -1,101 +1,46 @@
 """One check run, start to end, as a plain function: no scheduler needed to call it.
 
-claim -> sample -> fit-or-load the reference profile -> test -> decide ->
-store run, results, alert transition and outbox rows in one transaction.
-A run that cannot complete is stored as failed with a readable reason.
+claim -> reference profile (``monitor.profiles``) -> sample -> the window's
+tests (``monitor.evaluation``) -> pooled windows (``monitor.sequential``) ->
+verdict -> store run, results, alert transitions, sink messages
+(``monitor.sinks``) and window sketches in one transaction. A run that
+cannot complete is stored as failed with a readable reason.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from detectors import (
-    ColumnProfile,
-    ColumnResult,
-    MultivariateProfile,
-    apply_correction,
-    compare_performance,
-    finite_or_none,
-    fit_multivariate,
-    fit_profile,
-    performance_metrics,
-    test_column,
-    test_mmd,
-    test_pca_reconstruction,
-)
-from detectors import decide as decide_dataset
-from detectors.budget import RunLevels, split_level
+from detectors import ColumnResult
+from detectors.budget import RunLevels
 from monitor.alerts.event import DriftedColumn
 from monitor.alerts.process import RunContextForAlerts, monitor_rules, process_alerts
 from monitor.alerts.rules import ColumnFact, NoDataRule, RunFacts
+from monitor.columns import DataError
 from monitor.config import MonitorSettings
+from monitor.evaluation import evaluate, result_kind, run_verdict
 from monitor.levels import monitor_levels
 from monitor.metrics import ColumnSample, Metrics
-from monitor.reference import load_reference, reference_key
+from monitor.profiles import ProfileCache
 from monitor.sequential import SequentialOutcome, SketchCache, history_rows, sequential_tests
+from monitor.sinks import queue_sink_messages
 from monitor.sources.base import Source, SourceError, Window
 from monitor.store import runs as store
-from monitor.store.alerts import add_outbox, last_success
+from monitor.store.alerts import last_success
 from monitor.store.models import utcnow
 from monitor.store.queries import ResultView
 from monitor.store.sketches import add_sketch
 from monitor.vocabulary import RunStatus
 
 log = logging.getLogger("driftwarden.runner")
-
-
-MULTIVARIATE_COLUMN = "*"
-"""The column name multivariate results carry: the whole row."""
-
-
-class DataError(Exception):
-    """The data cannot be tested as configured (e.g. a configured column is absent)."""
-
-
-@dataclass(frozen=True)
-class ReferenceProfile:
-    """Everything a run needs from the reference: per-column profiles and model metrics."""
-
-    columns: Mapping[str, ColumnProfile]
-    performance: Mapping[str, float]
-    n_rows: int
-    multivariate: MultivariateProfile | None = None
-
-    def to_bytes(self) -> bytes:
-        body = {
-            "columns": {name: profile.to_dict() for name, profile in self.columns.items()},
-            "performance": dict(self.performance),
-            "n_rows": self.n_rows,
-            "multivariate": self.multivariate.to_dict() if self.multivariate else None,
-        }
-        return zlib.compress(json.dumps(body).encode())
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> ReferenceProfile:
-        body = json.loads(zlib.decompress(data))
-        return cls(
-            columns={
-                name: ColumnProfile.from_dict(profile) for name, profile in body["columns"].items()
-            },
-            performance=body["performance"],
-            n_rows=body["n_rows"],
-            multivariate=MultivariateProfile.from_dict(body["multivariate"])
-            if body.get("multivariate")
-            else None,
-        )
 
 
 @dataclass(frozen=True)
@@ -110,8 +55,8 @@ class RunContext:
     clock: Callable[[], datetime] = utcnow
     refresh_receivers: frozenset[str] = frozenset()
     """Receivers that must hear about a firing alert on every run (Alertmanager)."""
-    profiles: dict[int, tuple[str, ReferenceProfile]] = field(default_factory=dict)
-    """Reference profiles in memory: monitor id -> (reference key, profile)."""
+    profiles: ProfileCache = field(default_factory=ProfileCache)
+    """Reference profiles in memory, per monitor."""
     sketches: SketchCache = field(default_factory=dict)
     """Decoded window sketches of the sequential tests' history (``monitor.sequential``)."""
 
@@ -125,154 +70,6 @@ class RunOutcome:
     reason: str
     window: Window
     results: Sequence[ColumnResult] = field(default_factory=tuple)
-
-
-def require_columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> None:
-    missing = [name for name in names if name not in frame.columns]
-    if missing:
-        found = ", ".join(map(str, frame.columns)) or "none"
-        listed = ", ".join(f'"{name}"' for name in missing)
-        raise DataError(f"{what} has no column {listed} (columns found: {found})")
-
-
-def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> ReferenceProfile:
-    names = [column.name for column in monitor.columns]
-    perf = monitor.performance
-    require_columns(reference, names + ([perf.label, perf.prediction] if perf else []), "reference")
-    profiles = {
-        column.name: fit_profile(reference[column.name], column.kind, max_sorted=1_000_000)
-        for column in monitor.columns
-    }
-    metrics = (
-        performance_metrics(reference[perf.label], reference[perf.prediction], perf.task)
-        if perf
-        else {}
-    )
-    multivariate = (
-        fit_multivariate(reference, [(column.name, column.kind) for column in monitor.columns])
-        if monitor.thresholds.multivariate != "none"
-        else None
-    )
-    return ReferenceProfile(
-        columns=profiles, performance=metrics, n_rows=len(reference), multivariate=multivariate
-    )
-
-
-def reference_profile(
-    ctx: RunContext, monitor: MonitorSettings, monitor_id: int, source: Source
-) -> ReferenceProfile:
-    """The profile of the current reference: from memory, else the store, else fitted now.
-
-    Kept in memory per monitor, so a run costs O(current window) and does not
-    even decode the stored profile again; a changed reference has a new key.
-    """
-    key = reference_key(monitor)
-    cached = ctx.profiles.get(monitor_id)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    stored = store.load_profile(ctx.engine, monitor_id, key)
-    if stored is not None:
-        profile = ReferenceProfile.from_bytes(stored)
-    else:
-        log.info("fitting reference profile for monitor %s", monitor.name)
-        profile = fit_reference(monitor, load_reference(monitor, source))
-        store.save_profile(ctx.engine, monitor_id, key, profile.n_rows, profile.to_bytes())
-    ctx.profiles[monitor_id] = (key, profile)
-    return profile
-
-
-def evaluate(
-    monitor: MonitorSettings,
-    profile: ReferenceProfile,
-    current: pd.DataFrame,
-    levels: RunLevels | None = None,
-) -> list[ColumnResult]:
-    """Per-column drift (corrected across columns), then performance when labels are present.
-
-    ``levels`` (default: the monitor's, see ``monitor.levels``) is shared out
-    between the columns and the multivariate test by ``split_level``: the
-    p-value tests are corrected together at their share, and each distance
-    and the multivariate test is held to a Bonferroni share.
-    """
-    levels = monitor_levels(monitor) if levels is None else levels
-    if len(current):
-        require_columns(current, [column.name for column in monitor.columns], "current window")
-    multivariate = profile.multivariate is not None and len(current) > 0
-    n_tests = len(monitor.columns) + (1 if multivariate else 0)
-    single = levels.window / n_tests
-    drift = [
-        test_column(
-            profile.columns[column.name],
-            current[column.name] if column.name in current else pd.Series([], name=column.name),
-            method=column.method,
-            threshold=column.threshold,
-            effect_floor=column.effect_floor,
-            noise_level=single,
-        )
-        for column in monitor.columns
-    ]
-    thresholds = monitor.thresholds
-    n_p_value = sum(r.p_value is not None for r in drift)
-    split = split_level(levels.window, n_p_value=n_p_value, n_other=n_tests - n_p_value)
-    results = apply_correction(drift, alpha=split.corrected, correction=thresholds.correction)
-    if profile.multivariate is not None and multivariate:
-        names = [column.name for column in monitor.columns]
-        if thresholds.multivariate == "mmd":
-            results.append(test_mmd(profile.multivariate, current[names], alpha=single))
-        else:
-            results.append(
-                test_pca_reconstruction(profile.multivariate, current[names], level=single)
-            )
-    perf = monitor.performance
-    if perf and len(current) and perf.label in current and perf.prediction in current:
-        results += compare_performance(
-            profile.performance,
-            current[perf.label],
-            current[perf.prediction],
-            perf.task,
-            allowed_drop=perf.allowed_drop,
-            column=perf.label,
-        )
-    return results
-
-
-def run_verdict(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tuple[bool, str]:
-    """Monitor-level decision and the sentence that explains it (``detectors.decide``).
-
-    Single-window column results and the multivariate test decide as the
-    thresholds say; a drifted pooled-window (sequential) test or a
-    performance drop beyond ``allowed_drop`` also makes the run drift.
-    """
-    multivariate = next((r for r in results if r.column == MULTIVARIATE_COLUMN), None)
-    kinds = [(result_kind(monitor, r), r) for r in results]
-    thresholds = monitor.thresholds
-    decision = decide_dataset(
-        [r for kind, r in kinds if kind == "drift" and r is not multivariate],
-        rule="any" if thresholds.drift_share is None else "share",
-        share=thresholds.drift_share,
-        key_columns=thresholds.key_columns,
-        multivariate=multivariate,
-        pooled=[r for kind, r in kinds if kind == "sequential"],
-        performance=[r for kind, r in kinds if kind == "performance"],
-    )
-    return decision.drifted, decision.reason
-
-
-def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
-    if monitor.performance is None:
-        return frozenset()
-    return frozenset(
-        ("accuracy", "f1") if monitor.performance.task == "classification" else ("mae", "rmse")
-    )
-
-
-def result_kind(monitor: MonitorSettings, result: ColumnResult) -> str:
-    """ "performance", "sequential" (a pooled-window test) or "drift" (one window)."""
-    if result.method in _performance_methods(monitor):
-        return "performance"
-    if "scale" in result.details:
-        return "sequential"
-    return "drift"
 
 
 def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
@@ -390,71 +187,6 @@ def log_queued(messages: int, monitor: MonitorSettings) -> None:
         log.info("monitor %s: %d alert messages queued", monitor.name, messages)
 
 
-RUN_COMPLETED = "run.completed"
-"""The event type of the message every sink gets for a succeeded or empty run."""
-
-
-def run_payload(
-    monitor: MonitorSettings,
-    run_id: int,
-    finished_at: datetime,
-    status: RunStatus,
-    drifted: bool,
-    results: Sequence[ColumnResult],
-) -> dict[str, Any]:
-    """A completed run as sinks receive it: the decision and every result's statistics."""
-    return {
-        "monitor": monitor.name,
-        "run_id": run_id,
-        "finished_at": finished_at.isoformat(),
-        "status": status,
-        "drifted": drifted,
-        "results": [
-            {
-                "column": r.column,
-                "method": r.method,
-                "statistic": finite_or_none(r.statistic),
-                "p_value": finite_or_none(r.p_value),
-                "p_value_adjusted": finite_or_none(r.p_value_adjusted),
-                "drifted": r.drifted,
-            }
-            for r in results
-        ],
-    }
-
-
-def sink_message_id(run_id: int, sink: str) -> str:
-    """One message per run and sink, stable across retries."""
-    return "run_" + hashlib.sha256(f"{RUN_COMPLETED}:{run_id}:{sink}".encode()).hexdigest()[:32]
-
-
-def _sinks(
-    ctx: RunContext,
-    monitor: MonitorSettings,
-    claim: store.Claim,
-    status: RunStatus,
-    drifted: bool,
-    results: Sequence[ColumnResult],
-) -> store.InTransaction:
-    """The sink messages for a completed run, to queue inside its transaction."""
-    now = ctx.clock()
-    payload = run_payload(monitor, claim.run_id, now, status, drifted, results)
-
-    def queue(session: Session) -> None:
-        for sink in monitor.sinks:
-            add_outbox(
-                session,
-                message_id=sink_message_id(claim.run_id, sink),
-                receiver=sink,
-                event_type=RUN_COMPLETED,
-                payload=payload,
-                run_id=claim.run_id,
-                now=now,
-            )
-
-    return queue
-
-
 def _history(
     claim: store.Claim, window: Window, key: str, pooled: SequentialOutcome, levels: RunLevels
 ) -> store.InTransaction:
@@ -501,11 +233,11 @@ def run_check(
         return None
     source = ctx.sources[monitor.name]
     try:
-        profile = reference_profile(ctx, monitor, monitor_id, source)
+        keyed = ctx.profiles.get(ctx.engine, monitor, monitor_id, source)
+        key, profile = keyed.key, keyed.profile
         current = source.sample(window, monitor.sample_limit, seed=int(scheduled_for.timestamp()))
         levels = monitor_levels(monitor)
         results = evaluate(monitor, profile, current, levels)
-        key = ctx.profiles[monitor_id][0]
         pooled = sequential_tests(
             ctx.engine,
             monitor,
@@ -546,7 +278,7 @@ def run_check(
         results=[_stored(monitor, r) for r in results],
         within=_together(
             _alerting(ctx, monitor, claim, window, status, drifted, reason, results),
-            _sinks(ctx, monitor, claim, status, drifted, results),
+            queue_sink_messages(ctx.clock(), monitor, claim, status, drifted, results),
             _history(claim, window, key, pooled, levels),
         ),
     )

@@ -1,8 +1,8 @@
 """MLflow sink: log each run's drift statistics and decision as metrics on an MLflow run.
 
 Not a trigger: a monitor names it in ``sinks``, and every succeeded or empty
-run queues one ``run.completed`` message for it (see ``monitor.runner``). The
-message's payload is the run (:func:`monitor.runner.run_payload`), not an
+run queues one ``run.completed`` message for it (see ``monitor.sinks``). The
+message's payload is the run (:func:`monitor.sinks.run_payload`), not an
 alert event.
 
 ``POST {tracking_uri}/api/2.0/mlflow/runs/log-batch`` with ``run_id``,

@@ -166,7 +166,7 @@ PHASES = (
     ("whole backtest", "monitor/backtest.py", "run_backtest"),
     ("reference fit (once)", "monitor/backtest.py", "_fit_reference"),
     ("source: sample a window", "monitor/sources/file.py", "sample"),
-    ("detectors: one window's tests", "monitor/runner.py", "evaluate"),
+    ("detectors: one window's tests", "monitor/evaluation.py", "evaluate"),
     ("sequential: pooled windows", "monitor/sequential.py", "sequential_tests"),
     ("store: claim the run", "monitor/store/runs.py", "claim_run"),
     ("store: finish the run (results, alerts, outbox)", "monitor/store/runs.py", "finish_run"),

@@ -1,6 +1,6 @@
 """The false-alarm budget holds: drifted runs on stationary data stay within it.
 
-Each case runs the daemon's own decision code (``runner.evaluate`` for the
+Each case runs the daemon's own decision code (``evaluation.evaluate`` for the
 single window, ``sequential.pooled_results`` for the pools, with the
 history kept in a list instead of the store) over a long stretch of
 stationary windows of mixed columns. The budgets are chosen so the per-run
@@ -19,8 +19,9 @@ from scipy import stats
 
 from detectors.sequential import WindowSketch
 from monitor.config import MonitorSettings, parse_settings
+from monitor.evaluation import evaluate, run_verdict
 from monitor.levels import monitor_levels
-from monitor.runner import evaluate, fit_reference, run_verdict
+from monitor.profiles import fit_reference
 from monitor.sequential import history_rows, pooled_results, sketch_columns
 from tests.support import MIXED_COLUMNS, mixed_rows
 

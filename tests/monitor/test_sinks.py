@@ -16,7 +16,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.config import ConfigError, MonitorSettings, parse_settings
-from monitor.runner import run_check, sink_message_id
+from monitor.runner import run_check
+from monitor.sinks import sink_message_id
 from monitor.store.models import OutboxRow
 from tests.monitor.test_runner import QUIET, SHIFTED, context
 

@@ -1,0 +1,125 @@
+"""One run's statistics and verdict: the window's tests at the run's levels, then the decision.
+
+Pure functions of the monitor's settings, its reference profile and the
+current window (and, for the verdict, the pooled results of
+``monitor.sequential``): no store, no clock, so a calibration test or a
+notebook can call them on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from detectors import (
+    ColumnResult,
+    apply_correction,
+    compare_performance,
+    test_column,
+    test_mmd,
+    test_pca_reconstruction,
+)
+from detectors import decide as decide_dataset
+from detectors.budget import RunLevels, split_level
+from monitor.columns import require_columns
+from monitor.config import MonitorSettings
+from monitor.levels import monitor_levels
+from monitor.profiles import ReferenceProfile
+
+MULTIVARIATE_COLUMN = "*"
+"""The column name multivariate results carry: the whole row."""
+
+
+def evaluate(
+    monitor: MonitorSettings,
+    profile: ReferenceProfile,
+    current: pd.DataFrame,
+    levels: RunLevels | None = None,
+) -> list[ColumnResult]:
+    """Per-column drift (corrected across columns), then performance when labels are present.
+
+    ``levels`` (default: the monitor's, see ``monitor.levels``) is shared out
+    between the columns and the multivariate test by ``split_level``: the
+    p-value tests are corrected together at their share, and each distance
+    and the multivariate test is held to a Bonferroni share.
+    """
+    levels = monitor_levels(monitor) if levels is None else levels
+    if len(current):
+        require_columns(current, [column.name for column in monitor.columns], "current window")
+    multivariate = profile.multivariate is not None and len(current) > 0
+    n_tests = len(monitor.columns) + (1 if multivariate else 0)
+    single = levels.window / n_tests
+    drift = [
+        test_column(
+            profile.columns[column.name],
+            current[column.name] if column.name in current else pd.Series([], name=column.name),
+            method=column.method,
+            threshold=column.threshold,
+            effect_floor=column.effect_floor,
+            noise_level=single,
+        )
+        for column in monitor.columns
+    ]
+    thresholds = monitor.thresholds
+    n_p_value = sum(r.p_value is not None for r in drift)
+    split = split_level(levels.window, n_p_value=n_p_value, n_other=n_tests - n_p_value)
+    results = apply_correction(drift, alpha=split.corrected, correction=thresholds.correction)
+    if profile.multivariate is not None and multivariate:
+        names = [column.name for column in monitor.columns]
+        if thresholds.multivariate == "mmd":
+            results.append(test_mmd(profile.multivariate, current[names], alpha=single))
+        else:
+            results.append(
+                test_pca_reconstruction(profile.multivariate, current[names], level=single)
+            )
+    perf = monitor.performance
+    if perf and len(current) and perf.label in current and perf.prediction in current:
+        results += compare_performance(
+            profile.performance,
+            current[perf.label],
+            current[perf.prediction],
+            perf.task,
+            allowed_drop=perf.allowed_drop,
+            column=perf.label,
+        )
+    return results
+
+
+def run_verdict(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tuple[bool, str]:
+    """Monitor-level decision and the sentence that explains it (``detectors.decide``).
+
+    Single-window column results and the multivariate test decide as the
+    thresholds say; a drifted pooled-window (sequential) test or a
+    performance drop beyond ``allowed_drop`` also makes the run drift.
+    """
+    multivariate = next((r for r in results if r.column == MULTIVARIATE_COLUMN), None)
+    kinds = [(result_kind(monitor, r), r) for r in results]
+    thresholds = monitor.thresholds
+    decision = decide_dataset(
+        [r for kind, r in kinds if kind == "drift" and r is not multivariate],
+        rule="any" if thresholds.drift_share is None else "share",
+        share=thresholds.drift_share,
+        key_columns=thresholds.key_columns,
+        multivariate=multivariate,
+        pooled=[r for kind, r in kinds if kind == "sequential"],
+        performance=[r for kind, r in kinds if kind == "performance"],
+    )
+    return decision.drifted, decision.reason
+
+
+def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
+    if monitor.performance is None:
+        return frozenset()
+    return frozenset(
+        ("accuracy", "f1") if monitor.performance.task == "classification" else ("mae", "rmse")
+    )
+
+
+def result_kind(monitor: MonitorSettings, result: ColumnResult) -> str:
+    """ "performance", "sequential" (a pooled-window test) or "drift" (one window)."""
+    if result.method in _performance_methods(monitor):
+        return "performance"
+    if "scale" in result.details:
+        return "sequential"
+    return "drift"

@@ -1,0 +1,79 @@
+"""Sink messages: every completed run, as sinks (MLflow) receive it through the outbox."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from detectors import ColumnResult, finite_or_none
+from monitor.config import MonitorSettings
+from monitor.store.alerts import add_outbox
+from monitor.store.runs import Claim, InTransaction
+from monitor.vocabulary import RunStatus
+
+RUN_COMPLETED = "run.completed"
+"""The event type of the message every sink gets for a succeeded or empty run."""
+
+
+def run_payload(
+    monitor: MonitorSettings,
+    run_id: int,
+    finished_at: datetime,
+    status: RunStatus,
+    drifted: bool,
+    results: Sequence[ColumnResult],
+) -> dict[str, Any]:
+    """A completed run as sinks receive it: the decision and every result's statistics."""
+    return {
+        "monitor": monitor.name,
+        "run_id": run_id,
+        "finished_at": finished_at.isoformat(),
+        "status": status,
+        "drifted": drifted,
+        "results": [
+            {
+                "column": r.column,
+                "method": r.method,
+                "statistic": finite_or_none(r.statistic),
+                "p_value": finite_or_none(r.p_value),
+                "p_value_adjusted": finite_or_none(r.p_value_adjusted),
+                "drifted": r.drifted,
+            }
+            for r in results
+        ],
+    }
+
+
+def sink_message_id(run_id: int, sink: str) -> str:
+    """One message per run and sink, stable across retries."""
+    return "run_" + hashlib.sha256(f"{RUN_COMPLETED}:{run_id}:{sink}".encode()).hexdigest()[:32]
+
+
+def queue_sink_messages(
+    now: datetime,
+    monitor: MonitorSettings,
+    claim: Claim,
+    status: RunStatus,
+    drifted: bool,
+    results: Sequence[ColumnResult],
+) -> InTransaction:
+    """The sink messages for a completed run, to queue inside its transaction."""
+    payload = run_payload(monitor, claim.run_id, now, status, drifted, results)
+
+    def queue(session: Session) -> None:
+        for sink in monitor.sinks:
+            add_outbox(
+                session,
+                message_id=sink_message_id(claim.run_id, sink),
+                receiver=sink,
+                event_type=RUN_COMPLETED,
+                payload=payload,
+                run_id=claim.run_id,
+                now=now,
+            )
+
+    return queue
