@@ -14,8 +14,9 @@ from pathlib import Path
 
 from monitor import silence_commands
 from monitor.commands import EXIT_ERROR
-from monitor.config import ConfigError, Settings, load_settings
+from monitor.config import Settings, load_settings
 from monitor.secrets import SecretError
+from monitor.settings_base import ConfigError
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 from monitor.compare import compare_frames
-from monitor.config import ConfigError, Settings, missing_secrets
+from monitor.config import Settings, missing_secrets
 from monitor.report import MonitorReport, to_json, to_text
 from monitor.runner import run_check
 from monitor.secrets import SecretError
+from monitor.settings_base import ConfigError
 from monitor.sources.file import read_frame
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import utcnow

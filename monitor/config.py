@@ -48,11 +48,7 @@ from monitor.notifiers.tekton import TektonReceiverSettings
 from monitor.notifiers.vertex import VertexReceiverSettings
 from monitor.notifiers.webhook import WebhookReceiverSettings
 from monitor.secrets import SecretError, resolve_secret
-from monitor.settings_base import SettingsModel, as_duration, exactly_one
-
-
-class ConfigError(Exception):
-    """The config cannot be used; the message says where and why."""
+from monitor.settings_base import ConfigError, SettingsModel, as_duration, exactly_one
 
 
 def _utc(value: datetime) -> datetime:

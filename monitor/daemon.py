@@ -103,8 +103,8 @@ def run_daemon(settings: Settings) -> int:
     )
     worker = DeliveryWorker(
         engine=services.engine,
-        notifiers=build_notifiers(settings),
-        secrets=signing_secrets(settings),
+        notifiers=build_notifiers(settings.receivers),
+        secrets=signing_secrets(settings.receivers),
         settings=settings.delivery,
         metrics=services.metrics,
         worker_id=services.worker_id,

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from detectors import ColumnResult
 from detectors.budget import RunLevels
+from monitor.alerting import RunContextForAlerts, monitor_rules, process_alerts
 from monitor.alerts.event import DriftedColumn
-from monitor.alerts.process import RunContextForAlerts, monitor_rules, process_alerts
 from monitor.alerts.rules import ColumnFact, NoDataRule, RunFacts
 from monitor.columns import DataError
 from monitor.config import MonitorSettings

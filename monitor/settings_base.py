@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from monitor.durations import parse_duration
 
 
+class ConfigError(Exception):
+    """The config cannot be used; the message says where and why."""
+
+
 class SettingsModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

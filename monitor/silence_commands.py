@@ -10,8 +10,9 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from monitor.alerts.silences import Matcher, Silence
-from monitor.config import ConfigError, Settings
+from monitor.config import Settings
 from monitor.durations import parse_duration
+from monitor.settings_base import ConfigError
 from monitor.store.alerts import add_silence, expire_silence, list_silences
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import utcnow

@@ -18,6 +18,16 @@ import httpx
 from monitor.alerts.event import AlertEvent
 
 
+class ReceiverEntry(Protocol):
+    """A ``[[receivers]]`` entry as the registry sees it: its name and its kind."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+
 class Verdict(enum.Enum):
     """What a response means for the message."""
 

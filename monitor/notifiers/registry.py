@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from monitor.config import ConfigError, Settings
 from monitor.notifiers.airflow import AirflowNotifier
 from monitor.notifiers.alertmanager import AlertmanagerNotifier
 from monitor.notifiers.argo import ArgoNotifier
 from monitor.notifiers.aws import AwsNotifier
 from monitor.notifiers.azure_devops import AzureDevOpsNotifier
-from monitor.notifiers.base import Notifier
+from monitor.notifiers.base import Notifier, ReceiverEntry
 from monitor.notifiers.circleci import CircleCiNotifier
 from monitor.notifiers.github import GitHubNotifier
 from monitor.notifiers.gitlab import GitLabNotifier
@@ -27,6 +26,7 @@ from monitor.notifiers.teams import TeamsNotifier
 from monitor.notifiers.tekton import TektonNotifier
 from monitor.notifiers.vertex import VertexNotifier
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
+from monitor.settings_base import ConfigError
 
 NOTIFIER_TYPES: dict[str, Callable[[Any, str], Notifier]] = {
     "webhook": WebhookNotifier,
@@ -52,10 +52,10 @@ NOTIFIER_TYPES: dict[str, Callable[[Any, str], Notifier]] = {
 }
 
 
-def build_notifiers(settings: Settings) -> dict[str, Notifier]:
+def build_notifiers(receivers: Sequence[ReceiverEntry]) -> dict[str, Notifier]:
     """One notifier per ``[[receivers]]`` entry, keyed by receiver name."""
     notifiers: dict[str, Notifier] = {}
-    for index, receiver in enumerate(settings.receivers):
+    for index, receiver in enumerate(receivers):
         key = f"receivers[{index}]"
         factory = NOTIFIER_TYPES.get(receiver.type)
         if factory is None:
@@ -65,11 +65,11 @@ def build_notifiers(settings: Settings) -> dict[str, Notifier]:
     return notifiers
 
 
-def signing_secrets(settings: Settings) -> dict[str, str | None]:
+def signing_secrets(receivers: Sequence[ReceiverEntry]) -> dict[str, str | None]:
     """Receiver name -> env var holding its Standard Webhooks secret (None: unsigned)."""
     return {
         receiver.name: (
             receiver.secret_env if isinstance(receiver, WebhookReceiverSettings) else None
         )
-        for receiver in settings.receivers
+        for receiver in receivers
     }

@@ -170,7 +170,7 @@ PHASES = (
     ("sequential: pooled windows", "monitor/sequential.py", "sequential_tests"),
     ("store: claim the run", "monitor/store/runs.py", "claim_run"),
     ("store: finish the run (results, alerts, outbox)", "monitor/store/runs.py", "finish_run"),
-    ("  of which alert rules and outbox", "monitor/alerts/process.py", "process_alerts"),
+    ("  of which alert rules and outbox", "monitor/alerting.py", "process_alerts"),
     ("metrics", "monitor/metrics.py", "record_successful_run"),
 )
 """Where the time goes: cumulative seconds of these functions (those that exist)."""

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from detectors import METHODS
-from monitor.config import ConfigError, load_settings, parse_settings
+from monitor.config import load_settings, parse_settings
 from monitor.notifiers.registry import NOTIFIER_TYPES
 from monitor.secrets import SecretError, resolve_secret
+from monitor.settings_base import ConfigError
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 

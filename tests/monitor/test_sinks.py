@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.config import ConfigError, MonitorSettings, parse_settings
+from monitor.config import MonitorSettings, parse_settings
 from monitor.runner import run_check
+from monitor.settings_base import ConfigError
 from monitor.sinks import sink_message_id
 from monitor.store.models import OutboxRow
 from tests.monitor.test_runner import QUIET, SHIFTED, context

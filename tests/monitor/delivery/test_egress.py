@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import Engine
 
 import monitor
-from monitor.config import ConfigError, DeliverySettings, parse_settings
+from monitor.config import DeliverySettings, parse_settings
 from monitor.delivery.egress import EgressPolicy, EgressRefused, system_resolver
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
+from monitor.settings_base import ConfigError
 
 if TYPE_CHECKING:
     from tests.monitor.delivery.conftest import Clock, Outbox

@@ -82,7 +82,7 @@ def test_webhook_rate_limit_comes_from_its_settings() -> None:
 
 
 def test_a_rate_limit_of_zero_is_a_config_error() -> None:
-    from monitor.config import ConfigError
+    from monitor.settings_base import ConfigError
 
     with pytest.raises(ConfigError, match=r"receivers\[0\]\.rate_limit"):
         parse_settings(

@@ -354,7 +354,7 @@ def test_config_builds_an_alertmanager_notifier() -> None:
     settings = parse_settings(
         {"receivers": [{"name": "am", "type": "alertmanager", "url": "http://am:9093"}]}
     )
-    assert isinstance(build_notifiers(settings)["am"], AlertmanagerNotifier)
+    assert isinstance(build_notifiers(settings.receivers)["am"], AlertmanagerNotifier)
 
 
 # --- the real binary ---------------------------------------------------------------------------

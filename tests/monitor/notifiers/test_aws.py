@@ -437,7 +437,7 @@ def _outbox(engine: Engine) -> None:
 def _worker(engine: Engine, url: str) -> DeliveryWorker:
     table = {"name": "retrain-aws", "type": "aws", "action": "stepfunctions"}
     table |= {"region": "eu-west-1", "state_machine_arn": ARN, "endpoint_url": url}
-    notifiers = build_notifiers(parse_settings({"receivers": [table]}))
+    notifiers = build_notifiers(parse_settings({"receivers": [table]}).receivers)
     return DeliveryWorker(
         engine,
         notifiers,

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 import pytest
 from pydantic import ValidationError
 
-from monitor.config import ConfigError, parse_settings
+from monitor.config import parse_settings
 from monitor.notifiers._template import TemplateError, compile_template
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.http import HttpNotifier, HttpReceiverSettings, render_http
+from monitor.settings_base import ConfigError
 from tests.monitor.notifiers.fake_api import FakeApi, error, fake_api, message_for, reply_json, send
 from tests.support import Received, Reply, sample_event
 

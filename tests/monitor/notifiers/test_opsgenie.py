@@ -279,4 +279,4 @@ def test_config_builds_an_opsgenie_notifier() -> None:
     settings = parse_settings(
         {"receivers": [{"name": "o", "type": "opsgenie", "api_key_env": "DW_OG", "region": "eu"}]}
     )
-    assert isinstance(build_notifiers(settings)["o"], OpsgenieNotifier)
+    assert isinstance(build_notifiers(settings.receivers)["o"], OpsgenieNotifier)

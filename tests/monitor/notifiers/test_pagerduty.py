@@ -245,4 +245,4 @@ def test_config_builds_a_pagerduty_notifier() -> None:
     settings = parse_settings(
         {"receivers": [{"name": "p", "type": "pagerduty", "routing_key_env": "DW_PD_KEY"}]}
     )
-    assert isinstance(build_notifiers(settings)["p"], PagerDutyNotifier)
+    assert isinstance(build_notifiers(settings.receivers)["p"], PagerDutyNotifier)

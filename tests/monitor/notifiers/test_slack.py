@@ -236,4 +236,4 @@ def test_config_builds_a_slack_notifier() -> None:
     settings = parse_settings(
         {"receivers": [{"name": "chat", "type": "slack", "url_env": "DW_SLACK_URL"}]}
     )
-    assert isinstance(build_notifiers(settings)["chat"], SlackNotifier)
+    assert isinstance(build_notifiers(settings.receivers)["chat"], SlackNotifier)

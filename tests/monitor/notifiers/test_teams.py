@@ -223,4 +223,4 @@ def test_config_builds_a_teams_notifier() -> None:
     settings = parse_settings(
         {"receivers": [{"name": "ops", "type": "teams", "url_env": "DW_TEAMS_URL"}]}
     )
-    assert isinstance(build_notifiers(settings)["ops"], TeamsNotifier)
+    assert isinstance(build_notifiers(settings.receivers)["ops"], TeamsNotifier)

@@ -102,7 +102,7 @@ def test_first_firing_builds_a_request_with_the_key_and_nothing_else_does(
     kind: str, env: ScriptedServer
 ) -> None:
     settings = parse_settings({"receivers": [receiver(kind, env.url)]})
-    notifier = build_notifiers(settings)[f"retrain-{kind}"]
+    notifier = build_notifiers(settings.receivers)[f"retrain-{kind}"]
 
     request = notifier.build_request(message_for(sample_event()))
     assert request is not None
@@ -156,7 +156,7 @@ def test_worker_records_a_resolved_trigger_as_delivered_without_sending(
     with httpx.Client() as client:
         worker = DeliveryWorker(
             sqlite_engine,
-            build_notifiers(settings),
+            build_notifiers(settings.receivers),
             {"retrain-http": None},
             DeliverySettings(),
             Metrics(),

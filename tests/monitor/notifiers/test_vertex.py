@@ -208,7 +208,7 @@ def _deliver_once(engine: Engine, table: dict[str, Any]) -> DeliveryAttemptRow:
             )
         )
         session.commit()
-    notifiers = build_notifiers(parse_settings({"receivers": [table]}))
+    notifiers = build_notifiers(parse_settings({"receivers": [table]}).receivers)
     worker = DeliveryWorker(
         engine,
         notifiers,

@@ -98,9 +98,9 @@ def test_build_notifiers_one_per_receiver() -> None:
             ]
         }
     )
-    notifiers = build_notifiers(settings)
+    notifiers = build_notifiers(settings.receivers)
     assert set(notifiers) == {"a", "b"}
     assert isinstance(notifiers["b"], WebhookNotifier)
     assert notifiers["b"].key == "receivers[1]"
-    assert signing_secrets(settings) == {"a": None, "b": "B_SECRET"}
+    assert signing_secrets(settings.receivers) == {"a": None, "b": "B_SECRET"}
     assert NOTIFIER_TYPES["webhook"] is WebhookNotifier

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from monitor.config import ConfigError, DemoSourceSettings, parse_settings
+from monitor.config import DemoSourceSettings, parse_settings
+from monitor.settings_base import ConfigError
 from monitor.sources import DemoSource, Window
 from monitor.sources.demo import CATEGORICAL_COLUMNS, COLUMNS, DRIFTABLE_COLUMNS
 
