@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from monitor.alerts.event import AlertEvent, DriftedColumn
-from monitor.alerts.grouping import Group, Member, Notice, decide, group_fingerprint
+from monitor.alerts.grouping import Group, Member, Notice, group_fingerprint, next_notice
 from monitor.alerts.rules import RuleSettings, RunFacts, default_rules, rule_labels
 from monitor.alerts.silences import is_silenced
 from monitor.alerts.state import Alert, step
@@ -102,7 +102,7 @@ def process_alerts(
             for name, value in rule.labels.items()
         }
         group = groups.get(group_prints[receiver]) or Group.new(group_prints[receiver])
-        notice = decide(group, firing, now, refresh=receiver in run.refresh_receivers)
+        notice = next_notice(group, firing, now, refresh=receiver in run.refresh_receivers)
         if notice is None:
             continue
         store.save_group(session, run.monitor_id, receiver, notice.group)

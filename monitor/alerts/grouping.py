@@ -68,7 +68,7 @@ def _lead(members: Sequence[Member]) -> Member:
     return min(members, key=lambda m: (_SEVERITY_ORDER[m.severity], m.rule))
 
 
-def decide(
+def next_notice(
     group: Group, firing: Sequence[Member], now: datetime, refresh: bool = False
 ) -> Notice | None:
     """The message this run owes the receiver, if any.
@@ -79,10 +79,10 @@ def decide(
     >>> from datetime import UTC, datetime
     >>> t = datetime(2026, 1, 1, tzinfo=UTC)
     >>> drift = Member("drift", "dataset_drift", "warning", False, None, {})
-    >>> notice = decide(Group.new("g"), [drift], t)
-    >>> notice.occasion, notice.group.episode, decide(notice.group, [drift], t)
+    >>> notice = next_notice(Group.new("g"), [drift], t)
+    >>> notice.occasion, notice.group.episode, next_notice(notice.group, [drift], t)
     ('first', 1, None)
-    >>> decide(notice.group, [], t).occasion
+    >>> next_notice(notice.group, [], t).occasion
     'resolved'
     """
     audible = [m for m in firing if not m.silenced]

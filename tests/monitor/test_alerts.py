@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.event import Severity
-from monitor.alerts.grouping import Group, Member, decide
+from monitor.alerts.grouping import Group, Member, next_notice
 from monitor.alerts.rules import ColumnFact, Condition, RunFacts
 from monitor.alerts.silences import Matcher, Silence, is_silenced
 from monitor.alerts.state import Alert, step
@@ -173,32 +173,32 @@ def member(
 
 def test_group_sends_once_per_change_not_per_rule() -> None:
     group = Group.new("g")
-    first = decide(group, [member("drift"), member("perf", "critical")], T0)
+    first = next_notice(group, [member("drift"), member("perf", "critical")], T0)
     assert first is not None and first.occasion == "first"
     assert first.lead is not None and first.lead.rule == "perf"
-    assert decide(first.group, [member("drift"), member("perf", "critical")], T0) is None
-    changed = decide(first.group, [member("drift")], T0)
+    assert next_notice(first.group, [member("drift"), member("perf", "critical")], T0) is None
+    changed = next_notice(first.group, [member("drift")], T0)
     assert changed is not None and changed.occasion == "changed" and changed.group.episode == 1
-    resolved = decide(changed.group, [], T0)
+    resolved = next_notice(changed.group, [], T0)
     assert resolved is not None and resolved.occasion == "resolved"
-    again = decide(resolved.group, [member("drift")], T0)
+    again = next_notice(resolved.group, [member("drift")], T0)
     assert again is not None and again.occasion == "first" and again.group.episode == 2
 
 
 def test_group_repeats_after_the_interval() -> None:
     repeating = member("drift", repeat=timedelta(hours=4))
-    first = decide(Group.new("g"), [repeating], T0)
+    first = next_notice(Group.new("g"), [repeating], T0)
     assert first is not None
-    assert decide(first.group, [repeating], T0 + timedelta(hours=3, minutes=59)) is None
-    repeat = decide(first.group, [repeating], T0 + timedelta(hours=4))
+    assert next_notice(first.group, [repeating], T0 + timedelta(hours=3, minutes=59)) is None
+    repeat = next_notice(first.group, [repeating], T0 + timedelta(hours=4))
     assert repeat is not None and repeat.occasion == "repeat" and repeat.group.sent == 2
 
 
 def test_silenced_alerts_neither_send_nor_resolve_their_group() -> None:
-    first = decide(Group.new("g"), [member("drift")], T0)
+    first = next_notice(Group.new("g"), [member("drift")], T0)
     assert first is not None
-    assert decide(first.group, [member("drift", silenced=True)], T0) is None
-    assert decide(Group.new("g"), [member("drift", silenced=True)], T0) is None
+    assert next_notice(first.group, [member("drift", silenced=True)], T0) is None
+    assert next_notice(Group.new("g"), [member("drift", silenced=True)], T0) is None
 
 
 def test_silence_matchers() -> None:
