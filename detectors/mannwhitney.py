@@ -56,7 +56,7 @@ def mannwhitney_test(
     pooled = pool_with_profile(profile, current)
     n1, n2 = pooled.n_reference, pooled.n_current
     u1 = reference_u(pooled)
-    method = choose_method(n1, n2, has_ties=not pooled.all_distinct)
+    method = p_value_method(n1, n2, has_ties=not pooled.all_distinct)
     if method == "exact":
         assert profile.sorted_values is not None and current.numeric is not None
         # Tiny samples: scipy's exact distribution on the raw values is cheap and authoritative.
@@ -76,10 +76,10 @@ def mannwhitney_test(
     return dataclasses.replace(outcome, effect=abs(2.0 * u1 / (n1 * n2) - 1.0))
 
 
-def choose_method(n1: int, n2: int, *, has_ties: bool) -> str:
+def p_value_method(n1: int, n2: int, *, has_ties: bool) -> str:
     """Return "exact" or "asymptotic": scipy's ``"auto"`` rule plus the ``n1 * n2`` cap.
 
-    >>> choose_method(5, 1000, has_ties=False), choose_method(5, 10**6, has_ties=False)
+    >>> p_value_method(5, 1000, has_ties=False), p_value_method(5, 10**6, has_ties=False)
     ('exact', 'asymptotic (exact would be too slow)')
     """
     if min(n1, n2) > MAX_EXACT_SMALL_SIDE or has_ties:
