@@ -138,7 +138,7 @@ def _column_fact(
     )
 
 
-def _alerting(
+def _alert_inputs(
     ctx: RunContext,
     monitor: MonitorSettings,
     claim: store.Claim,
@@ -147,8 +147,8 @@ def _alerting(
     drifted: bool,
     reason: str,
     results: Sequence[ColumnResult],
-) -> store.InTransaction:
-    """The alert work for a finished run, to run inside its transaction."""
+) -> tuple[RunContextForAlerts, RunFacts]:
+    """What the alert rules see of a run, read before its transaction opens."""
     persistent = frozenset(
         r.column for r in results if r.drifted and result_kind(monitor, r) == "sequential"
     )
@@ -179,7 +179,7 @@ def _alerting(
         refresh_receivers=ctx.refresh_receivers,
         schedule_period=monitor.schedule.period(),
     )
-    return lambda session: log_queued(process_alerts(session, monitor, run, facts), monitor)
+    return run, facts
 
 
 def log_queued(messages: int, monitor: MonitorSettings) -> None:
@@ -187,35 +187,27 @@ def log_queued(messages: int, monitor: MonitorSettings) -> None:
         log.info("monitor %s: %d alert messages queued", monitor.name, messages)
 
 
-def _history(
-    claim: store.Claim, window: Window, key: str, pooled: SequentialOutcome, levels: RunLevels
-) -> store.InTransaction:
-    """This run's window sketches, added to the sequential tests' history in its transaction."""
-    sketches = pooled.sketches
-
-    def add(session: Session) -> None:
-        if sketches:
-            add_sketch(
-                session,
-                monitor_id=claim.monitor_id,
-                run_id=claim.run_id,
-                reference_key=key,
-                scheduled_for=claim.scheduled_for,
-                window_start=window.start,
-                window_end=window.end,
-                columns=sketches,
-                keep=history_rows(levels),
-            )
-
-    return add
-
-
-def _together(*steps: store.InTransaction) -> store.InTransaction:
-    def run_all(session: Session) -> None:
-        for step in steps:
-            step(session)
-
-    return run_all
+def _add_history(
+    session: Session,
+    claim: store.Claim,
+    window: Window,
+    key: str,
+    pooled: SequentialOutcome,
+    levels: RunLevels,
+) -> None:
+    """Add this run's window sketches to the sequential tests' history."""
+    if pooled.sketches:
+        add_sketch(
+            session,
+            monitor_id=claim.monitor_id,
+            run_id=claim.run_id,
+            reference_key=key,
+            scheduled_for=claim.scheduled_for,
+            window_start=window.start,
+            window_end=window.end,
+            columns=pooled.sketches,
+            keep=history_rows(levels),
+        )
 
 
 def run_check(
@@ -254,12 +246,10 @@ def run_check(
     except (SourceError, DataError, ValueError) as exc:
         reason = str(exc)
         log.warning("run %d of monitor %s failed: %s", claim.run_id, monitor.name, reason)
-        store.fail_run(
-            ctx.engine,
-            claim,
-            reason,
-            _alerting(ctx, monitor, claim, window, "failed", False, reason, ()),
-        )
+        alerts, facts = _alert_inputs(ctx, monitor, claim, window, "failed", False, reason, ())
+        with Session(ctx.engine) as session, session.begin():
+            store.fail_run(session, claim, reason)
+            log_queued(process_alerts(session, monitor, alerts, facts), monitor)
         ctx.metrics.record_failed_run(monitor.name, time.monotonic() - started)
         return RunOutcome(claim.run_id, monitor.name, "failed", None, reason, window)
     if len(current) == 0:
@@ -267,21 +257,23 @@ def run_check(
     else:
         drifted, reason = run_verdict(monitor, results)
     status: RunStatus = "empty" if len(current) == 0 else "succeeded"
-    store.finish_run(
-        ctx.engine,
-        claim,
-        status=status,
-        drifted=drifted,
-        reason=reason,
-        n_reference=profile.n_rows,
-        n_current=len(current),
-        results=[_stored(monitor, r) for r in results],
-        within=_together(
-            _alerting(ctx, monitor, claim, window, status, drifted, reason, results),
-            queue_sink_messages(ctx.clock(), monitor, claim, status, drifted, results),
-            _history(claim, window, key, pooled, levels),
-        ),
-    )
+    alerts, facts = _alert_inputs(ctx, monitor, claim, window, status, drifted, reason, results)
+    # One transaction: a crash leaves either the finished run with everything it caused
+    # (results, alert transitions, queued messages, sketches), or a "running" row and nothing.
+    with Session(ctx.engine) as session, session.begin():
+        store.finish_run(
+            session,
+            claim,
+            status=status,
+            drifted=drifted,
+            reason=reason,
+            n_reference=profile.n_rows,
+            n_current=len(current),
+            results=[_stored(monitor, r) for r in results],
+        )
+        log_queued(process_alerts(session, monitor, alerts, facts), monitor)
+        queue_sink_messages(session, ctx.clock(), monitor, claim, status, drifted, results)
+        _add_history(session, claim, window, key, pooled, levels)
     ctx.metrics.record_successful_run(
         monitor.name,
         drifted,

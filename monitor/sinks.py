@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from detectors import ColumnResult, finite_or_none
 from monitor.config import MonitorSettings
 from monitor.store.alerts import add_outbox
-from monitor.store.runs import Claim, InTransaction
+from monitor.store.runs import Claim
 from monitor.vocabulary import RunStatus
 
 RUN_COMPLETED = "run.completed"
@@ -54,26 +54,23 @@ def sink_message_id(run_id: int, sink: str) -> str:
 
 
 def queue_sink_messages(
+    session: Session,
     now: datetime,
     monitor: MonitorSettings,
     claim: Claim,
     status: RunStatus,
     drifted: bool,
     results: Sequence[ColumnResult],
-) -> InTransaction:
-    """The sink messages for a completed run, to queue inside its transaction."""
+) -> None:
+    """Queue one ``run.completed`` message per sink of the monitor, in the run's transaction."""
     payload = run_payload(monitor, claim.run_id, now, status, drifted, results)
-
-    def queue(session: Session) -> None:
-        for sink in monitor.sinks:
-            add_outbox(
-                session,
-                message_id=sink_message_id(claim.run_id, sink),
-                receiver=sink,
-                event_type=RUN_COMPLETED,
-                payload=payload,
-                run_id=claim.run_id,
-                now=now,
-            )
-
-    return queue
+    for sink in monitor.sinks:
+        add_outbox(
+            session,
+            message_id=sink_message_id(claim.run_id, sink),
+            receiver=sink,
+            event_type=RUN_COMPLETED,
+            payload=payload,
+            run_id=claim.run_id,
+            now=now,
+        )

@@ -1,8 +1,13 @@
-"""Writes of one check run: the claim, the profile cache, and the final transaction."""
+"""Writes of one check run: the claim, the profile cache, and the run's outcome.
+
+The outcome is written into the session of the run's own transaction
+(``runner.run_check`` opens it), together with the alert work, sink
+messages and window sketches of that run.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,10 +33,6 @@ class Claim:
     run_id: int
     monitor_id: int
     scheduled_for: datetime
-
-
-InTransaction = Callable[[Session], None]
-"""Work that must commit with the run's outcome (alert transitions, outbox rows)."""
 
 
 def ensure_monitor(engine: Engine, name: str) -> int:
@@ -105,18 +106,16 @@ def save_profile(
             session.rollback()
 
 
-def fail_run(engine: Engine, claim: Claim, reason: str, within: InTransaction) -> None:
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(RunRow)
-            .where(RunRow.id == claim.run_id)
-            .values(status="failed", reason=reason, finished_at=utcnow())
-        )
-        within(session)
+def fail_run(session: Session, claim: Claim, reason: str) -> None:
+    session.execute(
+        update(RunRow)
+        .where(RunRow.id == claim.run_id)
+        .values(status="failed", reason=reason, finished_at=utcnow())
+    )
 
 
 def finish_run(
-    engine: Engine,
+    session: Session,
     claim: Claim,
     *,
     status: RunStatus,
@@ -125,28 +124,21 @@ def finish_run(
     n_reference: int,
     n_current: int,
     results: Sequence[ResultView],
-    within: InTransaction,
 ) -> None:
-    """Store the outcome, every result, and ``within``'s alert work in one transaction.
-
-    A crash leaves either a finished run with its messages queued, or a
-    "running" row and nothing queued.
-    """
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(RunRow)
-            .where(RunRow.id == claim.run_id)
-            .values(
-                status=status,
-                drifted=drifted,
-                reason=reason,
-                n_reference=n_reference,
-                n_current=n_current,
-                finished_at=utcnow(),
-            )
+    """Record the outcome and every result of a claimed run in the run's transaction."""
+    session.execute(
+        update(RunRow)
+        .where(RunRow.id == claim.run_id)
+        .values(
+            status=status,
+            drifted=drifted,
+            reason=reason,
+            n_reference=n_reference,
+            n_current=n_current,
+            finished_at=utcnow(),
         )
-        session.add_all(ResultRow(run_id=claim.run_id, **result.__dict__) for result in results)
-        within(session)
+    )
+    session.add_all(ResultRow(run_id=claim.run_id, **result.__dict__) for result in results)
 
 
 def latest_scheduled_slot(engine: Engine, monitor: str) -> datetime | None:

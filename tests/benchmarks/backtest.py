@@ -169,7 +169,7 @@ PHASES = (
     ("detectors: one window's tests", "monitor/evaluation.py", "evaluate"),
     ("sequential: pooled windows", "monitor/sequential.py", "sequential_tests"),
     ("store: claim the run", "monitor/store/runs.py", "claim_run"),
-    ("store: finish the run (results, alerts, outbox)", "monitor/store/runs.py", "finish_run"),
+    ("store: finish the run (results)", "monitor/store/runs.py", "finish_run"),
     ("  of which alert rules and outbox", "monitor/alerting.py", "process_alerts"),
     ("metrics", "monitor/metrics.py", "record_successful_run"),
 )
