@@ -24,6 +24,7 @@ from sqlalchemy.pool import StaticPool
 from monitor.columns import DataError
 from monitor.config import MonitorSettings, Settings
 from monitor.metrics import Metrics
+from monitor.notifiers.registry import refresh_receivers
 from monitor.runner import RunContext, run_check
 from monitor.scheduler import build_trigger, fire_times
 from monitor.sources import build_source
@@ -180,7 +181,7 @@ def run_backtest(
         worker_id=WORKER_ID,
         base_url=settings.server.base_url(),
         clock=clock,
-        refresh_receivers=frozenset(r.name for r in settings.receivers if r.type == "alertmanager"),
+        refresh_receivers=refresh_receivers(settings.receivers),
     )
     try:
         _fit_reference(ctx, monitor, source)

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union, get_args
 
 from pydantic import (
     Field,
@@ -27,28 +27,12 @@ from detectors.budget import FalseAlarmBudget
 from monitor.alerts.rules import RuleSettings
 from monitor.cron import cron_trigger
 from monitor.durations import parse_duration
-from monitor.notifiers.airflow import AirflowReceiverSettings
-from monitor.notifiers.alertmanager import AlertmanagerReceiverSettings
-from monitor.notifiers.argo import ArgoReceiverSettings
-from monitor.notifiers.aws import AwsReceiverSettings
-from monitor.notifiers.azure_devops import AzureDevOpsReceiverSettings
-from monitor.notifiers.circleci import CircleCiReceiverSettings
-from monitor.notifiers.github import GitHubReceiverSettings
-from monitor.notifiers.gitlab import GitLabReceiverSettings
-from monitor.notifiers.http import HttpReceiverSettings
-from monitor.notifiers.jenkins import JenkinsReceiverSettings
-from monitor.notifiers.kubeflow import KubeflowReceiverSettings
-from monitor.notifiers.mlflow import MlflowReceiverSettings
-from monitor.notifiers.opsgenie import OpsgenieReceiverSettings
-from monitor.notifiers.pagerduty import PagerDutyReceiverSettings
-from monitor.notifiers.prefect import PrefectReceiverSettings
-from monitor.notifiers.slack import SlackReceiverSettings
-from monitor.notifiers.teams import TeamsReceiverSettings
-from monitor.notifiers.tekton import TektonReceiverSettings
-from monitor.notifiers.vertex import VertexReceiverSettings
-from monitor.notifiers.webhook import WebhookReceiverSettings
+from monitor.notifiers.registry import SINK_TYPES, SPECS
+from monitor.notifiers.spec import ReceiverModel
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import ConfigError, SettingsModel, as_duration, exactly_one
+from monitor.sources import SPECS as SOURCE_SPECS
+from monitor.sources import SourceSettingsModel, get_source_spec
 
 
 def _utc(value: datetime) -> datetime:
@@ -169,50 +153,16 @@ class DeliverySettings(SettingsModel):
 # --- sources -----------------------------------------------------------------
 
 
-class DemoSourceSettings(SettingsModel):
-    type: Literal["demo"]
-    seed: int = 0
-    rows_per_window: int = Field(default=2000, ge=1)
-    drift_cycle: timedelta = Field(default=timedelta(minutes=2))
-    drift_for: timedelta = Field(default=timedelta(minutes=1))
-    drift_columns: tuple[
-        Literal["age", "income", "credit_score", "tenure_months", "device", "region"], ...
-    ] = ("income", "device")
-
-    _check_durations = field_validator("drift_cycle", "drift_for", mode="before")(as_duration)
-
-    @model_validator(mode="after")
-    def _drift_fits_cycle(self) -> DemoSourceSettings:
-        if self.drift_for >= self.drift_cycle:
-            raise ValueError("drift_for must be shorter than drift_cycle")
-        return self
-
-
-class SqlSourceSettings(SettingsModel):
-    type: Literal["sql"]
-    url: str | None = None
-    url_env: str | None = None
-    table: str | None = None
-    query: str | None = None
-    timestamp_column: str
-
-    @model_validator(mode="after")
-    def _one_of(self) -> SqlSourceSettings:
-        exactly_one(self, "url", "url_env")
-        exactly_one(self, "table", "query")
-        return self
-
-
-class FileSourceSettings(SettingsModel):
-    type: Literal["file"]
-    path: str = Field(description="a file or a glob of Parquet/CSV files")
-    format: Literal["parquet", "csv", "auto"] = "auto"
-    timestamp_column: str
-
-
-SourceSettings = Annotated[
-    DemoSourceSettings | SqlSourceSettings | FileSourceSettings, Field(discriminator="type")
-]
+if TYPE_CHECKING:
+    # What code may rely on of any source's settings; narrow with isinstance for more.
+    SourceSettings: TypeAlias = SourceSettingsModel
+else:
+    # Every source in monitor.sources.SPECS, in its order (pydantic lists the
+    # known tags in that order when a type is unknown).
+    SourceSettings = Annotated[
+        Union[tuple(spec.settings for spec in SOURCE_SPECS)],  # noqa: UP007 (a run-time union)
+        Field(discriminator="type"),
+    ]
 
 
 # --- references --------------------------------------------------------------
@@ -446,33 +396,16 @@ class MonitorSettings(SettingsModel):
 # --- receivers ---------------------------------------------------------------
 
 
-# One line per receiver kind; the registry in monitor.notifiers.registry maps the same types.
-ReceiverSettings = Annotated[
-    WebhookReceiverSettings
-    | GitHubReceiverSettings
-    | AirflowReceiverSettings
-    | ArgoReceiverSettings
-    | JenkinsReceiverSettings
-    | GitLabReceiverSettings
-    | PrefectReceiverSettings
-    | HttpReceiverSettings
-    | SlackReceiverSettings
-    | TeamsReceiverSettings
-    | PagerDutyReceiverSettings
-    | OpsgenieReceiverSettings
-    | AlertmanagerReceiverSettings
-    | AzureDevOpsReceiverSettings
-    | KubeflowReceiverSettings
-    | CircleCiReceiverSettings
-    | TektonReceiverSettings
-    | AwsReceiverSettings
-    | VertexReceiverSettings
-    | MlflowReceiverSettings,
-    Field(discriminator="type"),
-]
-
-SINK_TYPES = frozenset({"mlflow"})
-"""Receiver types that log every completed run rather than hear about alerts."""
+if TYPE_CHECKING:
+    # What code may rely on of any receiver's settings; narrow with isinstance for more.
+    ReceiverSettings: TypeAlias = ReceiverModel
+else:
+    # Every kind in monitor.notifiers.registry.SPECS, in its order (pydantic lists
+    # the known tags in that order when a type is unknown).
+    ReceiverSettings = Annotated[
+        Union[tuple(spec.settings for spec in SPECS)],  # noqa: UP007 (a run-time union)
+        Field(discriminator="type"),
+    ]
 
 
 class Settings(SettingsModel):
@@ -541,8 +474,8 @@ def secret_references(settings: Settings) -> list[tuple[str, str]]:
     if settings.store.url_env:
         references.append(("store.url_env", settings.store.url_env))
     for index, monitor in enumerate(settings.monitors):
-        if isinstance(monitor.source, SqlSourceSettings) and monitor.source.url_env:
-            references.append((f"monitors[{index}].source.url_env", monitor.source.url_env))
+        for key, env_name in get_source_spec(monitor.source.type).secrets(monitor.source):
+            references.append((f"monitors[{index}].source.{key}", env_name))
         if isinstance(monitor.reference, SqlReferenceSettings) and monitor.reference.url_env:
             references.append((f"monitors[{index}].reference.url_env", monitor.reference.url_env))
     for index, receiver in enumerate(settings.receivers):

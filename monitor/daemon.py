@@ -18,7 +18,7 @@ from monitor.config import Settings
 from monitor.delivery.ratelimit import RateLimiter, receiver_rate_limits
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import ColumnSample, Metrics
-from monitor.notifiers.registry import build_notifiers, signing_secrets
+from monitor.notifiers.registry import build_notifiers, refresh_receivers, signing_secrets
 from monitor.runner import RunContext
 from monitor.scheduler import Scheduler
 from monitor.sources import build_source
@@ -74,7 +74,7 @@ def build_services(settings: Settings) -> Services:
         sources={monitor.name: build_source(monitor.source) for monitor in settings.monitors},
         worker_id=worker_id,
         base_url=settings.server.base_url(),
-        refresh_receivers=frozenset(r.name for r in settings.receivers if r.type == "alertmanager"),
+        refresh_receivers=refresh_receivers(settings.receivers),
     )
     return Services(engine=engine, metrics=metrics, context=context, worker_id=worker_id)
 

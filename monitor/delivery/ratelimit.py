@@ -11,18 +11,11 @@ The buckets live in the worker's process. Two daemons (or two workers with
 two limiters) sending to one Slack webhook may together send twice the rate;
 the receiver's 429 and ``Retry-After`` are the backstop for that case.
 
-Documented defaults, by receiver ``type``:
-
-- ``slack``: 1 message per second per incoming webhook, short bursts allowed
-  ("Message Posting ... no more than one message per second", Slack API docs,
-  https://api.slack.com/docs/rate-limits).
-- ``pagerduty``: Events API v2, "approximately 120 calls/minute per
-  integration key", over a 60 second window, answered with 429 beyond it
-  (PagerDuty developer docs, "Events API Rate Limits",
-  github.com/PagerDuty/developer-docs docs/events-API-v2/05-Rate-Limits.md),
-  so 2 per second.
-
-Other kinds have no limit unless configured. A receiver settings model that
+Each receiver kind declares its documented default in its
+``NotifierSpec.default_rate_limit`` (``monitor.notifiers.registry``), with
+the source next to it: Slack 1 message per second per incoming webhook,
+PagerDuty's Events API v2 120 per minute per integration key, so 2 per
+second. Other kinds have no limit unless configured. A receiver settings model that
 subclasses ``monitor.settings_base.RateLimitedSettings`` takes a ``rate_limit``
 key (messages per second) that overrides its kind's default.
 """
@@ -32,11 +25,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Protocol
 
+from monitor.notifiers.registry import SPECS
 from monitor.settings_base import RateLimitedSettings
 
-DEFAULT_RATE_LIMITS: Mapping[str, float] = {"slack": 1.0, "pagerduty": 120 / 60}
+DEFAULT_RATE_LIMITS: Mapping[str, float] = MappingProxyType(
+    {spec.type: spec.default_rate_limit for spec in SPECS if spec.default_rate_limit is not None}
+)
+"""Receiver type -> its documented messages per second, from the registry."""
 
 
 class Receiver(Protocol):

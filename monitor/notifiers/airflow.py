@@ -31,6 +31,7 @@ from monitor.notifiers._trigger import (
     trigger_payload,
 )
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings, exactly_one
 
@@ -107,3 +108,11 @@ class AirflowNotifier:
         if response.status_code == 409:
             return Verdict.DELIVERED
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="airflow",
+    settings=AirflowReceiverSettings,
+    factory=AirflowNotifier,
+    trigger=True,
+)

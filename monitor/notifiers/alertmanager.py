@@ -31,6 +31,7 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import post_request, utc_timestamp
 from monitor.notifiers._trigger import basic
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -145,3 +146,11 @@ class AlertmanagerNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="alertmanager",
+    settings=AlertmanagerReceiverSettings,
+    factory=AlertmanagerNotifier,
+    refresh_while_firing=True,  # keeps endsAt ahead while runs continue
+)

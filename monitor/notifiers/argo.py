@@ -24,6 +24,7 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, optional_bearer, post_request
 from monitor.notifiers._trigger import deterministic_name, event_to_trigger, trigger_fields
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import RateLimitedSettings
 
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
@@ -90,3 +91,11 @@ class ArgoNotifier:
         if response.status_code == 409:
             return Verdict.DELIVERED
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="argo",
+    settings=ArgoReceiverSettings,
+    factory=ArgoNotifier,
+    trigger=True,
+)

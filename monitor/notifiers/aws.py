@@ -43,6 +43,7 @@ from monitor.notifiers._trigger import (
 )
 from monitor.notifiers.auth import AuthenticationError
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import RateLimitedSettings
 
 AwsAction = Literal["stepfunctions", "sagemaker", "codepipeline", "eventbridge"]
@@ -328,3 +329,11 @@ def _clock_skew(response: httpx.Response) -> bool:
     """AWS's "Signature expired" / "Signature not yet current" (IAM SigV4 troubleshooting)."""
     text = response.text
     return "Signature expired" in text or "Signature not yet current" in text
+
+
+SPEC = NotifierSpec(
+    type="aws",
+    settings=AwsReceiverSettings,
+    factory=AwsNotifier,
+    trigger=True,
+)

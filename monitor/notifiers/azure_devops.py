@@ -27,6 +27,7 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, post_request
 from monitor.notifiers._trigger import basic, event_to_trigger, trigger_fields
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -96,3 +97,11 @@ class AzureDevOpsNotifier:
         if response.status_code == 203:
             return Verdict.PERMANENT
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="azure_devops",
+    settings=AzureDevOpsReceiverSettings,
+    factory=AzureDevOpsNotifier,
+    trigger=True,
+)

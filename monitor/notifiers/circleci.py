@@ -23,6 +23,7 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, post_request
 from monitor.notifiers._trigger import event_to_trigger, trigger_fields
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -81,3 +82,11 @@ class CircleCiNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="circleci",
+    settings=CircleCiReceiverSettings,
+    factory=CircleCiNotifier,
+    trigger=True,
+)

@@ -22,6 +22,7 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import post_request
 from monitor.notifiers._trigger import bearer, event_to_trigger, trigger_fields, trigger_payload
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -96,3 +97,11 @@ class GitHubNotifier:
         ):
             return Verdict.RETRYABLE
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="github",
+    settings=GitHubReceiverSettings,
+    factory=GitHubNotifier,
+    trigger=True,
+)

@@ -20,6 +20,7 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import USER_AGENT
 from monitor.notifiers._trigger import env_style_fields, event_to_trigger
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -68,3 +69,11 @@ class GitLabNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="gitlab",
+    settings=GitLabReceiverSettings,
+    factory=GitLabNotifier,
+    trigger=True,
+)

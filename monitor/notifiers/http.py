@@ -24,6 +24,7 @@ from monitor.notifiers._http import USER_AGENT
 from monitor.notifiers._template import compile_template, render_template
 from monitor.notifiers._trigger import event_to_trigger, trigger_payload
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings, exactly_one
 
@@ -97,3 +98,11 @@ class HttpNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="http",
+    settings=HttpReceiverSettings,
+    factory=HttpNotifier,
+    trigger=True,
+)

@@ -23,6 +23,7 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import FORM, post_request
 from monitor.notifiers._trigger import basic, env_style_fields, event_to_trigger
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -90,3 +91,11 @@ class JenkinsNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="jenkins",
+    settings=JenkinsReceiverSettings,
+    factory=JenkinsNotifier,
+    trigger=True,
+)

@@ -37,6 +37,7 @@ from detectors import finite_or_none
 from monitor.notifiers._http import JSON, optional_bearer, post_request
 from monitor.notifiers._trigger import basic
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -166,3 +167,11 @@ class MlflowNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="mlflow",
+    settings=MlflowReceiverSettings,
+    factory=MlflowNotifier,
+    sink=True,
+)

@@ -22,6 +22,7 @@ from pydantic import model_validator
 from monitor.alerts.event import AlertEvent, Severity
 from monitor.notifiers._http import USER_AGENT, utc_timestamp
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -142,3 +143,10 @@ class OpsgenieNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="opsgenie",
+    settings=OpsgenieReceiverSettings,
+    factory=OpsgenieNotifier,
+)

@@ -19,6 +19,7 @@ import httpx
 from monitor.alerts.event import AlertEvent, Severity
 from monitor.notifiers._http import post_request, utc_timestamp
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -95,3 +96,13 @@ class PagerDutyNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="pagerduty",
+    settings=PagerDutyReceiverSettings,
+    factory=PagerDutyNotifier,
+    # Events API v2: "approximately 120 calls/minute per integration key", 429 beyond
+    # (PagerDuty developer docs, docs/events-API-v2/05-Rate-Limits.md).
+    default_rate_limit=120 / 60,
+)

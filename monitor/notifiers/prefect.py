@@ -25,6 +25,7 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, optional_bearer, post_request
 from monitor.notifiers._trigger import event_to_trigger, trigger_payload
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import RateLimitedSettings
 
 
@@ -80,3 +81,11 @@ class PrefectNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="prefect",
+    settings=PrefectReceiverSettings,
+    factory=PrefectNotifier,
+    trigger=True,
+)

@@ -18,6 +18,7 @@ import httpx
 from monitor.alerts.event import AlertEvent, DriftedColumn
 from monitor.notifiers._http import post_request, utc_span
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -110,3 +111,13 @@ class SlackNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="slack",
+    settings=SlackReceiverSettings,
+    factory=SlackNotifier,
+    # Slack: 1 message per second per incoming webhook, short bursts allowed
+    # ("Message Posting", https://api.slack.com/docs/rate-limits).
+    default_rate_limit=1.0,
+)

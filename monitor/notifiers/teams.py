@@ -19,6 +19,7 @@ import httpx
 from monitor.alerts.event import AlertEvent, DriftedColumn
 from monitor.notifiers._http import post_request, utc_span
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -106,3 +107,10 @@ class TeamsNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="teams",
+    settings=TeamsReceiverSettings,
+    factory=TeamsNotifier,
+)

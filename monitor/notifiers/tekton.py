@@ -28,6 +28,7 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import post_request
 from monitor.notifiers._trigger import event_to_trigger, trigger_payload
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -79,3 +80,11 @@ class TektonNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="tekton",
+    settings=TektonReceiverSettings,
+    factory=TektonNotifier,
+    trigger=True,
+)

@@ -32,6 +32,7 @@ from monitor.notifiers._http import post_request
 from monitor.notifiers._trigger import bearer, deterministic_name, event_to_trigger, trigger_fields
 from monitor.notifiers.auth import AuthenticationError
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
 
@@ -178,3 +179,11 @@ class VertexNotifier:
         if response.status_code == 409:
             return Verdict.DELIVERED
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="vertex",
+    settings=VertexReceiverSettings,
+    factory=VertexNotifier,
+    trigger=True,
+)

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from monitor.notifiers._http import post_request
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings, exactly_one
 
@@ -70,3 +71,11 @@ class WebhookNotifier:
 
     def classify(self, response: httpx.Response) -> Verdict:
         return classify_status(response.status_code)
+
+
+SPEC = NotifierSpec(
+    type="webhook",
+    settings=WebhookReceiverSettings,
+    factory=WebhookNotifier,
+    signed=True,
+)

@@ -1,46 +1,79 @@
-"""Where windows come from: one class per backend, chosen by the config's ``type``.
+"""Where windows come from: one module per backend, chosen by the config's ``type``.
 
-``SOURCE_TYPES`` is the one registry; adding a backend is one module and one
-line here.
+Each backend module holds its ``<Kind>SourceSettings``, its ``<Kind>Source``
+and one ``SPEC`` (``monitor.sources.spec.SourceSpec``). ``SPECS`` below is
+the one registry: adding a backend is one module and one entry there; nothing
+registers itself on import. ``monitor.config`` builds the
+``[monitors.source]`` union from these specs, in this order (the order a
+config error lists the known types in), ``build_source`` builds from them and
+``secret_references`` asks each spec which secrets its settings name.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
 
-from monitor.config import DemoSourceSettings, FileSourceSettings, SqlSourceSettings
+from monitor.sources import demo, file, sql
 from monitor.sources.base import Source, SourceError, Window
-from monitor.sources.demo import DemoSource
-from monitor.sources.file import FileSource, read_frame
-from monitor.sources.sql import SqlSource, read_query
-
-SOURCE_TYPES: dict[str, type[Any]] = {
-    "demo": DemoSource,
-    "sql": SqlSource,
-    "file": FileSource,
-}
+from monitor.sources.demo import DemoSource, DemoSourceSettings
+from monitor.sources.file import FileSource, FileSourceSettings, read_frame
+from monitor.sources.spec import SourceSettingsModel, SourceSpec
+from monitor.sources.sql import SqlSource, SqlSourceSettings, read_query
 
 
-def build_source(settings: DemoSourceSettings | SqlSourceSettings | FileSourceSettings) -> Source:
-    """The source a monitor's ``source`` table describes."""
+class UnknownSourceError(ValueError):
+    """A source type that is not in the registry (the message lists the known ones)."""
+
+
+SPECS: Final = (demo.SPEC, sql.SPEC, file.SPEC)
+
+SOURCES: Final[Mapping[str, SourceSpec]] = MappingProxyType({spec.type: spec for spec in SPECS})
+"""Read-only map from source type (as written in config) to spec."""
+
+
+def get_source_spec(source_type: str) -> SourceSpec:
+    """Return the spec registered under ``source_type``.
+
+    >>> get_source_spec("sql").settings.__name__
+    'SqlSourceSettings'
+    >>> get_source_spec("kafka")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    monitor.sources.UnknownSourceError: unknown source type 'kafka'; known source types: demo, ...
+    """
     try:
-        source_type = SOURCE_TYPES[settings.type]
+        return SOURCES[source_type]
     except KeyError:
-        known = ", ".join(sorted(SOURCE_TYPES))
-        raise ValueError(f"unknown source type {settings.type!r} (known: {known})") from None
-    source: Source = source_type(settings)
-    return source
+        known = ", ".join(sorted(SOURCES))
+        raise UnknownSourceError(
+            f"unknown source type {source_type!r}; known source types: {known}"
+        ) from None
+
+
+def build_source(settings: SourceSettingsModel) -> Source:
+    """The source a monitor's ``source`` table describes."""
+    return get_source_spec(settings.type).factory(settings)
 
 
 __all__ = [
-    "SOURCE_TYPES",
+    "SOURCES",
+    "SPECS",
     "DemoSource",
+    "DemoSourceSettings",
     "FileSource",
+    "FileSourceSettings",
     "Source",
     "SourceError",
+    "SourceSettingsModel",
+    "SourceSpec",
     "SqlSource",
+    "SqlSourceSettings",
+    "UnknownSourceError",
     "Window",
     "build_source",
+    "get_source_spec",
     "read_frame",
     "read_query",
 ]

@@ -59,7 +59,6 @@ random draws feed calm and shifted windows, so a column that does not drift
 has exactly the distribution it would have had in a calm window.
 
 >>> from datetime import datetime, timezone
->>> from monitor.config import DemoSourceSettings
 >>> from monitor.sources.base import Window
 >>> source = DemoSource(DemoSourceSettings(type="demo", rows_per_window=500))
 >>> calm = Window(datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc),
@@ -76,13 +75,16 @@ True
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, field_validator, model_validator
 
-from monitor.config import DemoSourceSettings
+from monitor.settings_base import as_duration
 from monitor.sources._frames import check_limit, seed_entropy, utc_window
 from monitor.sources.base import Window
+from monitor.sources.spec import SourceSettingsModel, SourceSpec
 
 NUMERIC_COLUMNS = ("age", "income", "credit_score", "tenure_months")
 CATEGORICAL_COLUMNS = ("device", "region")
@@ -111,6 +113,25 @@ _REFERENCE_WINDOW = Window(
 # The model: log-odds of default. Fixed, so predictions are a pure function of the inputs.
 _DEVICE_EFFECT = np.array([-0.2, 0.1, 0.3])
 _REGION_EFFECT = np.array([0.0, 0.1, -0.1, 0.05, -0.05])
+
+
+class DemoSourceSettings(SourceSettingsModel):
+    type: Literal["demo"]
+    seed: int = 0
+    rows_per_window: int = Field(default=2000, ge=1)
+    drift_cycle: timedelta = Field(default=timedelta(minutes=2))
+    drift_for: timedelta = Field(default=timedelta(minutes=1))
+    drift_columns: tuple[
+        Literal["age", "income", "credit_score", "tenure_months", "device", "region"], ...
+    ] = ("income", "device")
+
+    _check_durations = field_validator("drift_cycle", "drift_for", mode="before")(as_duration)
+
+    @model_validator(mode="after")
+    def _drift_fits_cycle(self) -> DemoSourceSettings:
+        if self.drift_for >= self.drift_cycle:
+            raise ValueError("drift_for must be shorter than drift_cycle")
+        return self
 
 
 class DemoSource:
@@ -211,3 +232,6 @@ def _generate(
             "label": label.astype(np.int64),
         }
     )
+
+
+SPEC = SourceSpec(type="demo", settings=DemoSourceSettings, factory=DemoSource)

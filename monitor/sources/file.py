@@ -29,16 +29,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from pydantic import Field
 
-from monitor.config import FileSourceSettings
 from monitor.sources._frames import Reservoir, in_window, to_utc, utc_window
 from monitor.sources.base import SourceError, Window
+from monitor.sources.spec import SourceSettingsModel, SourceSpec
 
 BATCH_ROWS = 65_536
 CACHE_BYTES = 256 * 2**20
@@ -47,6 +49,13 @@ CACHE_BYTES = 256 * 2**20
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".csv.zst")
 _READ_ERRORS = (OSError, ValueError, UnicodeDecodeError, pa.ArrowException, pd.errors.ParserError)
+
+
+class FileSourceSettings(SourceSettingsModel):
+    type: Literal["file"]
+    path: str = Field(description="a file or a glob of Parquet/CSV files")
+    format: Literal["parquet", "csv", "auto"] = "auto"
+    timestamp_column: str
 
 
 def match_files(pattern: str) -> list[Path]:
@@ -287,6 +296,9 @@ class FileSource:
             self._origin,
             self.cache,
         )
+
+
+SPEC = SourceSpec(type="file", settings=FileSourceSettings, factory=FileSource)
 
 
 def read_frame(path: str, format: str, limit: int | None, seed: int) -> pd.DataFrame:

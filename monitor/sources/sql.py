@@ -37,21 +37,38 @@ driver returns it. Error messages show the URL with its password as ``***``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import sqlalchemy as sa
+from pydantic import model_validator
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.sql import FromClause
 
-from monitor.config import SqlSourceSettings
 from monitor.secrets import SecretError, resolve_secret
+from monitor.settings_base import exactly_one
 from monitor.sources._frames import check_limit, to_utc, utc_window
 from monitor.sources.base import SourceError, Window
+from monitor.sources.spec import SourceSettingsModel, SourceSpec
 
 PARTITION_ROWS = 10_000
+
+
+class SqlSourceSettings(SourceSettingsModel):
+    type: Literal["sql"]
+    url: str | None = None
+    url_env: str | None = None
+    table: str | None = None
+    query: str | None = None
+    timestamp_column: str
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SqlSourceSettings:
+        exactly_one(self, "url", "url_env")
+        exactly_one(self, "table", "query")
+        return self
 
 
 def _set_utc(dbapi_connection: Any, _record: Any) -> None:
@@ -262,6 +279,9 @@ class SqlSource:
     def close(self) -> None:
         """Close the engine's pooled connections."""
         self._engine.dispose()
+
+
+SPEC = SourceSpec(type="sql", settings=SqlSourceSettings, factory=SqlSource)
 
 
 def read_query(url: str, query: str, limit: int | None, seed: int) -> pd.DataFrame:

@@ -20,10 +20,10 @@ from monitor.alerts.grouping import Group, Member, next_notice
 from monitor.alerts.rules import ColumnFact, Condition, RunFacts
 from monitor.alerts.silences import Matcher, Silence, is_silenced
 from monitor.alerts.state import Alert, step
-from monitor.config import FileSourceSettings, MonitorSettings, parse_settings
+from monitor.config import MonitorSettings, parse_settings
 from monitor.metrics import Metrics
 from monitor.runner import RunContext, run_check
-from monitor.sources import build_source
+from monitor.sources import FileSourceSettings, build_source
 from monitor.store.alerts import add_silence, expire_silence, list_silences
 from monitor.store.models import AlertTransitionRow, OutboxRow
 from monitor.vocabulary import RunStatus

@@ -22,8 +22,8 @@ import pytest
 
 from monitor.backtest import slots
 from monitor.cli import main
-from monitor.config import FileSourceSettings, MonitorSettings, parse_settings
-from monitor.sources import FileSource, Window
+from monitor.config import MonitorSettings, parse_settings
+from monitor.sources import FileSource, FileSourceSettings, Window
 from tests.support import ScriptedServer
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

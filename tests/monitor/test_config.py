@@ -10,7 +10,7 @@ import pytest
 
 from detectors import METHODS
 from monitor.config import load_settings, parse_settings
-from monitor.notifiers.registry import NOTIFIER_TYPES
+from monitor.notifiers.registry import NOTIFIERS
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import ConfigError
 
@@ -181,7 +181,7 @@ def test_every_commented_receiver_and_rule_example_is_valid() -> None:
         for rule in data["monitors"][0]["rules"]
     ]
     settings = parse_settings(data)
-    assert {r.type for r in settings.receivers} == set(NOTIFIER_TYPES)
+    assert {r.type for r in settings.receivers} == set(NOTIFIERS)
     assert {r.type for r in settings.monitors[0].rules} == {
         "dataset_drift",
         "column_drift",

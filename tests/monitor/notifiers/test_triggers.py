@@ -1,13 +1,16 @@
-"""Contract of every retraining trigger, parametrised over all of them.
+"""Contract of every retraining trigger, parametrised over the registry's trigger kinds.
 
-Each is configured from a ``[[receivers]]`` table and built by the registry;
-a firing event gives a request that carries the idempotency key, a resolved
-event gives none, and the delivery worker records that as delivered without
+A trigger is a kind whose ``NotifierSpec.trigger`` is set; each needs an
+example table in ``TRIGGERS`` below, or its cases fail. Each is configured
+from a ``[[receivers]]`` table and built by the registry; a firing event
+gives a request that carries the idempotency key, a resolved event gives
+none, and the delivery worker records that as delivered without
 sending anything.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -21,12 +24,15 @@ from monitor.alerts.event import AlertStatus
 from monitor.config import DeliverySettings, parse_settings, secret_references
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
-from monitor.notifiers.registry import NOTIFIER_TYPES, build_notifiers
+from monitor.notifiers import _trigger
+from monitor.notifiers.registry import SPECS, build_notifiers
+from monitor.notifiers.spec import NotifierSpec
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
 from tests.monitor.notifiers.fake_api import message_for
 from tests.support import ScriptedServer, sample_event
 
 DEPLOYMENT = "33333333-3333-4333-8333-333333333333"
+TRIGGER_KINDS = sorted(spec.type for spec in SPECS if spec.trigger)
 TRIGGERS: dict[str, dict[str, Any]] = {
     "github": {"repository": "acme/models", "token_env": "DW_T_GITHUB"},
     "airflow": {"url": "{url}", "dag_id": "retrain", "token_env": "DW_T_AIRFLOW"},
@@ -71,6 +77,8 @@ TRIGGERS: dict[str, dict[str, Any]] = {
 
 
 def receiver(kind: str, url: str = "https://pipelines.example.com") -> dict[str, Any]:
+    if kind not in TRIGGERS:
+        pytest.fail(f"trigger kind {kind!r} has no example table in TRIGGERS")
     table: dict[str, Any] = {"name": f"retrain-{kind}", "type": kind}
     for key, value in TRIGGERS[kind].items():
         table[key] = value.replace("{url}", url) if isinstance(value, str) else value
@@ -93,11 +101,19 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
     server.close()
 
 
-def test_every_trigger_is_registered() -> None:
-    assert set(TRIGGERS) <= set(NOTIFIER_TYPES)
+def test_every_trigger_kind_has_an_example_and_nothing_else_does() -> None:
+    assert set(TRIGGERS) == set(TRIGGER_KINDS)
 
 
-@pytest.mark.parametrize("kind", sorted(TRIGGERS))
+@pytest.mark.parametrize("spec", SPECS, ids=[spec.type for spec in SPECS])
+def test_a_notifier_that_fires_once_per_episode_is_declared_a_trigger(spec: NotifierSpec) -> None:
+    # A module that decides with _trigger.event_to_trigger is a trigger and must say so,
+    # or the contract below would skip it.
+    module = sys.modules[spec.factory.__module__]
+    assert (getattr(module, "event_to_trigger", None) is _trigger.event_to_trigger) == spec.trigger
+
+
+@pytest.mark.parametrize("kind", TRIGGER_KINDS)
 def test_first_firing_builds_a_request_with_the_key_and_nothing_else_does(
     kind: str, env: ScriptedServer
 ) -> None:
@@ -114,7 +130,7 @@ def test_first_firing_builds_a_request_with_the_key_and_nothing_else_does(
         assert notifier.build_request(message_for(sample_event(occasion=occasion))) is None
 
 
-@pytest.mark.parametrize("kind", sorted(TRIGGERS))
+@pytest.mark.parametrize("kind", TRIGGER_KINDS)
 def test_secret_references_name_every_env_key(kind: str) -> None:
     settings = parse_settings({"receivers": [receiver(kind)]})
     expected = {

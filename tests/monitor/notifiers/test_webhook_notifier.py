@@ -8,7 +8,7 @@ import pytest
 
 from monitor.config import parse_settings
 from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
-from monitor.notifiers.registry import NOTIFIER_TYPES, build_notifiers, signing_secrets
+from monitor.notifiers.registry import NOTIFIERS, build_notifiers, signing_secrets
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings, render_payload
 from monitor.secrets import SecretError
 
@@ -103,4 +103,4 @@ def test_build_notifiers_one_per_receiver() -> None:
     assert isinstance(notifiers["b"], WebhookNotifier)
     assert notifiers["b"].key == "receivers[1]"
     assert signing_secrets(settings.receivers) == {"a": None, "b": "B_SECRET"}
-    assert NOTIFIER_TYPES["webhook"] is WebhookNotifier
+    assert NOTIFIERS["webhook"].factory is WebhookNotifier

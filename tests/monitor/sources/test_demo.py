@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from monitor.config import DemoSourceSettings, parse_settings
+from monitor.config import parse_settings
 from monitor.settings_base import ConfigError
-from monitor.sources import DemoSource, Window
+from monitor.sources import DemoSource, DemoSourceSettings, Window
 from monitor.sources.demo import CATEGORICAL_COLUMNS, COLUMNS, DRIFTABLE_COLUMNS
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

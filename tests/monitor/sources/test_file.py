@@ -10,8 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from monitor.config import FileSourceSettings
-from monitor.sources import FileSource, SourceError, Window, read_frame
+from monitor.sources import FileSource, FileSourceSettings, SourceError, Window, read_frame
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from monitor.config import SqlSourceSettings
-from monitor.sources import SourceError, SqlSource, Window, read_query
+from monitor.sources import SourceError, SqlSource, SqlSourceSettings, Window, read_query
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
