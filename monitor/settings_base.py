@@ -7,7 +7,7 @@ sources) can define their own settings without importing the whole config.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,3 +61,18 @@ def exactly_one(settings: BaseModel, *names: str) -> None:
     """
     if sum(getattr(settings, name) is not None for name in names) != 1:
         raise ValueError(f"set exactly one of {', '.join(names[:-1])} and {names[-1]}")
+
+
+def check_type_tag(settings: type[BaseModel], tag: str) -> None:
+    """Raise unless ``settings.type`` is ``Literal[tag]``: a spec and its config tag agree.
+
+    >>> from monitor.sources.demo import DemoSourceSettings
+    >>> check_type_tag(DemoSourceSettings, "sql")
+    Traceback (most recent call last):
+    ...
+    ValueError: DemoSourceSettings.type must be Literal['sql'], got ('demo',)
+    """
+    field = settings.model_fields.get("type")
+    tags = get_args(field.annotation) if field is not None else ()
+    if tags != (tag,):
+        raise ValueError(f"{settings.__name__}.type must be Literal[{tag!r}], got {tags}")

@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -173,3 +173,91 @@ def mixed_rows(rng: Any, rows: int, *, amount_shift: float = 0.0, returning: flo
             ),
         }
     )
+
+
+MIXED_START = datetime(2026, 6, 1, tzinfo=UTC)
+"""Where the windows of ``backtest_mixed`` begin."""
+
+
+def backtest_mixed(
+    directory: Any,
+    *,
+    period: timedelta,
+    windows: int,
+    rows: int,
+    make: Callable[[Any, int, int], Any],
+    seed: int,
+) -> tuple[int, dict[str, Any]]:
+    """Backtest a default monitor of ``MIXED_COLUMNS`` over seeded windows; (exit code, JSON).
+
+    ``make(rng, window index, rows)`` returns one window's rows; the
+    reference is 50,000 rows of ``mixed_rows``. The run at the end of window
+    ``k`` examines it, so a change from window ``w`` is first seen by the run
+    scheduled for ``MIXED_START + (w + 1) * period``.
+    """
+    import contextlib
+    import io
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from monitor.cli import main
+
+    rng = np.random.default_rng(seed)
+    span = int(period / timedelta(microseconds=1))
+    frames = []
+    for window in range(windows):
+        frame = make(rng, window, rows)
+        offsets = np.sort(rng.integers(0, span, rows))
+        start = pd.Timestamp(MIXED_START + window * period)
+        frame.insert(0, "ts", start + pd.to_timedelta(offsets, unit="us"))
+        frames.append(frame)
+    pd.concat(frames, ignore_index=True).to_parquet(directory / "events.parquet")
+    mixed_rows(rng, 50_000).to_parquet(directory / "reference.parquet")
+    columns = "".join(
+        f'[[monitors.columns]]\nname = "{name}"\nkind = "{kind}"\n\n'
+        for name, kind in MIXED_COLUMNS
+    )
+    minutes = int(period / timedelta(minutes=1))
+    config = directory / "config.toml"
+    config.write_text(
+        f"""
+[store]
+url = "sqlite:///{directory}/store.db"
+
+[[monitors]]
+name = "shop"
+schedule = "every {minutes}m"
+window = "{minutes}m"
+
+[monitors.source]
+type = "file"
+path = "{directory}/events.parquet"
+timestamp_column = "ts"
+
+[monitors.reference]
+type = "file"
+path = "{directory}/reference.parquet"
+
+{columns}"""
+    )
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        code = main(
+            [
+                "backtest",
+                "--config",
+                str(config),
+                "--monitor",
+                "shop",
+                "--from",
+                (MIXED_START + period).isoformat(),
+                "--to",
+                (MIXED_START + (windows + 1) * period).isoformat(),
+                "--format",
+                "json",
+            ]
+        )
+    report: dict[str, Any] = json.loads(output.getvalue())
+    return code, report

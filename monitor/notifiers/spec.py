@@ -11,10 +11,10 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, get_args
+from typing import Any, Protocol
 
 from monitor.notifiers.base import Notifier
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import RateLimitedSettings, check_type_tag
 
 
 class ReceiverModel(Protocol):
@@ -67,11 +67,6 @@ class NotifierSpec:
     signed: bool = False
 
     def __post_init__(self) -> None:
-        field = self.settings.model_fields.get("type")
-        tags = get_args(field.annotation) if field is not None else ()
-        if tags != (self.type,):
-            raise ValueError(
-                f"{self.settings.__name__}.type must be Literal[{self.type!r}], got {tags}"
-            )
+        check_type_tag(self.settings, self.type)
         if "secret_env" not in self.settings.model_fields and self.signed:
             raise ValueError(f"{self.settings.__name__} is signed but has no secret_env key")

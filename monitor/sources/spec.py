@@ -10,9 +10,9 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
-from monitor.settings_base import SettingsModel
+from monitor.settings_base import SettingsModel, check_type_tag
 from monitor.sources.base import Source
 
 
@@ -62,9 +62,4 @@ class SourceSpec:
     secrets: Callable[[SourceSettingsModel], tuple[tuple[str, str], ...]] = env_references
 
     def __post_init__(self) -> None:
-        field = self.settings.model_fields.get("type")
-        tags = get_args(field.annotation) if field is not None else ()
-        if tags != (self.type,):
-            raise ValueError(
-                f"{self.settings.__name__}.type must be Literal[{self.type!r}], got {tags}"
-            )
+        check_type_tag(self.settings, self.type)

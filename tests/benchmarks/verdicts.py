@@ -11,13 +11,10 @@ how many runs after the onset the first alert fired.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,70 +23,16 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from monitor.cli import main  # noqa: E402
-from tests.support import MIXED_COLUMNS, mixed_rows  # noqa: E402
+from tests.support import MIXED_START, backtest_mixed, mixed_rows  # noqa: E402
 
-T0 = datetime(2026, 6, 1, tzinfo=UTC)
 Rows = Callable[[np.random.Generator, int, int], pd.DataFrame]
 
 
 def backtest(period: timedelta, windows: int, rows: int, make: Rows, seed: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as name:
-        directory = Path(name)
-        rng = np.random.default_rng(seed)
-        frames = []
-        span = int(period / timedelta(microseconds=1))
-        for window in range(windows):
-            frame = make(rng, window, rows)
-            offsets = np.sort(rng.integers(0, span, rows))
-            start = pd.Timestamp(T0 + window * period)
-            frame.insert(0, "ts", start + pd.to_timedelta(offsets, unit="us"))
-            frames.append(frame)
-        pd.concat(frames, ignore_index=True).to_parquet(directory / "events.parquet")
-        mixed_rows(rng, 50_000).to_parquet(directory / "reference.parquet")
-        columns = "".join(
-            f'[[monitors.columns]]\nname = "{n}"\nkind = "{k}"\n\n' for n, k in MIXED_COLUMNS
+        _, report = backtest_mixed(
+            Path(name), period=period, windows=windows, rows=rows, make=make, seed=seed
         )
-        minutes = int(period / timedelta(minutes=1))
-        (directory / "config.toml").write_text(
-            f"""
-[store]
-url = "sqlite:///{directory}/store.db"
-
-[[monitors]]
-name = "shop"
-schedule = "every {minutes}m"
-window = "{minutes}m"
-
-[monitors.source]
-type = "file"
-path = "{directory}/events.parquet"
-timestamp_column = "ts"
-
-[monitors.reference]
-type = "file"
-path = "{directory}/reference.parquet"
-
-{columns}"""
-        )
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            main(
-                [
-                    "backtest",
-                    "--config",
-                    str(directory / "config.toml"),
-                    "--monitor",
-                    "shop",
-                    "--from",
-                    (T0 + period).isoformat(),
-                    "--to",
-                    (T0 + (windows + 1) * period).isoformat(),
-                    "--format",
-                    "json",
-                ]
-            )
-        report: dict[str, Any] = json.loads(out.getvalue())
         return report
 
 
@@ -137,7 +80,10 @@ def delays() -> None:
             delay = (
                 "none"
                 if not firing
-                else str(int((datetime.fromisoformat(firing[0]) - T0) / timedelta(hours=1)) - onset)
+                else str(
+                    int((datetime.fromisoformat(firing[0]) - MIXED_START) / timedelta(hours=1))
+                    - onset
+                )
             )
             print(f"| {name} | {rows:,} | {seed} | {delay} |")
 

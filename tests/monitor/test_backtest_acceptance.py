@@ -4,16 +4,15 @@ Each case writes seeded hourly windows of mixed columns (normal,
 integer-valued, heavy-tailed, boolean, categorical: ``tests.support.mixed_rows``)
 to Parquet with a 50,000-row reference of the same distribution, and
 backtests an hourly monitor with the defaults: the false-alarm budget
-("1/30d"), pooled windows of 4 and 16, the default drift rule. The run at
-slot ``k`` examines window ``k - 1``; a shift with onset at window ``w`` is
-first seen by the run at ``T0 + (w + 1)h``.
+("1/30d"), pooled windows of 4 and 16, the default drift rule
+(``tests.support.backtest_mixed``). A shift from window ``w`` is first seen
+by the run at ``MIXED_START + (w + 1)h``: a delay of 1 run.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,85 +20,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.cli import main
-from tests.support import MIXED_COLUMNS, mixed_rows
+from tests.support import MIXED_START, backtest_mixed, mixed_rows
 
-T0 = datetime(2026, 6, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 Rows = Callable[[np.random.Generator, int, int], pd.DataFrame]
 """(rng, window index, rows) -> that window's rows."""
 
 
-def _backtest(
-    directory: Path, windows: int, rows: int, make: Rows, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, dict[str, Any]]:
-    rng = np.random.default_rng(windows * 7 + rows)
-    frames = []
-    for window in range(windows):
-        frame = make(rng, window, rows)
-        offsets = np.sort(rng.integers(0, 3_600_000_000, rows))
-        frame.insert(
-            0,
-            "ts",
-            pd.Timestamp(T0 + timedelta(hours=window)) + pd.to_timedelta(offsets, unit="us"),
-        )
-        frames.append(frame)
-    pd.concat(frames, ignore_index=True).to_parquet(directory / "events.parquet")
-    mixed_rows(rng, 50_000).to_parquet(directory / "reference.parquet")
-    columns = "".join(
-        f'[[monitors.columns]]\nname = "{name}"\nkind = "{kind}"\n\n'
-        for name, kind in MIXED_COLUMNS
-    )
-    config = directory / "config.toml"
-    config.write_text(
-        f"""
-[store]
-url = "sqlite:///{directory}/store.db"
-
-[[monitors]]
-name = "shop"
-schedule = "every 1h"
-window = "1h"
-
-[monitors.source]
-type = "file"
-path = "{directory}/events.parquet"
-timestamp_column = "ts"
-
-[monitors.reference]
-type = "file"
-path = "{directory}/reference.parquet"
-
-{columns}"""
-    )
-    capsys.readouterr()
-    code = main(
-        [
-            "backtest",
-            "--config",
-            str(config),
-            "--monitor",
-            "shop",
-            "--from",
-            (T0 + timedelta(hours=1)).isoformat(),
-            "--to",
-            (T0 + timedelta(hours=windows + 1)).isoformat(),
-            "--format",
-            "json",
-        ]
-    )
-    return code, json.loads(capsys.readouterr().out)
-
-
-def _first_firing(report: dict[str, Any]) -> datetime | None:
+def _delay(report: dict[str, Any], onset: int) -> int | None:
+    """Runs from the onset to the first firing alert (1: the first run that saw the change)."""
     firing = [a["at"] for a in report["alerts"] if a["state"] == "firing"]
-    return datetime.fromisoformat(firing[0]) if firing else None
+    if not firing:
+        return None
+    return int((datetime.fromisoformat(firing[0]) - MIXED_START) / HOUR) - onset
 
 
-def test_thirty_stationary_days_raise_at_most_one_alarm(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, report = _backtest(tmp_path, 720, 1_000, lambda rng, _, n: mixed_rows(rng, n), capsys)
+def test_thirty_stationary_days_raise_at_most_one_alarm(tmp_path: Path) -> None:
+    code, report = backtest_mixed(
+        tmp_path,
+        period=HOUR,
+        windows=720,
+        rows=1_000,
+        make=lambda rng, _, n: mixed_rows(rng, n),
+        seed=720 * 7 + 1_000,
+    )
     firing = [a for a in report["alerts"] if a["state"] == "firing"]
     drifted = [r["scheduled_for"] for r in report["runs"] if r["drifted"]]
     print(f"30 stationary days: {len(drifted)} drifted runs, {len(firing)} alerts fired")
@@ -113,51 +58,53 @@ ONSET = 24
 
 
 @pytest.mark.parametrize(
-    ("case", "make", "rows"),
+    ("case", "make"),
     [
         (
             "0.3 sd in one column",
             lambda rng, w, n: mixed_rows(rng, n, amount_shift=0.3 if w >= ONSET else 0.0),
-            1_000,
         ),
         (
             "binary 70/30 -> 60/40",
             lambda rng, w, n: mixed_rows(rng, n, returning=0.4 if w >= ONSET else 0.3),
-            1_000,
         ),
     ],
 )
 def test_a_clear_shift_fires_within_three_runs_of_its_onset(
-    case: str, make: Rows, rows: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    case: str, make: Rows, tmp_path: Path
 ) -> None:
-    code, report = _backtest(tmp_path, ONSET + 6, rows, make, capsys)
-    first = _first_firing(report)
-    assert code == 1 and first is not None, case
-    delay = int((first - T0) / timedelta(hours=1)) - ONSET
+    code, report = backtest_mixed(
+        tmp_path,
+        period=HOUR,
+        windows=ONSET + 6,
+        rows=1_000,
+        make=make,
+        seed=(ONSET + 6) * 7 + 1_000,
+    )
+    delay = _delay(report, ONSET)
     print(f"{case}: fired {delay} run(s) after its onset")
-    assert 1 <= delay <= 3, (case, first)
+    assert code == 1 and delay is not None, case
+    assert 1 <= delay <= 3, case
 
 
-def test_a_persistent_small_shift_fires_within_48_runs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_persistent_small_shift_fires_within_48_runs(tmp_path: Path) -> None:
     """0.15 sd in 300-row windows: too small for one window, caught by the pools."""
     onset = 8
-    code, report = _backtest(
+    code, report = backtest_mixed(
         tmp_path,
-        onset + 48,
-        300,
-        lambda rng, w, n: mixed_rows(rng, n, amount_shift=0.15 if w >= onset else 0.0),
-        capsys,
+        period=HOUR,
+        windows=onset + 48,
+        rows=300,
+        make=lambda rng, w, n: mixed_rows(rng, n, amount_shift=0.15 if w >= onset else 0.0),
+        seed=(onset + 48) * 7 + 300,
     )
-    first = _first_firing(report)
-    assert code == 1 and first is not None
-    delay = int((first - T0) / timedelta(hours=1)) - onset
+    delay = _delay(report, onset)
     print(f"0.15 sd at 300 rows: fired {delay} runs after its onset")
+    assert code == 1 and delay is not None
     assert 1 <= delay <= 48
     before = [
         r
         for r in report["runs"]
-        if datetime.fromisoformat(r["scheduled_for"]) <= T0 + timedelta(hours=onset)
+        if datetime.fromisoformat(r["scheduled_for"]) <= MIXED_START + onset * HOUR
     ]
     assert not any(r["drifted"] for r in before)
