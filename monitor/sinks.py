@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,33 +20,37 @@ RUN_COMPLETED = "run.completed"
 """The event type of the message every sink gets for a succeeded or empty run."""
 
 
-def run_payload(
-    monitor: MonitorSettings,
-    run_id: int,
-    finished_at: datetime,
-    status: RunStatus,
-    drifted: bool,
-    results: Sequence[ColumnResult],
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RunCompleted:
     """A completed run as sinks receive it: the decision and every result's statistics."""
-    return {
-        "monitor": monitor.name,
-        "run_id": run_id,
-        "finished_at": finished_at.isoformat(),
-        "status": status,
-        "drifted": drifted,
-        "results": [
-            {
-                "column": r.column,
-                "method": r.method,
-                "statistic": finite_or_none(r.statistic),
-                "p_value": finite_or_none(r.p_value),
-                "p_value_adjusted": finite_or_none(r.p_value_adjusted),
-                "drifted": r.drifted,
-            }
-            for r in results
-        ],
-    }
+
+    monitor: str
+    run_id: int
+    finished_at: datetime
+    status: RunStatus
+    drifted: bool
+    results: Sequence[ColumnResult]
+
+    def to_payload(self) -> dict[str, Any]:
+        """The outbox payload: JSON-safe, with null for a statistic that is not finite."""
+        return {
+            "monitor": self.monitor,
+            "run_id": self.run_id,
+            "finished_at": self.finished_at.isoformat(),
+            "status": self.status,
+            "drifted": self.drifted,
+            "results": [
+                {
+                    "column": r.column,
+                    "method": r.method,
+                    "statistic": finite_or_none(r.statistic),
+                    "p_value": finite_or_none(r.p_value),
+                    "p_value_adjusted": finite_or_none(r.p_value_adjusted),
+                    "drifted": r.drifted,
+                }
+                for r in self.results
+            ],
+        }
 
 
 def sink_message_id(run_id: int, sink: str) -> str:
@@ -63,7 +68,7 @@ def queue_sink_messages(
     results: Sequence[ColumnResult],
 ) -> None:
     """Queue one ``run.completed`` message per sink of the monitor, in the run's transaction."""
-    payload = run_payload(monitor, claim.run_id, now, status, drifted, results)
+    payload = RunCompleted(monitor.name, claim.run_id, now, status, drifted, results).to_payload()
     for sink in monitor.sinks:
         add_outbox(
             session,
