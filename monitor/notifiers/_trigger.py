@@ -12,6 +12,10 @@ JSON APIs (GitHub ``client_payload``, Airflow ``conf``, Prefect
 strings (GitHub workflow inputs, Argo parameters, Jenkins build parameters,
 GitLab variables) get :func:`trigger_fields`. Both hold at most 10 keys,
 GitHub's limit for ``client_payload`` and for workflow ``inputs``.
+
+Each trigger's notifier is a :class:`TriggerNotifier`, which holds its
+settings and the status handling, so a module keeps only its URL, headers,
+body and any status of its own.
 """
 
 from __future__ import annotations
@@ -19,10 +23,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
+
+import httpx
 
 from monitor.alerts.event import AlertEvent
-from monitor.notifiers.base import OutboundMessage
+from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.settings_base import RateLimitedSettings
+
+SettingsT = TypeVar("SettingsT", bound=RateLimitedSettings)
 
 
 def event_to_trigger(message: OutboundMessage) -> AlertEvent | None:
@@ -114,3 +123,26 @@ def bearer(token: str) -> str:
 def basic(user: str, password: str) -> str:
     """An ``Authorization`` value for HTTP basic auth (RFC 7617, UTF-8)."""
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+class TriggerNotifier(Generic[SettingsT]):
+    """What every trigger's notifier shares: its settings, its config key, its verdicts.
+
+    A subclass adds ``build_request``, which returns ``None`` unless
+    :func:`event_to_trigger` gives an event (the contract test finds triggers
+    by that call). ``delivered_statuses`` are the statuses by which a receiver
+    says this episode's pipeline exists already (a run named after the
+    idempotency key: 409), so a resend counts as delivered; a receiver with
+    other special statuses overrides ``classify``.
+    """
+
+    delivered_statuses: ClassVar[frozenset[int]] = frozenset()
+
+    def __init__(self, settings: SettingsT, key: str) -> None:
+        self.settings = settings
+        self.key = key
+
+    def classify(self, response: httpx.Response) -> Verdict:
+        if response.status_code in self.delivered_statuses:
+            return Verdict.DELIVERED
+        return classify_status(response.status_code)

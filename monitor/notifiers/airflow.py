@@ -24,13 +24,14 @@ from pydantic import Field, model_validator
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, post_request
 from monitor.notifiers._trigger import (
+    TriggerNotifier,
     basic,
     bearer,
     deterministic_name,
     event_to_trigger,
     trigger_payload,
 )
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings, exactly_one
@@ -80,10 +81,9 @@ def render_airflow(event: AlertEvent, api_version: Literal[1, 2]) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
-class AirflowNotifier:
-    def __init__(self, settings: AirflowReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
+class AirflowNotifier(TriggerNotifier[AirflowReceiverSettings]):
+    # 409: a run with this ``dag_run_id`` exists, so this episode's run was started.
+    delivered_statuses = frozenset({409})
 
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
         event = event_to_trigger(message)
@@ -102,12 +102,6 @@ class AirflowNotifier:
             accept=JSON,
             first={"authorization": authorization},
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        """409: a run with this ``dag_run_id`` exists, so this episode's run was started."""
-        if response.status_code == 409:
-            return Verdict.DELIVERED
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

@@ -22,8 +22,13 @@ from pydantic import Field
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, optional_bearer, post_request
-from monitor.notifiers._trigger import deterministic_name, event_to_trigger, trigger_fields
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers._trigger import (
+    TriggerNotifier,
+    deterministic_name,
+    event_to_trigger,
+    trigger_fields,
+)
+from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import RateLimitedSettings
 
@@ -70,10 +75,9 @@ def render_argo(event: AlertEvent, settings: ArgoReceiverSettings) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
-class ArgoNotifier:
-    def __init__(self, settings: ArgoReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
+class ArgoNotifier(TriggerNotifier[ArgoReceiverSettings]):
+    # 409: a workflow with this episode's name exists, so it was submitted.
+    delivered_statuses = frozenset({409})
 
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
         event = event_to_trigger(message)
@@ -85,12 +89,6 @@ class ArgoNotifier:
             accept=JSON,
             authorization=optional_bearer(self.settings.token_env, f"{self.key}.token_env"),
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        """409: a workflow with this episode's name exists, so it was submitted."""
-        if response.status_code == 409:
-            return Verdict.DELIVERED
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

@@ -36,13 +36,14 @@ from pydantic import Field, model_validator
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import post_request
 from monitor.notifiers._trigger import (
+    TriggerNotifier,
     deterministic_name,
     event_to_trigger,
     trigger_fields,
     trigger_payload,
 )
 from monitor.notifiers.auth import AuthenticationError
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.base import OutboundMessage, Verdict
 from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import RateLimitedSettings
 
@@ -278,10 +279,9 @@ class SigV4Authenticator:
         return request
 
 
-class AwsNotifier:
+class AwsNotifier(TriggerNotifier[AwsReceiverSettings]):
     def __init__(self, settings: AwsReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
+        super().__init__(settings, key)
         self.authenticator = SigV4Authenticator(settings.api.service, settings.region)
 
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
@@ -309,7 +309,7 @@ class AwsNotifier:
             # Every attempt is signed afresh at its own time: once the clock is
             # right again (NTP), the retry is accepted.
             return Verdict.RETRYABLE
-        return classify_status(response.status_code)
+        return super().classify(response)
 
     def _classify_put_events(self, response: httpx.Response) -> Verdict:
         """PutEvents answers 200 with ``FailedEntryCount`` when its one entry failed."""

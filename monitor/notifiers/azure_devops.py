@@ -25,8 +25,8 @@ from pydantic import Field
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, post_request
-from monitor.notifiers._trigger import basic, event_to_trigger, trigger_fields
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers._trigger import TriggerNotifier, basic, event_to_trigger, trigger_fields
+from monitor.notifiers.base import OutboundMessage, Verdict
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -75,11 +75,7 @@ def render_azure_devops(event: AlertEvent, settings: AzureDevOpsReceiverSettings
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
-class AzureDevOpsNotifier:
-    def __init__(self, settings: AzureDevOpsReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class AzureDevOpsNotifier(TriggerNotifier[AzureDevOpsReceiverSettings]):
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
         event = event_to_trigger(message)
         if event is None:
@@ -96,7 +92,7 @@ class AzureDevOpsNotifier:
         """203 is Azure DevOps' sign-in page for a refused token: not delivered, not retryable."""
         if response.status_code == 203:
             return Verdict.PERMANENT
-        return classify_status(response.status_code)
+        return super().classify(response)
 
 
 SPEC = NotifierSpec(

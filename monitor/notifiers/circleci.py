@@ -21,8 +21,8 @@ from pydantic import Field, model_validator
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, post_request
-from monitor.notifiers._trigger import event_to_trigger, trigger_fields
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers._trigger import TriggerNotifier, event_to_trigger, trigger_fields
+from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -63,11 +63,7 @@ def render_circleci(event: AlertEvent, settings: CircleCiReceiverSettings) -> by
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
-class CircleCiNotifier:
-    def __init__(self, settings: CircleCiReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class CircleCiNotifier(TriggerNotifier[CircleCiReceiverSettings]):
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
         event = event_to_trigger(message)
         if event is None:
@@ -79,9 +75,6 @@ class CircleCiNotifier:
             accept=JSON,
             first={"circle-token": token},
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

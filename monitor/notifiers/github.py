@@ -20,8 +20,14 @@ from pydantic import Field, model_validator
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import post_request
-from monitor.notifiers._trigger import bearer, event_to_trigger, trigger_fields, trigger_payload
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers._trigger import (
+    TriggerNotifier,
+    bearer,
+    event_to_trigger,
+    trigger_fields,
+    trigger_payload,
+)
+from monitor.notifiers.base import OutboundMessage, Verdict
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -70,11 +76,7 @@ def render_github(event: AlertEvent, settings: GitHubReceiverSettings) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
-class GitHubNotifier:
-    def __init__(self, settings: GitHubReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class GitHubNotifier(TriggerNotifier[GitHubReceiverSettings]):
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
         event = event_to_trigger(message)
         if event is None:
@@ -96,7 +98,7 @@ class GitHubNotifier:
             or "retry-after" in response.headers
         ):
             return Verdict.RETRYABLE
-        return classify_status(response.status_code)
+        return super().classify(response)
 
 
 SPEC = NotifierSpec(

@@ -18,8 +18,8 @@ from pydantic import Field
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import USER_AGENT
-from monitor.notifiers._trigger import env_style_fields, event_to_trigger
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers._trigger import TriggerNotifier, env_style_fields, event_to_trigger
+from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -45,11 +45,7 @@ def render_gitlab(event: AlertEvent, ref: str, token: str) -> bytes:
     return urlencode(fields).encode("ascii")
 
 
-class GitLabNotifier:
-    def __init__(self, settings: GitLabReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class GitLabNotifier(TriggerNotifier[GitLabReceiverSettings]):
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
         event = event_to_trigger(message)
         if event is None:
@@ -66,9 +62,6 @@ class GitLabNotifier:
             headers=headers,
             content=render_gitlab(event, self.settings.ref, token),
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

@@ -22,8 +22,8 @@ from pydantic import Field, field_validator, model_validator
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import USER_AGENT
 from monitor.notifiers._template import compile_template, render_template
-from monitor.notifiers._trigger import event_to_trigger, trigger_payload
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers._trigger import TriggerNotifier, event_to_trigger, trigger_payload
+from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings, exactly_one
@@ -73,11 +73,7 @@ def render_http(event: AlertEvent, template: jinja2.Template | None) -> bytes:
     return render_template(template, event.to_payload()).encode("utf-8")
 
 
-class HttpNotifier:
-    def __init__(self, settings: HttpReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class HttpNotifier(TriggerNotifier[HttpReceiverSettings]):
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
         event = event_to_trigger(message)
         if event is None:
@@ -95,9 +91,6 @@ class HttpNotifier:
             headers=headers,
             content=render_http(event, self.settings.template),
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

@@ -21,8 +21,8 @@ from pydantic import Field, model_validator
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import FORM, post_request
-from monitor.notifiers._trigger import basic, env_style_fields, event_to_trigger
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers._trigger import TriggerNotifier, basic, env_style_fields, event_to_trigger
+from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -63,11 +63,7 @@ def render_jenkins(event: AlertEvent, build_token: str | None = None) -> bytes:
     return urlencode(fields).encode("ascii")
 
 
-class JenkinsNotifier:
-    def __init__(self, settings: JenkinsReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class JenkinsNotifier(TriggerNotifier[JenkinsReceiverSettings]):
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
         event = event_to_trigger(message)
         if event is None:
@@ -88,9 +84,6 @@ class JenkinsNotifier:
             FORM,
             authorization=authorization,
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

@@ -23,8 +23,8 @@ from pydantic import Field
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, optional_bearer, post_request
-from monitor.notifiers._trigger import event_to_trigger, trigger_fields
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers._trigger import TriggerNotifier, event_to_trigger, trigger_fields
+from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import RateLimitedSettings
 
@@ -67,11 +67,7 @@ def render_kubeflow(event: AlertEvent, settings: KubeflowReceiverSettings) -> by
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
-class KubeflowNotifier:
-    def __init__(self, settings: KubeflowReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class KubeflowNotifier(TriggerNotifier[KubeflowReceiverSettings]):
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
         event = event_to_trigger(message)
         if event is None:
@@ -82,9 +78,6 @@ class KubeflowNotifier:
             accept=JSON,
             authorization=optional_bearer(self.settings.token_env, f"{self.key}.token_env"),
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

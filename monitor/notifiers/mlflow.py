@@ -2,7 +2,7 @@
 
 Not a trigger: a monitor names it in ``sinks``, and every succeeded or empty
 run queues one ``run.completed`` message for it (see ``monitor.sinks``). The
-message's payload is the run (:func:`monitor.sinks.run_payload`), not an
+message's payload is the run (:class:`monitor.sinks.RunCompleted`), not an
 alert event.
 
 ``POST {tracking_uri}/api/2.0/mlflow/runs/log-batch`` with ``run_id``,

@@ -23,8 +23,8 @@ from pydantic import Field, model_validator
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, optional_bearer, post_request
-from monitor.notifiers._trigger import event_to_trigger, trigger_payload
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers._trigger import TriggerNotifier, event_to_trigger, trigger_payload
+from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import RateLimitedSettings
 
@@ -63,11 +63,7 @@ def render_prefect(event: AlertEvent, parameter: str, tags: tuple[str, ...]) -> 
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
-class PrefectNotifier:
-    def __init__(self, settings: PrefectReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class PrefectNotifier(TriggerNotifier[PrefectReceiverSettings]):
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
         event = event_to_trigger(message)
         if event is None:
@@ -78,9 +74,6 @@ class PrefectNotifier:
             accept=JSON,
             authorization=optional_bearer(self.settings.api_key_env, f"{self.key}.api_key_env"),
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

@@ -26,8 +26,8 @@ from pydantic import Field
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import post_request
-from monitor.notifiers._trigger import event_to_trigger, trigger_payload
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers._trigger import TriggerNotifier, event_to_trigger, trigger_payload
+from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -60,11 +60,7 @@ def hub_signature(body: bytes, secret: str) -> str:
     return f"sha256={digest}"
 
 
-class TektonNotifier:
-    def __init__(self, settings: TektonReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class TektonNotifier(TriggerNotifier[TektonReceiverSettings]):
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
         event = event_to_trigger(message)
         if event is None:
@@ -77,9 +73,6 @@ class TektonNotifier:
             secret = resolve_secret(self.settings.secret_env, f"{self.key}.secret_env")
             headers["x-hub-signature-256"] = hub_signature(body, secret)
         return post_request(self.settings.url, body, first=headers)
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

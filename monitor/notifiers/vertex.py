@@ -29,9 +29,15 @@ from pydantic import Field, model_validator
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import post_request
-from monitor.notifiers._trigger import bearer, deterministic_name, event_to_trigger, trigger_fields
+from monitor.notifiers._trigger import (
+    TriggerNotifier,
+    bearer,
+    deterministic_name,
+    event_to_trigger,
+    trigger_fields,
+)
 from monitor.notifiers.auth import AuthenticationError
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -157,10 +163,12 @@ class GoogleTokenAuthenticator:
         return str(token)
 
 
-class VertexNotifier:
+class VertexNotifier(TriggerNotifier[VertexReceiverSettings]):
+    # 409 ALREADY_EXISTS: this episode's PipelineJob was created by an earlier attempt.
+    delivered_statuses = frozenset({409})
+
     def __init__(self, settings: VertexReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
+        super().__init__(settings, key)
         self.authenticator = GoogleTokenAuthenticator(settings.access_token_env, key)
 
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
@@ -173,12 +181,6 @@ class VertexNotifier:
             render_vertex(event, self.settings),
             accept="application/json",
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        """409 ALREADY_EXISTS: this episode's PipelineJob was created by an earlier attempt."""
-        if response.status_code == 409:
-            return Verdict.DELIVERED
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

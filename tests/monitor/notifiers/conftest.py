@@ -13,7 +13,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +21,7 @@ import pytest
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers.base import OutboundMessage
+from tests.monitor.notifiers import fake_api
 
 
 @dataclass(frozen=True)
@@ -144,17 +144,7 @@ def fake_receiver() -> Iterator[Callable[[Check], FakeReceiver]]:
         receiver.close()
 
 
-@pytest.fixture
-def message_for() -> Callable[[AlertEvent], OutboundMessage]:
-    """The outbox message a delivery worker would hand a notifier for ``event``."""
-
-    def build(event: AlertEvent) -> OutboundMessage:
-        return OutboundMessage(
-            message_id=f"msg_{event.fingerprint[:8]}_{event.status}",
-            event_type=event.event_type,
-            payload=event.to_payload(),
-            created_at=datetime(2026, 11, 25, 12, 0, 5, tzinfo=UTC),
-            attempt=1,
-        )
-
-    return build
+@pytest.fixture(name="message_for")
+def message_for_fixture() -> Callable[[AlertEvent], OutboundMessage]:
+    """:func:`fake_api.message_for`, for tests that take it as a fixture."""
+    return fake_api.message_for

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -103,14 +104,17 @@ def form_body(request: Received) -> list[tuple[str, str]] | None:
     return parse_qsl(request.body.decode("ascii"), keep_blank_values=True, strict_parsing=True)
 
 
-def message_for(event: AlertEvent, attempt: int = 1) -> OutboundMessage:
-    """The message the delivery worker would hand a notifier for ``event``."""
+def message_for(event: AlertEvent) -> OutboundMessage:
+    """The outbox message a delivery worker would hand a notifier for ``event``.
+
+    Also the ``message_for`` fixture of ``conftest.py``, for tests that take it by name.
+    """
     return OutboundMessage(
-        message_id="msg_0001",
+        message_id=f"msg_{event.fingerprint[:8]}_{event.status}",
         event_type=event.event_type,
         payload=event.to_payload(),
-        created_at=event.started_at,
-        attempt=attempt,
+        created_at=datetime(2026, 11, 25, 12, 0, 5, tzinfo=UTC),
+        attempt=1,
     )
 
 
