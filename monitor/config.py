@@ -29,14 +29,12 @@ from monitor.cron import cron_trigger
 from monitor.durations import parse_duration
 from monitor.notifiers.registry import SINK_TYPES, SPECS
 from monitor.notifiers.spec import ReceiverModel
+from monitor.references import SPECS as REFERENCE_SPECS
+from monitor.references import ReferenceSettingsModel, get_reference_spec
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import ConfigError, SettingsModel, as_duration, exactly_one
 from monitor.sources import SPECS as SOURCE_SPECS
 from monitor.sources import SourceSettingsModel, get_source_spec
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -168,44 +166,16 @@ else:
 # --- references --------------------------------------------------------------
 
 
-class FileReferenceSettings(SettingsModel):
-    type: Literal["file"]
-    path: str
-    format: Literal["parquet", "csv", "auto"] = "auto"
-
-
-class SqlReferenceSettings(SettingsModel):
-    type: Literal["sql"]
-    url: str | None = None
-    url_env: str | None = None
-    query: str
-
-    @model_validator(mode="after")
-    def _one_url(self) -> SqlReferenceSettings:
-        exactly_one(self, "url", "url_env")
-        return self
-
-
-class WindowReferenceSettings(SettingsModel):
-    """A fixed past window of the monitor's own source."""
-
-    type: Literal["window"]
-    start: datetime
-    end: datetime
-
-    @model_validator(mode="after")
-    def _ordered(self) -> WindowReferenceSettings:
-        object.__setattr__(self, "start", _utc(self.start))
-        object.__setattr__(self, "end", _utc(self.end))
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        return self
-
-
-ReferenceSettings = Annotated[
-    FileReferenceSettings | SqlReferenceSettings | WindowReferenceSettings,
-    Field(discriminator="type"),
-]
+if TYPE_CHECKING:
+    # What code may rely on of any reference's settings; narrow with isinstance for more.
+    ReferenceSettings: TypeAlias = ReferenceSettingsModel
+else:
+    # Every kind in monitor.references.SPECS, in its order (pydantic lists the
+    # known tags in that order when a type is unknown).
+    ReferenceSettings = Annotated[
+        Union[tuple(spec.settings for spec in REFERENCE_SPECS)],  # noqa: UP007 (a run-time union)
+        Field(discriminator="type"),
+    ]
 
 
 # --- monitors ----------------------------------------------------------------
@@ -476,8 +446,8 @@ def secret_references(settings: Settings) -> list[tuple[str, str]]:
     for index, monitor in enumerate(settings.monitors):
         for key, env_name in get_source_spec(monitor.source.type).secrets(monitor.source):
             references.append((f"monitors[{index}].source.{key}", env_name))
-        if isinstance(monitor.reference, SqlReferenceSettings) and monitor.reference.url_env:
-            references.append((f"monitors[{index}].reference.url_env", monitor.reference.url_env))
+        for key, env_name in get_reference_spec(monitor.reference.type).secrets(monitor.reference):
+            references.append((f"monitors[{index}].reference.{key}", env_name))
     for index, receiver in enumerate(settings.receivers):
         # Receivers name every secret in a "*_env" key (a variable name, or a
         # mapping of header -> variable name), whatever their kind.

@@ -27,7 +27,7 @@ from detectors import (
 )
 from monitor.columns import require_columns
 from monitor.config import MonitorSettings
-from monitor.reference import load_reference, reference_key
+from monitor.references import load_reference, reference_key
 from monitor.sources.base import Source
 from monitor.store import runs as store
 

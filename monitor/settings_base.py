@@ -76,3 +76,22 @@ def check_type_tag(settings: type[BaseModel], tag: str) -> None:
     tags = get_args(field.annotation) if field is not None else ()
     if tags != (tag,):
         raise ValueError(f"{settings.__name__}.type must be Literal[{tag!r}], got {tags}")
+
+
+def env_references(settings: BaseModel) -> tuple[tuple[str, str], ...]:
+    """Every (key, environment variable) of a ``*_env`` key that is set.
+
+    Secrets are never literal in config: a plug-in (source, reference) names
+    each one in a key ending in ``_env``, so scanning those finds them all.
+
+    >>> class Target(SettingsModel):
+    ...     url_env: str | None = None
+    ...     token_env: str | None = None
+    >>> env_references(Target(url_env="DB_URL"))
+    (('url_env', 'DB_URL'),)
+    """
+    return tuple(
+        (key, value)
+        for key, value in settings
+        if key.endswith("_env") and isinstance(value, str) and value
+    )

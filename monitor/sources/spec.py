@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.settings_base import SettingsModel, check_type_tag
+from monitor.settings_base import SettingsModel, check_type_tag, env_references
 from monitor.sources.base import Source
 
 
@@ -24,25 +24,6 @@ class SourceSettingsModel(SettingsModel):
 
 SourceFactory = Callable[[Any], Source]
 """Builds a source from its validated settings (the spec's ``settings`` model)."""
-
-
-def env_references(settings: SourceSettingsModel) -> tuple[tuple[str, str], ...]:
-    """Every (key, environment variable) of a ``*_env`` key that is set.
-
-    Secrets are never literal in config: a source names each one in a key
-    ending in ``_env``, so scanning those finds them all.
-
-    >>> class Target(SourceSettingsModel):
-    ...     url_env: str | None = None
-    ...     token_env: str | None = None
-    >>> env_references(Target(type="x", url_env="DB_URL"))
-    (('url_env', 'DB_URL'),)
-    """
-    return tuple(
-        (key, value)
-        for key, value in settings
-        if key.endswith("_env") and isinstance(value, str) and value
-    )
 
 
 @dataclass(frozen=True, kw_only=True)

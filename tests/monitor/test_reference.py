@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from monitor.config import MonitorSettings
-from monitor.reference import load_reference, reference_key
+from monitor.references import load_reference, reference_key
 from monitor.sources import SourceError, build_source
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -97,3 +99,67 @@ def test_reference_key_sees_a_replaced_file(tmp_path: Path) -> None:
     path.write_text("income\n1\n2\n3\n")
     os.utime(path, ns=(1, 1))
     assert key != reference_key(monitor)
+
+
+# Stored profiles are looked up by ``reference_key``: these digests were
+# computed by the code before references became a plug-in family, and must
+# never change for the same settings (bump the key version on purpose instead).
+KEYS_BEFORE_THE_REFERENCES_PACKAGE = [
+    (
+        _window(),
+        {},
+        "811e1b780bcd9283d1808e40920b17c1e8b3fc8426564e17479840d395d63e8c",
+    ),
+    (
+        {"type": "window", "start": "2024-01-01T00:00:00", "end": "2024-01-02T00:00:00"},
+        {"source": {"type": "demo", "seed": 3}, "reference_limit": 10},
+        "dd5b3693350d7660c3f29e254c935d4ce80bd920d8ce0b1d86b583100fb1ab78",
+    ),
+    (
+        {"type": "sql", "url": "sqlite:///x.db", "query": "SELECT income FROM training"},
+        {},
+        "c055101e19ca0c5ab851b107a42859630d31b1a954a84a41166ba81c96617eb7",
+    ),
+    (
+        {"type": "sql", "url_env": "DW_REF_URL", "query": "SELECT 1"},
+        {"performance": {"task": "classification", "prediction": "p", "label": "y"}},
+        "0432505516fda6c95eb0f21f334bee26d90efa56638635c217e062482459102b",
+    ),
+    (
+        {"type": "file", "path": "/nonexistent/dir/*.parquet", "format": "parquet"},
+        {"thresholds": {"multivariate": "mmd"}},
+        "418a978cbc39b7c97bc653ae7a8990d4dd5151ed4fb43e6b5a56ea2561ae0595",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("reference", "overrides", "expected"),
+    KEYS_BEFORE_THE_REFERENCES_PACKAGE,
+    ids=["window", "window-naive", "sql-url", "sql-url-env", "file-no-match"],
+)
+def test_reference_key_is_unchanged_from_before(
+    reference: dict[str, Any], overrides: dict[str, Any], expected: str
+) -> None:
+    assert reference_key(_monitor(reference, **overrides)) == expected
+
+
+def test_reference_key_of_matched_files_is_unchanged_from_before(tmp_path: Path) -> None:
+    # The file's absolute path is in the key, so the digest cannot be fixed
+    # here; the layout it hashes is (that of the code before the package).
+    path = tmp_path / "reference.csv"
+    path.write_bytes(b"income\n1\n2\n")
+    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    monitor = _monitor({"type": "file", "path": str(path)})
+    layout = [
+        "driftwarden-reference-v2",
+        f'{{"type":"file","path":{json.dumps(str(path))},"format":"auto"}}',
+        '{"reference_limit": 1000000}',
+        '[{"name": "income", "kind": "numeric", "method": null, "threshold": null, '
+        '"effect_floor": null}]',
+        "null",
+        '{"multivariate": "none"}',
+        json.dumps([[str(path.resolve()), 11, 1_700_000_000_000_000_000]]),
+    ]
+    expected = hashlib.sha256("\n".join(layout).encode()).hexdigest()
+    assert reference_key(monitor) == expected

@@ -1,0 +1,60 @@
+"""A reference read by a SQL query (sampled as the SQL source samples)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
+from pydantic import model_validator
+
+from monitor.references.spec import ReferenceSettingsModel, ReferenceSpec, non_empty
+from monitor.secrets import SecretError, resolve_secret
+from monitor.settings_base import exactly_one
+from monitor.sources.base import Source, SourceError
+from monitor.sources.sql import read_query
+
+if TYPE_CHECKING:
+    from monitor.config import MonitorSettings
+
+
+class SqlReferenceSettings(ReferenceSettingsModel):
+    type: Literal["sql"]
+    url: str | None = None
+    url_env: str | None = None
+    query: str
+
+    @model_validator(mode="after")
+    def _one_url(self) -> SqlReferenceSettings:
+        exactly_one(self, "url", "url_env")
+        return self
+
+
+def _settings(monitor: MonitorSettings) -> SqlReferenceSettings:
+    assert isinstance(monitor.reference, SqlReferenceSettings)
+    return monitor.reference
+
+
+def _url(monitor: MonitorSettings, reference: SqlReferenceSettings) -> str:
+    if reference.url_env is None:
+        assert reference.url is not None
+        return reference.url
+    try:
+        return resolve_secret(reference.url_env, "reference.url_env")
+    except SecretError as exc:
+        raise SourceError(f"reference for monitor {monitor.name}: {exc}") from None
+
+
+def load_sql_reference(monitor: MonitorSettings, source: Source, seed: int) -> pd.DataFrame:
+    reference = _settings(monitor)
+    frame = read_query(_url(monitor, reference), reference.query, monitor.reference_limit, seed)
+    return non_empty(monitor, frame, "its query returned no rows")
+
+
+def sql_key_parts(monitor: MonitorSettings) -> list[str]:
+    """Nothing beyond the settings: the key cannot see the data behind a query."""
+    return []
+
+
+SPEC = ReferenceSpec(
+    type="sql", settings=SqlReferenceSettings, load=load_sql_reference, key_parts=sql_key_parts
+)

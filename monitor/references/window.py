@@ -1,0 +1,62 @@
+"""A fixed past window of the monitor's own source."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
+from pydantic import model_validator
+
+from monitor.references.spec import ReferenceSettingsModel, ReferenceSpec, non_empty
+from monitor.sources.base import Source, Window
+
+if TYPE_CHECKING:
+    from monitor.config import MonitorSettings
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class WindowReferenceSettings(ReferenceSettingsModel):
+    """A fixed past window of the monitor's own source."""
+
+    type: Literal["window"]
+    start: datetime
+    end: datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WindowReferenceSettings:
+        object.__setattr__(self, "start", _utc(self.start))
+        object.__setattr__(self, "end", _utc(self.end))
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+def _settings(monitor: MonitorSettings) -> WindowReferenceSettings:
+    assert isinstance(monitor.reference, WindowReferenceSettings)
+    return monitor.reference
+
+
+def load_window_reference(monitor: MonitorSettings, source: Source, seed: int) -> pd.DataFrame:
+    reference = _settings(monitor)
+    frame = source.sample(Window(reference.start, reference.end), monitor.reference_limit, seed)
+    why_empty = (
+        f"its source has no rows in [{reference.start.isoformat()}, {reference.end.isoformat()})"
+    )
+    return non_empty(monitor, frame, why_empty)
+
+
+def window_key_parts(monitor: MonitorSettings) -> list[str]:
+    """The source settings: the window is read from the source."""
+    return [monitor.source.model_dump_json()]
+
+
+SPEC = ReferenceSpec(
+    type="window",
+    settings=WindowReferenceSettings,
+    load=load_window_reference,
+    key_parts=window_key_parts,
+)
