@@ -128,9 +128,10 @@ def basic(user: str, password: str) -> str:
 class TriggerNotifier(Generic[SettingsT]):
     """What every trigger's notifier shares: its settings, its config key, its verdicts.
 
-    A subclass adds ``build_request``, which returns ``None`` unless
-    :func:`event_to_trigger` gives an event (the contract test finds triggers
-    by that call). ``delivered_statuses`` are the statuses by which a receiver
+    A subclass adds ``request_for``, the request that starts its pipeline;
+    ``build_request`` calls it only for the first message of a firing
+    episode (:func:`event_to_trigger`). ``delivered_statuses`` are the
+    statuses by which a receiver
     says this episode's pipeline exists already (a run named after the
     idempotency key: 409), so a resend counts as delivered; a receiver with
     other special statuses overrides ``classify``.
@@ -141,6 +142,14 @@ class TriggerNotifier(Generic[SettingsT]):
     def __init__(self, settings: SettingsT, key: str) -> None:
         self.settings = settings
         self.key = key
+
+    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
+        event = event_to_trigger(message)
+        return None if event is None else self.request_for(event)
+
+    def request_for(self, event: AlertEvent) -> httpx.Request:
+        """The request that starts the pipeline for the first firing of ``event``'s episode."""
+        raise NotImplementedError
 
     def classify(self, response: httpx.Response) -> Verdict:
         if response.status_code in self.delivered_statuses:

@@ -28,10 +28,8 @@ from monitor.notifiers._trigger import (
     basic,
     bearer,
     deterministic_name,
-    event_to_trigger,
     trigger_payload,
 )
-from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings, exactly_one
@@ -85,10 +83,7 @@ class AirflowNotifier(TriggerNotifier[AirflowReceiverSettings]):
     # 409: a run with this ``dag_run_id`` exists, so this episode's run was started.
     delivered_statuses = frozenset({409})
 
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         settings = self.settings
         if settings.token_env is not None:
             authorization = bearer(resolve_secret(settings.token_env, f"{self.key}.token_env"))

@@ -25,10 +25,8 @@ from monitor.notifiers._http import JSON, optional_bearer, post_request
 from monitor.notifiers._trigger import (
     TriggerNotifier,
     deterministic_name,
-    event_to_trigger,
     trigger_fields,
 )
-from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import RateLimitedSettings
 
@@ -79,10 +77,7 @@ class ArgoNotifier(TriggerNotifier[ArgoReceiverSettings]):
     # 409: a workflow with this episode's name exists, so it was submitted.
     delivered_statuses = frozenset({409})
 
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         return post_request(
             self.settings.endpoint(),
             render_argo(event, self.settings),

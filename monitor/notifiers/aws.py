@@ -38,12 +38,11 @@ from monitor.notifiers._http import post_request
 from monitor.notifiers._trigger import (
     TriggerNotifier,
     deterministic_name,
-    event_to_trigger,
     trigger_fields,
     trigger_payload,
 )
 from monitor.notifiers.auth import AuthenticationError
-from monitor.notifiers.base import OutboundMessage, Verdict
+from monitor.notifiers.base import Verdict
 from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import RateLimitedSettings
 
@@ -284,10 +283,7 @@ class AwsNotifier(TriggerNotifier[AwsReceiverSettings]):
         super().__init__(settings, key)
         self.authenticator = SigV4Authenticator(settings.api.service, settings.region)
 
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         api = self.settings.api
         return post_request(
             self.settings.endpoint(),

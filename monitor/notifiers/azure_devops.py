@@ -25,8 +25,8 @@ from pydantic import Field
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, post_request
-from monitor.notifiers._trigger import TriggerNotifier, basic, event_to_trigger, trigger_fields
-from monitor.notifiers.base import OutboundMessage, Verdict
+from monitor.notifiers._trigger import TriggerNotifier, basic, trigger_fields
+from monitor.notifiers.base import Verdict
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -76,10 +76,7 @@ def render_azure_devops(event: AlertEvent, settings: AzureDevOpsReceiverSettings
 
 
 class AzureDevOpsNotifier(TriggerNotifier[AzureDevOpsReceiverSettings]):
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         token = resolve_secret(self.settings.token_env, f"{self.key}.token_env")
         return post_request(
             self.settings.endpoint(),

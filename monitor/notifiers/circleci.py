@@ -21,8 +21,7 @@ from pydantic import Field, model_validator
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, post_request
-from monitor.notifiers._trigger import TriggerNotifier, event_to_trigger, trigger_fields
-from monitor.notifiers.base import OutboundMessage
+from monitor.notifiers._trigger import TriggerNotifier, trigger_fields
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -64,10 +63,7 @@ def render_circleci(event: AlertEvent, settings: CircleCiReceiverSettings) -> by
 
 
 class CircleCiNotifier(TriggerNotifier[CircleCiReceiverSettings]):
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         token = resolve_secret(self.settings.token_env, f"{self.key}.token_env")
         return post_request(
             self.settings.endpoint(),

@@ -23,11 +23,10 @@ from monitor.notifiers._http import post_request
 from monitor.notifiers._trigger import (
     TriggerNotifier,
     bearer,
-    event_to_trigger,
     trigger_fields,
     trigger_payload,
 )
-from monitor.notifiers.base import OutboundMessage, Verdict
+from monitor.notifiers.base import Verdict
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -77,10 +76,7 @@ def render_github(event: AlertEvent, settings: GitHubReceiverSettings) -> bytes:
 
 
 class GitHubNotifier(TriggerNotifier[GitHubReceiverSettings]):
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         token = resolve_secret(self.settings.token_env, f"{self.key}.token_env")
         headers = {
             "accept": "application/vnd.github+json",

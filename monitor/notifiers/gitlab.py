@@ -18,8 +18,7 @@ from pydantic import Field
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import USER_AGENT
-from monitor.notifiers._trigger import TriggerNotifier, env_style_fields, event_to_trigger
-from monitor.notifiers.base import OutboundMessage
+from monitor.notifiers._trigger import TriggerNotifier, env_style_fields
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -46,10 +45,7 @@ def render_gitlab(event: AlertEvent, ref: str, token: str) -> bytes:
 
 
 class GitLabNotifier(TriggerNotifier[GitLabReceiverSettings]):
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         token = resolve_secret(self.settings.token_env, f"{self.key}.token_env")
         headers = {
             "content-type": "application/x-www-form-urlencoded",

@@ -22,8 +22,7 @@ from pydantic import Field, field_validator, model_validator
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import USER_AGENT
 from monitor.notifiers._template import compile_template, render_template
-from monitor.notifiers._trigger import TriggerNotifier, event_to_trigger, trigger_payload
-from monitor.notifiers.base import OutboundMessage
+from monitor.notifiers._trigger import TriggerNotifier, trigger_payload
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings, exactly_one
@@ -74,10 +73,7 @@ def render_http(event: AlertEvent, template: jinja2.Template | None) -> bytes:
 
 
 class HttpNotifier(TriggerNotifier[HttpReceiverSettings]):
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         headers = {
             name: resolve_secret(env_name, f"{self.key}.headers_env.{name}")
             for name, env_name in self.settings.headers_env.items()

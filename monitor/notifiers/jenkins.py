@@ -21,8 +21,7 @@ from pydantic import Field, model_validator
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import FORM, post_request
-from monitor.notifiers._trigger import TriggerNotifier, basic, env_style_fields, event_to_trigger
-from monitor.notifiers.base import OutboundMessage
+from monitor.notifiers._trigger import TriggerNotifier, basic, env_style_fields
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -64,10 +63,7 @@ def render_jenkins(event: AlertEvent, build_token: str | None = None) -> bytes:
 
 
 class JenkinsNotifier(TriggerNotifier[JenkinsReceiverSettings]):
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         settings = self.settings
         authorization = None
         if settings.api_token_env is not None:

@@ -23,8 +23,7 @@ from pydantic import Field
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, optional_bearer, post_request
-from monitor.notifiers._trigger import TriggerNotifier, event_to_trigger, trigger_fields
-from monitor.notifiers.base import OutboundMessage
+from monitor.notifiers._trigger import TriggerNotifier, trigger_fields
 from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import RateLimitedSettings
 
@@ -68,10 +67,7 @@ def render_kubeflow(event: AlertEvent, settings: KubeflowReceiverSettings) -> by
 
 
 class KubeflowNotifier(TriggerNotifier[KubeflowReceiverSettings]):
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         return post_request(
             self.settings.endpoint(),
             render_kubeflow(event, self.settings),

@@ -23,8 +23,7 @@ from pydantic import Field, model_validator
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, optional_bearer, post_request
-from monitor.notifiers._trigger import TriggerNotifier, event_to_trigger, trigger_payload
-from monitor.notifiers.base import OutboundMessage
+from monitor.notifiers._trigger import TriggerNotifier, trigger_payload
 from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import RateLimitedSettings
 
@@ -64,10 +63,7 @@ def render_prefect(event: AlertEvent, parameter: str, tags: tuple[str, ...]) -> 
 
 
 class PrefectNotifier(TriggerNotifier[PrefectReceiverSettings]):
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         return post_request(
             self.settings.endpoint(),
             render_prefect(event, self.settings.parameter, self.settings.tags),

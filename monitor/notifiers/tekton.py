@@ -26,8 +26,7 @@ from pydantic import Field
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import post_request
-from monitor.notifiers._trigger import TriggerNotifier, event_to_trigger, trigger_payload
-from monitor.notifiers.base import OutboundMessage
+from monitor.notifiers._trigger import TriggerNotifier, trigger_payload
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -61,10 +60,7 @@ def hub_signature(body: bytes, secret: str) -> str:
 
 
 class TektonNotifier(TriggerNotifier[TektonReceiverSettings]):
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         body = render_tekton(event)
         headers: dict[str, str] = {}
         if self.settings.github_event is not None:

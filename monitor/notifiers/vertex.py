@@ -33,11 +33,9 @@ from monitor.notifiers._trigger import (
     TriggerNotifier,
     bearer,
     deterministic_name,
-    event_to_trigger,
     trigger_fields,
 )
 from monitor.notifiers.auth import AuthenticationError
-from monitor.notifiers.base import OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -171,10 +169,7 @@ class VertexNotifier(TriggerNotifier[VertexReceiverSettings]):
         super().__init__(settings, key)
         self.authenticator = GoogleTokenAuthenticator(settings.access_token_env, key)
 
-    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
-        event = event_to_trigger(message)
-        if event is None:
-            return None
+    def request_for(self, event: AlertEvent) -> httpx.Request:
         job_id = pipeline_job_id(event.idempotency_key)
         return post_request(
             self.settings.endpoint(job_id),
