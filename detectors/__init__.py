@@ -7,14 +7,14 @@ job gets the same numbers the daemon stores.
 from detectors._json import finite_or_none
 from detectors._kinds import ColumnKind, PerformanceTask, ResultStatus
 from detectors.choice import choice_table, choose_method
-from detectors.column import test_column
+from detectors.column import compare_column
 from detectors.correction import Correction, apply_correction
 from detectors.decision import DatasetDecision, DecisionRule, decide
 from detectors.multivariate import (
     MultivariateProfile,
+    compare_mmd,
+    compare_pca_reconstruction,
     fit_multivariate,
-    test_mmd,
-    test_pca_reconstruction,
 )
 from detectors.noise import (
     histogram_noise_floor,
@@ -59,7 +59,7 @@ __all__ = [
     "normed_energy_noise_floor",
     "normed_wasserstein_noise_floor",
     "performance_metrics",
-    "test_column",
-    "test_mmd",
-    "test_pca_reconstruction",
+    "compare_column",
+    "compare_mmd",
+    "compare_pca_reconstruction",
 ]

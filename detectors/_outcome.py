@@ -1,6 +1,6 @@
 """What a method function returns before it is wrapped into a ColumnResult.
 
-Methods compute only what is specific to them; ``test_column`` adds the
+Methods compute only what is specific to them; ``compare_column`` adds the
 column name, sample sizes and bad-data checks that every method shares.
 """
 

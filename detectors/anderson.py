@@ -32,11 +32,11 @@ effect floor of 0.07 for a 0.1 sd shift.
 >>> rng = np.random.default_rng(3)
 >>> profile = detectors.fit_profile(pd.Series(rng.normal(0, 1, 800), name="x"), "numeric")
 >>> shifted = pd.Series(rng.normal(0.12, 1, 600))
->>> result = detectors.test_column(profile, shifted, method="anderson")
+>>> result = detectors.compare_column(profile, shifted, method="anderson")
 >>> result.drifted, round(result.statistic, 4), round(result.p_value, 4), round(result.effect, 4)
 (True, 3.1536, 0.017, 0.0996)
 >>> wider = pd.Series(rng.normal(0, 1.4, 600))
->>> result = detectors.test_column(profile, wider, method="anderson")
+>>> result = detectors.compare_column(profile, wider, method="anderson")
 >>> result.p_value, result.details["p_value_capped"]
 (0.001, True)
 """

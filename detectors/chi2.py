@@ -12,7 +12,7 @@ listed in the details.
 >>> import detectors
 >>> reference = pd.Series(["a"] * 60 + ["b"] * 40, name="colour")
 >>> profile = detectors.fit_profile(reference, "categorical")
->>> result = detectors.test_column(profile, pd.Series(["a"] * 30 + ["b"] * 60 + ["c"] * 10))
+>>> result = detectors.compare_column(profile, pd.Series(["a"] * 30 + ["b"] * 60 + ["c"] * 10))
 >>> result.method, result.drifted, result.reason
 ('chi2', True, "p-value 6.144e-06 < 0.05 and Cohen's w 0.6633 >= floor 0.1")
 >>> result.details["unseen_categories"]

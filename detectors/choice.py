@@ -1,6 +1,6 @@
 """Automatic choice of a drift method by column kind and sample size.
 
-Used when config names no method (``test_column(method=None)``). The rule
+Used when config names no method (``compare_column(method=None)``). The rule
 is: an exact or well-calibrated p-value test wherever one exists, paired
 with an effect floor (see ``MethodSpec.effect_floor``) so that huge windows
 do not call negligible shifts drift; a distance with a simulated noise floor
@@ -29,7 +29,7 @@ matched to KS's floor; it does not depend on the sample sizes).
 ``choice_table()`` returns the same table as Markdown for the README.
 
 ``n_categories`` is the number of categories across reference and current
-(``test_column`` counts the union); with none given a
+(``compare_column`` counts the union); with none given a
 categorical column gets ``chi2``. The choice depends on the current
 window's size, so a column may change method between a quiet and a busy
 window; every result names the method it used.

@@ -42,7 +42,7 @@ IDENTIFIER_MIN_VALUES: Final = 20
 by chance (ten rows of a 50-category column), so they are tested as usual."""
 
 
-def test_column(
+def compare_column(
     profile: ColumnProfile,
     current: pd.Series,
     *,
@@ -87,18 +87,18 @@ def test_column(
     >>> from detectors import fit_profile
     >>> rng = np.random.default_rng(0)
     >>> profile = fit_profile(pd.Series(rng.normal(0, 1, 1_000_000), name="x"), "numeric")
-    >>> tiny = test_column(profile, pd.Series(rng.normal(0.01, 1, 1_000_000)))
+    >>> tiny = compare_column(profile, pd.Series(rng.normal(0.01, 1, 1_000_000)))
     >>> tiny.drifted, tiny.p_value < 0.05, tiny.effect < tiny.effect_floor
     (False, True, True)
     >>> tiny.reason  # doctest: +ELLIPSIS
     'p-value ... < 0.05 and KS statistic 0.00... < floor 0.04: significant but too small to ...'
-    >>> test_column(profile, pd.Series(rng.normal(0.5, 1, 1_000_000))).drifted
+    >>> compare_column(profile, pd.Series(rng.normal(0.5, 1, 1_000_000))).drifted
     True
     """
     prepared = (
         prepare_numeric(current) if profile.kind == "numeric" else prepare_categorical(current)
     )
-    return test_prepared(
+    return compare_prepared(
         profile,
         prepared,
         method=method,
@@ -108,11 +108,7 @@ def test_column(
     )
 
 
-# A library function named test_* must not be collected by pytest in user test modules.
-test_column.__test__ = False  # type: ignore[attr-defined]
-
-
-def test_prepared(
+def compare_prepared(
     profile: ColumnProfile,
     prepared: PreparedColumn,
     *,
@@ -121,7 +117,7 @@ def test_prepared(
     effect_floor: float | None = None,
     noise_level: float | None = None,
 ) -> ColumnResult:
-    """``test_column`` on values already cleaned and counted (e.g. pooled category counts)."""
+    """``compare_column`` on values already cleaned and counted (e.g. pooled category counts)."""
     if method is None:
         n_categories = (
             len(set(profile.category_counts or {}) | set(prepared.category_counts or {}))
@@ -172,9 +168,6 @@ def test_prepared(
     return _result(
         profile, prepared, spec, decided, threshold=level, details=common, effect_floor=floor
     )
-
-
-test_prepared.__test__ = False  # type: ignore[attr-defined]
 
 
 def _distance_result(

@@ -33,7 +33,7 @@ def apply_correction(
 
     Results with a p-value get ``p_value_adjusted``, ``threshold=alpha``,
     ``drifted = p_value_adjusted < alpha and effect >= effect_floor`` (the
-    effect floor set by ``test_column``; no floor, no size condition) and a
+    effect floor set by ``compare_column``; no floor, no size condition) and a
     new ``reason`` naming both conditions. The raw ``p_value`` is kept. Results
     without one (distances, bad-data statuses) are returned unchanged. Order
     is kept; the inputs are not modified.

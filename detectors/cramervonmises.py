@@ -35,7 +35,7 @@ sample sizes.
 >>> import detectors
 >>> rng = np.random.default_rng(5)
 >>> profile = detectors.fit_profile(pd.Series(rng.normal(0, 1, 700), name="x"), "numeric")
->>> result = detectors.test_column(profile, pd.Series(rng.normal(0.2, 1, 500)), method="cvm")
+>>> result = detectors.compare_column(profile, pd.Series(rng.normal(0.2, 1, 500)), method="cvm")
 >>> result.drifted, round(result.statistic, 4), round(result.p_value, 10), round(result.effect, 4)
 (True, 2.9417, 1.013e-07, 0.1003)
 """

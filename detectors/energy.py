@@ -17,7 +17,7 @@ in line with the Wasserstein default of 0.1 σ. Like every distance it does
 not shrink with n, but two samples of the same distribution are not at 0:
 with n values on each side its mean is about ``sqrt(2.26 / n)`` (``E(F_n -
 G_n)^2 = 2 F (1 - F) / n`` and ``integral of F (1 - F) dx = 1/sqrt(pi)`` for a
-normal), 0.048 at n = 1,000 and 0.015 at n = 10,000; ``test_column``
+normal), 0.048 at n = 1,000 and 0.015 at n = 10,000; ``compare_column``
 therefore compares it with the larger of the threshold and its noise floor
 (``detectors.noise.normed_energy_noise_floor``). ``effect`` is the normed
 distance itself.
@@ -27,7 +27,7 @@ distance itself.
 >>> import detectors
 >>> rng = np.random.default_rng(9)
 >>> profile = detectors.fit_profile(pd.Series(rng.normal(5, 2, 3000), name="x"), "numeric")
->>> result = detectors.test_column(profile, pd.Series(rng.normal(5.6, 2, 2000)), method="energy")
+>>> result = detectors.compare_column(profile, pd.Series(rng.normal(5.6, 2, 2000)), method="energy")
 >>> result.drifted, round(result.statistic, 4), result.p_value
 (True, 0.1495, None)
 """

@@ -25,7 +25,7 @@ indicator's mean in standard deviations; its floor is 0.1.
 >>> rng = np.random.default_rng(3)
 >>> reference = pd.Series(rng.choice(["no", "yes"], p=[0.9, 0.1], size=120), name="churned")
 >>> current = pd.Series(rng.choice(["no", "yes"], p=[0.7, 0.3], size=80))
->>> result = detectors.test_column(detectors.fit_profile(reference, "categorical"), current,
+>>> result = detectors.compare_column(detectors.fit_profile(reference, "categorical"), current,
 ...                                method="fisher")
 >>> result.drifted, round(result.statistic, 3), result.reason
 (True, 4.39, "p-value 0.0004462 < 0.05 and Cohen's w 0.4794 >= floor 0.1")

@@ -19,7 +19,7 @@ as for chi2; its floor is 0.1.
 >>> reference = pd.Series(rng.choice(["web", "app", "api"], p=[0.5, 0.3, 0.2], size=800),
 ...                       name="channel")
 >>> current = pd.Series(rng.choice(["web", "app", "api"], p=[0.4, 0.3, 0.3], size=600))
->>> result = detectors.test_column(detectors.fit_profile(reference, "categorical"), current,
+>>> result = detectors.compare_column(detectors.fit_profile(reference, "categorical"), current,
 ...                                method="gtest")
 >>> result.drifted, round(result.statistic, 3), result.reason
 (True, 21.305, "p-value 2.365e-05 < 0.05 and Cohen's w 0.2358 >= floor 0.1")

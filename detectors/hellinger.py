@@ -20,7 +20,7 @@ is the distance.
 >>> reference = pd.Series(rng.choice(list("abc"), p=[0.4, 0.4, 0.2], size=1000), name="tier")
 >>> current = pd.Series(rng.choice(list("abc"), p=[0.1, 0.6, 0.3], size=1000))
 >>> profile = detectors.fit_profile(reference, "categorical")
->>> result = detectors.test_column(profile, current, method="hellinger")
+>>> result = detectors.compare_column(profile, current, method="hellinger")
 >>> result.drifted, result.reason
 (True, 'Hellinger distance 0.2721 >= 0.1')
 """

@@ -22,7 +22,7 @@ floor is for. The effect is the distance.
 >>> import detectors
 >>> rng = np.random.default_rng(11)
 >>> profile = detectors.fit_profile(pd.Series(rng.normal(0, 1, 2000), name="score"), "numeric")
->>> result = detectors.test_column(profile, pd.Series(rng.normal(0.5, 1, 1000)),
+>>> result = detectors.compare_column(profile, pd.Series(rng.normal(0.5, 1, 1000)),
 ...                                method="jensenshannon")
 >>> result.drifted, result.p_value, result.reason
 (True, None, 'JS distance 0.2225 >= 0.1')

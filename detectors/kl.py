@@ -24,7 +24,7 @@ percentile 0.039) and 0.006 at 1,000 (0.013). The effect is the divergence.
 >>> reference = pd.Series(rng.choice(list("abc"), p=[0.4, 0.4, 0.2], size=1000), name="tier")
 >>> current = pd.Series(rng.choice(list("abc"), p=[0.1, 0.6, 0.3], size=1000))
 >>> profile = detectors.fit_profile(reference, "categorical")
->>> result = detectors.test_column(profile, current, method="kl")
+>>> result = detectors.compare_column(profile, current, method="kl")
 >>> result.drifted, result.reason, result.details["empty_bin_share"]
 (True, 'KL divergence 0.3541 >= 0.1', 0.0001)
 """

@@ -19,7 +19,7 @@ most 10,000 values, otherwise Smirnov's ``kstwo.sf(d, round(n1 n2 / (n1 + n2)))`
 >>> import detectors
 >>> rng = np.random.default_rng(42)
 >>> profile = detectors.fit_profile(pd.Series(rng.normal(0, 1, 500), name="age"), "numeric")
->>> result = detectors.test_column(profile, pd.Series(rng.normal(0.3, 1, 400)), method="ks")
+>>> result = detectors.compare_column(profile, pd.Series(rng.normal(0.3, 1, 400)), method="ks")
 >>> result.drifted, round(result.statistic, 4), result.reason
 (True, 0.143, 'p-value 0.0002014 < 0.05 and KS statistic 0.143 >= floor 0.04')
 """

@@ -17,7 +17,7 @@ points. With no drift (a 50/30/20 column, 10,000 reference rows) it reads
 >>> reference = pd.Series(rng.choice(list("abc"), p=[0.4, 0.4, 0.2], size=1000), name="tier")
 >>> current = pd.Series(rng.choice(list("abc"), p=[0.1, 0.6, 0.3], size=1000))
 >>> profile = detectors.fit_profile(reference, "categorical")
->>> result = detectors.test_column(profile, current, method="linf")
+>>> result = detectors.compare_column(profile, current, method="linf")
 >>> result.drifted, result.reason, result.details["largest_change"]
 (True, 'L-infinity distance 0.318 >= 0.1', 'a')
 """

@@ -23,7 +23,7 @@ the reference. ``effect`` is the absolute rank-biserial correlation
 >>> rng = np.random.default_rng(11)
 >>> profile = detectors.fit_profile(pd.Series(rng.normal(0, 1, 900), name="x"), "numeric")
 >>> current = pd.Series(rng.normal(0.2, 1, 400))
->>> result = detectors.test_column(profile, current, method="mannwhitney")
+>>> result = detectors.compare_column(profile, current, method="mannwhitney")
 >>> result.drifted, result.statistic, round(result.p_value, 5), round(result.effect, 4)
 (True, 165106.0, 0.01713, 0.0827)
 """

@@ -7,8 +7,8 @@ grows as windows shrink or categories multiply: two 10k-row samples of a
 is compared with ``max(configured threshold, noise floor)``, where the
 noise floor is the distance's (1 - level) quantile under no drift at the
 sample sizes of this run, ``level`` being the false-alarm rate allowed
-(``test_column(noise_level=...)``, default ``DEFAULT_NOISE_LEVEL`` = 0.01,
-the 99th percentile). ``test_column`` reports both in the result's
+(``compare_column(noise_level=...)``, default ``DEFAULT_NOISE_LEVEL`` = 0.01,
+the 99th percentile). ``compare_column`` reports both in the result's
 ``details`` (``configured_threshold``, ``noise_floor``, ``noise_level``) and
 uses the larger as ``threshold``.
 
@@ -97,7 +97,7 @@ give the same floor.
 >>> weights = rng.dirichlet(np.ones(1000))
 >>> reference = pd.Series(rng.choice(1000, 10_000, p=weights), name="merchant")
 >>> profile = detectors.fit_profile(reference, "categorical")
->>> result = detectors.test_column(profile, pd.Series(rng.choice(1000, 10_000, p=weights)),
+>>> result = detectors.compare_column(profile, pd.Series(rng.choice(1000, 10_000, p=weights)),
 ...                                method="psi")
 >>> result.drifted, round(result.statistic, 3), round(result.details["noise_floor"], 3)
 (False, 0.153, 0.193)

@@ -14,7 +14,7 @@ hence the default threshold 0.2.
 >>> reference = pd.Series(rng.choice(list("abc"), p=[0.4, 0.4, 0.2], size=1000), name="tier")
 >>> current = pd.Series(rng.choice(list("abc"), p=[0.1, 0.6, 0.3], size=1000))
 >>> profile = detectors.fit_profile(reference, "categorical")
->>> result = detectors.test_column(profile, current, method="psi")
+>>> result = detectors.compare_column(profile, current, method="psi")
 >>> result.drifted, result.reason
 (True, 'PSI 0.6123 >= 0.2')
 """

@@ -64,7 +64,7 @@ class MethodSpec:
     (KS's D) and serves as the effect when the outcome sets none.
     ``noise_floor`` (distances) gives the distance sampling noise reaches
     under no drift at this run's sizes, exceeded with probability ``level``
-    (the false-alarm rate, ``test_column(noise_level=...)``, 0.01 by
+    (the false-alarm rate, ``compare_column(noise_level=...)``, 0.01 by
     default); the distance is compared with max(threshold, noise floor).
     See ``detectors.noise``.
     """

@@ -19,7 +19,7 @@ taken at the grid points: the largest gap between the reference ECDF and
 the pooled ECDF there. It is never larger than the exact KS statistic of
 the pooled rows, so its p-value errs on the safe side, and its effect
 floor is KS's (0.04, a 0.1 sd shift). A pooled categorical column is the
-ordinary categorical test (``detectors.test_column``) of the pooled counts.
+ordinary categorical test (``detectors.compare_column``) of the pooled counts.
 
 Each pool is a two-sample test of its own rows, so on stationary data its
 false-alarm probability is its level, whichever runs it spans; how the
@@ -52,7 +52,7 @@ from scipy import stats
 
 from detectors._outcome import format_number, significance_and_size_reason
 from detectors._prepare import PreparedColumn, prepare_categorical, prepare_numeric
-from detectors.column import test_prepared
+from detectors.column import compare_prepared
 from detectors.profile import ColumnProfile
 from detectors.registry import get_method
 from detectors.result import ColumnResult
@@ -243,7 +243,7 @@ def _pooled_categorical(
             pooled[category] = pooled.get(category, 0) + count
     counts = dict(sorted(pooled.items()))
     prepared = PreparedColumn(n_total=sum(counts.values()), n_missing=0, category_counts=counts)
-    return test_prepared(
+    return compare_prepared(
         _lumped_profile(profile),
         prepared,
         threshold=level,

@@ -20,7 +20,7 @@ distance.
 >>> reference = pd.Series(rng.choice(list("abc"), p=[0.4, 0.4, 0.2], size=1000), name="tier")
 >>> current = pd.Series(rng.choice(list("abc"), p=[0.1, 0.6, 0.3], size=1000))
 >>> profile = detectors.fit_profile(reference, "categorical")
->>> result = detectors.test_column(profile, current, method="tv")
+>>> result = detectors.compare_column(profile, current, method="tv")
 >>> result.drifted, result.reason
 (True, 'total variation distance 0.318 >= 0.1')
 """

@@ -11,7 +11,7 @@ shrink with sample size, so huge windows do not flag negligible shifts.
 >>> rng = np.random.default_rng(7)
 >>> profile = detectors.fit_profile(pd.Series(rng.normal(10, 2, 1000), name="x"), "numeric")
 >>> current = pd.Series(rng.normal(11, 2, 1000))
->>> result = detectors.test_column(profile, current, method="wasserstein")
+>>> result = detectors.compare_column(profile, current, method="wasserstein")
 >>> result.drifted, round(result.statistic, 4), round(result.threshold, 4)
 (True, 0.5999, 0.1211)
 
@@ -38,7 +38,7 @@ def wasserstein_test(
     The standard deviation is the population one (``ddof=0``) of the same
     reference values the distance uses, so that a subsampled profile stays
     self-consistent. A constant reference has no scale to norm by; when the
-    current window holds other values (a real change: ``test_column`` gives
+    current window holds other values (a real change: ``compare_column`` gives
     status "constant" only when both sides hold the same single value) the
     distance is normed by the standard deviation of the half-and-half mixture
     of the two sides instead, which is positive whenever they differ, and

@@ -20,7 +20,7 @@ spread changed as well; with equal spreads the two agree).
 >>> import detectors
 >>> rng = np.random.default_rng(13)
 >>> profile = detectors.fit_profile(pd.Series(rng.normal(50, 10, 1000), name="x"), "numeric")
->>> result = detectors.test_column(profile, pd.Series(rng.normal(52, 12, 300)), method="welch")
+>>> result = detectors.compare_column(profile, pd.Series(rng.normal(52, 12, 300)), method="welch")
 >>> result.drifted, round(result.statistic, 4), round(result.p_value, 5), round(result.effect, 4)
 (True, -2.2853, 0.02276, 0.1548)
 """

@@ -26,7 +26,7 @@ its floor is 0.1 (a 0.1 sd shift of the indicator's mean).
 >>> rng = np.random.default_rng(5)
 >>> reference = pd.Series(rng.choice([0, 1], p=[0.8, 0.2], size=5000), name="clicked")
 >>> current = pd.Series(rng.choice([0, 1], p=[0.7, 0.3], size=4000))
->>> result = detectors.test_column(detectors.fit_profile(reference, "categorical"), current,
+>>> result = detectors.compare_column(detectors.fit_profile(reference, "categorical"), current,
 ...                                method="ztest")
 >>> result.drifted, round(result.statistic, 3), result.reason, result.details["category"]
 (True, -11.53, "p-value 9.317e-31 < 0.05 and Cohen's w 0.2417 >= floor 0.1", '0')

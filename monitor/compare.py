@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-from detectors import ColumnKind, ColumnResult, apply_correction, fit_profile, test_column
+from detectors import ColumnKind, ColumnResult, apply_correction, compare_column, fit_profile
 
 
 class CompareError(Exception):
@@ -33,7 +33,7 @@ def compare_frames(
                 found = ", ".join(map(str, frame.columns)) or "none"
                 raise CompareError(f'{label} has no column "{name}" (columns found: {found})')
     results = [
-        test_column(fit_profile(reference[name], column_kind(reference[name])), current[name])
+        compare_column(fit_profile(reference[name], column_kind(reference[name])), current[name])
         for name in names
     ]
     return apply_correction(results, alpha=alpha, correction="bh")

@@ -15,10 +15,10 @@ import pandas as pd
 from detectors import (
     ColumnResult,
     apply_correction,
+    compare_column,
+    compare_mmd,
+    compare_pca_reconstruction,
     compare_performance,
-    test_column,
-    test_mmd,
-    test_pca_reconstruction,
 )
 from detectors import decide as decide_dataset
 from detectors.budget import RunLevels, split_level
@@ -51,7 +51,7 @@ def evaluate(
     n_tests = len(monitor.columns) + (1 if multivariate else 0)
     single = levels.window / n_tests
     drift = [
-        test_column(
+        compare_column(
             profile.columns[column.name],
             current[column.name] if column.name in current else pd.Series([], name=column.name),
             method=column.method,
@@ -68,10 +68,10 @@ def evaluate(
     if profile.multivariate is not None and multivariate:
         names = [column.name for column in monitor.columns]
         if thresholds.multivariate == "mmd":
-            results.append(test_mmd(profile.multivariate, current[names], alpha=single))
+            results.append(compare_mmd(profile.multivariate, current[names], alpha=single))
         else:
             results.append(
-                test_pca_reconstruction(profile.multivariate, current[names], level=single)
+                compare_pca_reconstruction(profile.multivariate, current[names], level=single)
             )
     perf = monitor.performance
     if perf and len(current) and perf.label in current and perf.prediction in current:

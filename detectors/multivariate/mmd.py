@@ -57,20 +57,20 @@ and ``effect_floor`` carry both, and ``reason`` names both conditions.
 
 >>> import numpy as np
 >>> import pandas as pd
->>> from detectors.multivariate import fit_multivariate, test_mmd
+>>> from detectors.multivariate import fit_multivariate, compare_mmd
 >>> rng = np.random.default_rng(3)
 >>> x = rng.normal(size=400)
 >>> reference = pd.DataFrame({"x": x, "y": x + rng.normal(scale=0.3, size=400)})
 >>> profile = fit_multivariate(reference, [("x", "numeric"), ("y", "numeric")])
 >>> x = rng.normal(size=300)
 >>> flipped = pd.DataFrame({"x": x, "y": -x + rng.normal(scale=0.3, size=300)})
->>> result = test_mmd(profile, flipped, alpha=1e-4)
+>>> result = compare_mmd(profile, flipped, alpha=1e-4)
 >>> result.drifted, round(result.statistic, 4), result.details["p_value_method"]
 (True, 0.1485, 'gamma')
 >>> result.reason
 'p-value 1.705e-59 < 0.0001 and MMD² 0.1485 >= floor 0.002014'
 >>> same = pd.DataFrame({"x": x, "y": x + rng.normal(scale=0.3, size=300)})
->>> result = test_mmd(profile, same)
+>>> result = compare_mmd(profile, same)
 >>> result.drifted, result.details["p_value_method"], result.reason
 (False, 'permutation', 'p-value 0.6467 >= 0.05; MMD² -0.00118 (floor 0.002014)')
 """
@@ -103,7 +103,7 @@ MIN_PERMUTATION_RESOLUTION: Final = 5
 """Permutations' worth of p-value below alpha for the exact permutation p-value to decide."""
 
 
-def test_mmd(
+def compare_mmd(
     profile: MultivariateProfile,
     current: pd.DataFrame,
     *,
@@ -186,10 +186,6 @@ def test_mmd(
         effect=observed,
         effect_floor=floor,
     )
-
-
-# A library function named test_* must not be collected by pytest in user test modules.
-test_mmd.__test__ = False  # type: ignore[attr-defined]
 
 
 def _gamma_p_value(

@@ -91,7 +91,7 @@ class MultivariateProfile:
     row; the bandwidth and the PCA model from ``reference_rows``.
     ``pca_reference_errors`` are the sorted reconstruction errors of
     ``reference_rows`` under models fitted without them (seeded folds).
-    ``mmd_effect_floor`` is the smallest MMD² ``test_mmd`` calls drift (see
+    ``mmd_effect_floor`` is the smallest MMD² ``compare_mmd`` calls drift (see
     ``fit_multivariate``).
     """
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from detectors import apply_correction, fit_profile, test_column
+from detectors import apply_correction, compare_column, fit_profile
 from detectors.budget import FalseAlarmBudget, run_levels, split_level
 
 SCHEDULES = {"every 5m": 5 / 60, "hourly": 1.0, "daily": 24.0}
@@ -30,10 +30,10 @@ def caught(profile: object, rows: int, shift: float, level: float, seed: int) ->
     split = split_level(level, n_p_value=COLUMNS, n_other=0)
     hits = 0
     for _ in range(TRIALS):
-        shifted = test_column(profile, pd.Series(rng.normal(shift, 1, rows)))  # type: ignore[arg-type]
+        shifted = compare_column(profile, pd.Series(rng.normal(shift, 1, rows)))  # type: ignore[arg-type]
         # The other 14 columns are unchanged: their p-values are uniform.
         others = [
-            test_column(profile, pd.Series(rng.normal(0, 1, 50)))  # type: ignore[arg-type]
+            compare_column(profile, pd.Series(rng.normal(0, 1, 50)))  # type: ignore[arg-type]
             for _ in range(COLUMNS - 1)
         ]
         corrected = apply_correction([shifted, *others], alpha=split.corrected)

@@ -5,7 +5,7 @@ Run: `.venv/bin/python tests/benchmarks/power.py` (prints a Markdown table).
 For every numeric method in the registry, shift sizes 0.1 and 0.25 sd and
 n = 1k, 10k, 100k rows per side (reference and current of the same size,
 standard normal, the current's mean shifted), the share of TRIALS seeded
-trials (default 50, DRIFTWARDEN_POWER_TRIALS) in which ``test_column`` calls
+trials (default 50, DRIFTWARDEN_POWER_TRIALS) in which ``compare_column`` calls
 the column drifted with the method's defaults: p < 0.05 AND effect >= the
 method's effect floor for p-value tests, distance >= max(threshold, noise
 floor) for distances. No multiple-testing correction (one column).
@@ -34,7 +34,9 @@ def detection_rate(method: str, shift: float, n: int, trials: int) -> float:
     for trial in range(trials):
         rng = np.random.default_rng([n, int(shift * 1000), trial])
         profile = detectors.fit_profile(pd.Series(rng.normal(0, 1, n), name="x"), "numeric")
-        result = detectors.test_column(profile, pd.Series(rng.normal(shift, 1, n)), method=method)
+        result = detectors.compare_column(
+            profile, pd.Series(rng.normal(shift, 1, n)), method=method
+        )
         hits += result.drifted
     return hits / trials
 

@@ -53,9 +53,9 @@ from detectors import (
     ColumnKind,
     ColumnProfile,
     apply_correction,
+    compare_column,
     decide,
     fit_profile,
-    test_column,
 )
 
 N_NUMERIC = 20
@@ -84,7 +84,7 @@ def fit_all(reference: pd.DataFrame) -> dict[str, ColumnProfile]:
 
 
 def report(profiles: dict[str, ColumnProfile], current: pd.DataFrame) -> bool:
-    results = [test_column(profiles[name], current[name]) for name in current.columns]
+    results = [compare_column(profiles[name], current[name]) for name in current.columns]
     return decide(apply_correction(results)).drifted
 
 

@@ -56,7 +56,7 @@ def test_false_alarm_rate_of_each_p_value_test(method: str, kind: str) -> None:
     for trial in range(TRIALS):
         reference, current = null_pair(kind, 1_000_000 + trial)
         profile = detectors.fit_profile(reference, kind)  # type: ignore[arg-type]
-        result = detectors.test_column(profile, current, method=method, threshold=ALPHA)
+        result = detectors.compare_column(profile, current, method=method, threshold=ALPHA)
         assert result.status == "ok", result.reason
         assert result.p_value is not None
         alarms += result.p_value < ALPHA
@@ -130,7 +130,7 @@ def no_drift_pair(seed: int) -> tuple[dict[str, pd.Series], dict[str, pd.Series]
 
 def default_decision(reference: dict[str, pd.Series], current: dict[str, pd.Series]) -> bool:
     results = [
-        detectors.test_column(
+        detectors.compare_column(
             detectors.fit_profile(values, "numeric" if name.startswith("num_") else "categorical"),
             current[name],
         )

@@ -60,7 +60,7 @@ PAIRS = [
 @pytest.mark.parametrize(("seed", "n_ref", "n_cur", "k", "shift"), PAIRS)
 def test_gtest_matches_scipy(seed: int, n_ref: int, n_cur: int, k: int, shift: float) -> None:
     reference, current = categorical_pair(seed, n_ref, n_cur, k, shift)
-    result = detectors.test_column(
+    result = detectors.compare_column(
         detectors.fit_profile(reference, "categorical"), current, method="gtest"
     )
     table = table_of(reference, current)
@@ -182,7 +182,7 @@ def test_fisher_matches_scipy(
     seed: int, n_ref: int, n_cur: int, p_ref: float, p_cur: float
 ) -> None:
     reference, current = binary_pair(seed, n_ref, n_cur, p_ref, p_cur)
-    result = detectors.test_column(
+    result = detectors.compare_column(
         detectors.fit_profile(reference, "categorical"), current, method="fisher"
     )
     table = table_of(reference, current)
@@ -260,7 +260,7 @@ def test_binary_methods_refuse_more_than_two_categories(
     method: str, reference: list[str], current: list[str]
 ) -> None:
     profile = detectors.fit_profile(pd.Series(reference, name="flag"), "categorical")
-    result = detectors.test_column(profile, pd.Series(current), method=method)
+    result = detectors.compare_column(profile, pd.Series(current), method=method)
     assert (result.status, result.drifted) == ("invalid_values", False)
     assert result.statistic is None and result.p_value is None
     assert result.reason.startswith(f"{method} tests a binary column but 'flag' has ")
@@ -272,11 +272,11 @@ def test_binary_methods_refuse_more_than_two_categories(
 @pytest.mark.parametrize("method", BINARY_ONLY)
 def test_binary_methods_accept_booleans_and_integers(method: str) -> None:
     profile = detectors.fit_profile(pd.Series([True, False] * 50, name="flag"), "categorical")
-    result = detectors.test_column(profile, pd.Series([True] * 80 + [False] * 20), method=method)
+    result = detectors.compare_column(profile, pd.Series([True] * 80 + [False] * 20), method=method)
     assert result.status == "ok" and result.drifted
     assert result.details["category"] == "False"
     profile = detectors.fit_profile(pd.Series([0, 1] * 50, name="flag"), "categorical")
-    result = detectors.test_column(profile, pd.Series([1.0, 0.0, np.nan] * 30), method=method)
+    result = detectors.compare_column(profile, pd.Series([1.0, 0.0, np.nan] * 30), method=method)
     assert result.status == "ok" and not result.drifted
 
 
@@ -293,7 +293,7 @@ def test_unseen_and_vanished_categories_are_counted_and_capped(method: str) -> N
         unseen = [f"new{i:02d}" for i in range(25)][:MAX_LISTED]
         vanished = [f"old{i:02d}" for i in range(30)][:MAX_LISTED]
     profile = detectors.fit_profile(pd.Series(reference, name="x"), "categorical")
-    result = detectors.test_column(profile, pd.Series(current), method=method)
+    result = detectors.compare_column(profile, pd.Series(current), method=method)
     assert result.details["n_unseen_categories"] == len(set(current) - set(reference))
     assert result.details["n_vanished_categories"] == len(set(reference) - set(current))
     assert result.details["unseen_categories"] == unseen
@@ -309,7 +309,7 @@ def test_many_categories_on_many_rows(method: str) -> None:
     if method in BINARY_ONLY:
         reference = reference.str[-1:].isin(list("01234")).rename("x")
         current = current.str[-1:].isin(list("01234"))
-    result = detectors.test_column(
+    result = detectors.compare_column(
         detectors.fit_profile(reference, "categorical"), current, method=method
     )
     assert result.status == "ok"

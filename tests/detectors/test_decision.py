@@ -25,7 +25,7 @@ def test_negligible_shift_on_a_million_rows_is_significant_but_not_drift(
     million_row_profile: detectors.ColumnProfile,
 ) -> None:
     current = pd.Series(np.random.default_rng(11).normal(0.01, 1, 1_000_000))
-    result = detectors.test_column(million_row_profile, current)
+    result = detectors.compare_column(million_row_profile, current)
     assert result.method == "ks"
     assert result.p_value is not None and result.p_value < 0.05
     assert result.effect is not None and result.effect_floor == 0.04
@@ -45,7 +45,7 @@ def test_half_sigma_shift_on_a_million_rows_is_drift(
     million_row_profile: detectors.ColumnProfile,
 ) -> None:
     current = pd.Series(np.random.default_rng(12).normal(0.5, 1, 1_000_000))
-    result = detectors.test_column(million_row_profile, current)
+    result = detectors.compare_column(million_row_profile, current)
     assert result.drifted and result.effect is not None and result.effect > 0.15
     assert "KS statistic" in result.reason and ">= floor 0.04" in result.reason
     (corrected,) = detectors.apply_correction([result])
@@ -98,7 +98,7 @@ def thousand_category_pair(seed: int) -> tuple[pd.Series, pd.Series]:
 def test_thousand_categories_with_ten_thousand_rows_and_no_drift_is_not_drift(method: str) -> None:
     reference, current = thousand_category_pair(21)
     profile = detectors.fit_profile(reference, "categorical")
-    result = detectors.test_column(profile, current, method=method)
+    result = detectors.compare_column(profile, current, method=method)
     configured = detectors.get_method(method).default_threshold
     assert result.status == "ok" and not result.drifted
     assert result.details["configured_threshold"] == configured
@@ -129,8 +129,8 @@ def test_histogram_noise_floor_false_alarm_rate_is_about_one_percent(distance: o
 def test_noise_floor_shrinks_with_sample_size_and_binds_only_for_small_windows() -> None:
     rng = np.random.default_rng(4)
     profile = detectors.fit_profile(pd.Series(rng.normal(0, 1, 20_000), name="x"), "numeric")
-    small = detectors.test_column(profile, pd.Series(rng.normal(0, 1, 50)), method="wasserstein")
-    large = detectors.test_column(
+    small = detectors.compare_column(profile, pd.Series(rng.normal(0, 1, 50)), method="wasserstein")
+    large = detectors.compare_column(
         profile, pd.Series(rng.normal(0, 1, 20_000)), method="wasserstein"
     )
     assert small.details["noise_floor"] > large.details["noise_floor"]
@@ -143,8 +143,8 @@ def test_noise_floor_shrinks_with_sample_size_and_binds_only_for_small_windows()
 def test_noise_floors_are_seeded() -> None:
     reference, current = thousand_category_pair(3)
     profile = detectors.fit_profile(reference, "categorical")
-    first = detectors.test_column(profile, current, method="psi")
-    assert detectors.test_column(profile, current, method="psi") == first
+    first = detectors.compare_column(profile, current, method="psi")
+    assert detectors.compare_column(profile, current, method="psi") == first
 
 
 # --- automatic choice ----------------------------------------------------------
@@ -183,9 +183,13 @@ def test_sparse_choice_prefers_jensenshannon_once_it_has_a_noise_floor() -> None
 def test_test_column_uses_the_choice() -> None:
     rng = np.random.default_rng(5)
     binary = detectors.fit_profile(pd.Series(rng.choice(["y", "n"], 200), name="b"), "categorical")
-    assert detectors.test_column(binary, pd.Series(rng.choice(["y", "n"], 100))).method == "fisher"
     assert (
-        detectors.test_column(binary, pd.Series(rng.choice(["y", "n"], 100)), method="chi2").method
+        detectors.compare_column(binary, pd.Series(rng.choice(["y", "n"], 100))).method == "fisher"
+    )
+    assert (
+        detectors.compare_column(
+            binary, pd.Series(rng.choice(["y", "n"], 100)), method="chi2"
+        ).method
         == "chi2"
     )
 

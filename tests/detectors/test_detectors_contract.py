@@ -37,7 +37,7 @@ def shifted_series(kind: detectors.ColumnKind, method: str = "") -> pd.Series:
 
 def run(method: str, kind: detectors.ColumnKind, current: pd.Series) -> detectors.ColumnResult:
     profile = detectors.fit_profile(reference_series(kind, method), kind)
-    return detectors.test_column(profile, current, method=method)
+    return detectors.compare_column(profile, current, method=method)
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
@@ -75,7 +75,7 @@ def test_inputs_are_not_mutated(method: str, kind: detectors.ColumnKind) -> None
         current = pd.Series(["a", None, "z", "b", "b"], dtype=object)
     reference_copy, current_copy = reference.copy(), current.copy()
     profile = detectors.fit_profile(reference, kind)
-    detectors.test_column(profile, current, method=method)
+    detectors.compare_column(profile, current, method=method)
     pd.testing.assert_series_equal(reference, reference_copy)
     pd.testing.assert_series_equal(current, current_copy)
 
@@ -152,13 +152,13 @@ def test_incompatible_kind_raises_naming_method_column_and_kind(method: str) -> 
     for kind in all_kinds - spec.kinds:
         profile = detectors.fit_profile(reference_series(kind), kind)
         with pytest.raises(ValueError, match=rf"{method}.*'feature'.*{kind}"):
-            detectors.test_column(profile, reference_series(kind), method=method)
+            detectors.compare_column(profile, reference_series(kind), method=method)
 
 
 def test_unknown_method_lists_known_names() -> None:
     profile = detectors.fit_profile(reference_series("numeric"), "numeric")
     with pytest.raises(detectors.UnknownMethodError, match=r"chi2, .*ks, .*psi, .*wasserstein"):
-        detectors.test_column(profile, reference_series("numeric"), method="kolmogorov")
+        detectors.compare_column(profile, reference_series("numeric"), method="kolmogorov")
     assert issubclass(detectors.UnknownMethodError, ValueError)
 
 
@@ -166,19 +166,21 @@ def test_defaults_by_kind() -> None:
     assert detectors.default_method("numeric") == "ks"
     assert detectors.default_method("categorical") == "chi2"
     categorical = detectors.fit_profile(reference_series("categorical"), "categorical")
-    assert detectors.test_column(categorical, shifted_series("categorical")).method == "chi2"
+    assert detectors.compare_column(categorical, shifted_series("categorical")).method == "chi2"
 
 
 @pytest.mark.parametrize("threshold", [0.0, -1.0, float("nan"), 1.5])
 def test_bad_threshold_raises(threshold: float) -> None:
     profile = detectors.fit_profile(reference_series("numeric"), "numeric")
     with pytest.raises(ValueError, match="threshold"):
-        detectors.test_column(profile, shifted_series("numeric"), threshold=threshold)
+        detectors.compare_column(profile, shifted_series("numeric"), threshold=threshold)
 
 
 def test_explicit_threshold_is_used() -> None:
     profile = detectors.fit_profile(reference_series("numeric"), "numeric")
-    result = detectors.test_column(profile, shifted_series("numeric"), method="psi", threshold=50)
+    result = detectors.compare_column(
+        profile, shifted_series("numeric"), method="psi", threshold=50
+    )
     assert result.threshold == 50 and not result.drifted
     assert result.reason.startswith("PSI ") and "< 50" in result.reason
 
@@ -186,21 +188,21 @@ def test_explicit_threshold_is_used() -> None:
 def test_constant_columns() -> None:
     profile = detectors.fit_profile(pd.Series([3.0] * 20, name="flag"), "numeric")
     same = pd.Series([3.0] * 10)
-    ks = detectors.test_column(profile, same, method="ks")
+    ks = detectors.compare_column(profile, same, method="ks")
     assert (ks.status, ks.statistic, ks.drifted) == ("constant", None, False)
-    wasserstein = detectors.test_column(profile, same, method="wasserstein")
+    wasserstein = detectors.compare_column(profile, same, method="wasserstein")
     assert (wasserstein.status, wasserstein.drifted) == ("constant", False)
     assert "one and the same value (3)" in wasserstein.reason
     # Values outside a constant reference fall into a tail bin, so PSI still sees them.
-    assert detectors.test_column(profile, pd.Series([1.0] * 10), method="psi").drifted
-    assert detectors.test_column(profile, pd.Series([5.0] * 10), method="psi").drifted
-    assert not detectors.test_column(profile, same, method="psi").drifted
+    assert detectors.compare_column(profile, pd.Series([1.0] * 10), method="psi").drifted
+    assert detectors.compare_column(profile, pd.Series([5.0] * 10), method="psi").drifted
+    assert not detectors.compare_column(profile, same, method="psi").drifted
 
 
 def test_unseen_and_vanished_categories_are_reported() -> None:
     profile = detectors.fit_profile(pd.Series(list("aabbcc"), name="c"), "categorical")
     for method in ("chi2", "psi"):
-        result = detectors.test_column(profile, pd.Series(list("aabbdd")), method=method)
+        result = detectors.compare_column(profile, pd.Series(list("aabbdd")), method=method)
         assert result.status == "ok"
         assert result.details["unseen_categories"] == ["d"]
         assert result.details["vanished_categories"] == ["c"]
@@ -210,14 +212,14 @@ def test_unseen_and_vanished_categories_are_reported() -> None:
 def test_integral_floats_and_integers_are_the_same_category() -> None:
     profile = detectors.fit_profile(pd.Series([1, 2, 2, 1], name="code"), "categorical")
     current = pd.Series([1.0, 2.0, np.nan, 2.0, 1.0])
-    result = detectors.test_column(profile, current, method="chi2")
+    result = detectors.compare_column(profile, current, method="chi2")
     assert result.details["unseen_categories"] == []
     assert result.statistic == 0.0 and not result.drifted
 
 
 def test_numeric_strings_are_parsed() -> None:
     profile = detectors.fit_profile(pd.Series([1.0, 2.0, 3.0], name="n"), "numeric")
-    result = detectors.test_column(profile, pd.Series(["1", "2", "3"]))
+    result = detectors.compare_column(profile, pd.Series(["1", "2", "3"]))
     assert result.status == "ok" and result.statistic == 0.0
 
 
@@ -257,11 +259,11 @@ def test_result_says_which_condition_held(method: str, kind: detectors.ColumnKin
 def test_effect_floor_override_and_bad_values() -> None:
     profile = detectors.fit_profile(reference_series("numeric"), "numeric")
     shifted = shifted_series("numeric")
-    strict = detectors.test_column(profile, shifted, method="ks", effect_floor=0.9)
+    strict = detectors.compare_column(profile, shifted, method="ks", effect_floor=0.9)
     assert (strict.effect_floor, strict.drifted) == (0.9, False)
     assert strict.reason.endswith("< floor 0.9: significant but too small to call drift")
-    assert detectors.test_column(profile, shifted, method="ks", effect_floor=0).drifted
+    assert detectors.compare_column(profile, shifted, method="ks", effect_floor=0).drifted
     with pytest.raises(ValueError, match="effect_floor"):
-        detectors.test_column(profile, shifted, method="ks", effect_floor=-0.1)
+        detectors.compare_column(profile, shifted, method="ks", effect_floor=-0.1)
     with pytest.raises(ValueError, match="'psi' is a distance"):
-        detectors.test_column(profile, shifted, method="psi", effect_floor=0.1)
+        detectors.compare_column(profile, shifted, method="psi", effect_floor=0.1)

@@ -25,7 +25,7 @@ def numeric_pair(seed: int, n_ref: int, n_cur: int, shift: float) -> tuple[pd.Se
 )
 def test_ks_matches_scipy(seed: int, n_ref: int, n_cur: int, shift: float) -> None:
     reference, current = numeric_pair(seed, n_ref, n_cur, shift)
-    result = detectors.test_column(detectors.fit_profile(reference, "numeric"), current)
+    result = detectors.compare_column(detectors.fit_profile(reference, "numeric"), current)
     expected = stats.ks_2samp(reference.to_numpy(), current.to_numpy())
     assert result.statistic == pytest.approx(expected.statistic, rel=REL)
     assert result.p_value == pytest.approx(expected.pvalue, rel=REL)
@@ -36,7 +36,7 @@ def test_ks_with_ties_matches_scipy() -> None:
     rng = np.random.default_rng(4)
     reference = pd.Series(rng.integers(0, 5, 400).astype(float), name="x")
     current = pd.Series(rng.integers(0, 6, 300).astype(float))
-    result = detectors.test_column(detectors.fit_profile(reference, "numeric"), current)
+    result = detectors.compare_column(detectors.fit_profile(reference, "numeric"), current)
     expected = stats.ks_2samp(reference.to_numpy(), current.to_numpy())
     assert result.statistic == pytest.approx(expected.statistic, rel=REL)
     assert result.p_value == pytest.approx(expected.pvalue, rel=REL)
@@ -47,7 +47,7 @@ def test_ks_on_subsampled_profile_matches_scipy_on_the_subsample() -> None:
     profile = detectors.fit_profile(reference, "numeric", max_sorted=1000, seed=3)
     assert profile.subsampled and profile.sorted_values is not None
     assert profile.sorted_values.size == 1000 and profile.n == 5000
-    result = detectors.test_column(profile, current, method="ks")
+    result = detectors.compare_column(profile, current, method="ks")
     expected = stats.ks_2samp(profile.sorted_values, current.to_numpy())
     assert result.p_value == pytest.approx(expected.pvalue, rel=REL)
     assert result.n_reference == 1000
@@ -58,7 +58,7 @@ def test_ks_on_subsampled_profile_matches_scipy_on_the_subsample() -> None:
 def test_wasserstein_matches_scipy(seed: int, shift: float) -> None:
     reference, current = numeric_pair(seed, 800, 600, shift)
     profile = detectors.fit_profile(reference, "numeric")
-    result = detectors.test_column(profile, current, method="wasserstein")
+    result = detectors.compare_column(profile, current, method="wasserstein")
     ref = reference.to_numpy()
     expected = stats.wasserstein_distance(ref, current.to_numpy()) / ref.std()
     assert result.statistic == pytest.approx(expected, rel=REL)
@@ -71,7 +71,7 @@ def test_chi2_matches_scipy_contingency(seed: int) -> None:
     reference = pd.Series(rng.choice(list("abcd"), p=[0.4, 0.3, 0.2, 0.1], size=900), name="c")
     # "d" vanishes and "e" is new in the current window.
     current = pd.Series(rng.choice(list("abce"), p=[0.35, 0.35, 0.2, 0.1], size=500))
-    result = detectors.test_column(detectors.fit_profile(reference, "categorical"), current)
+    result = detectors.compare_column(detectors.fit_profile(reference, "categorical"), current)
     categories = sorted(set(reference) | set(current))
     table = np.array(
         [
@@ -90,7 +90,7 @@ def test_chi2_matches_scipy_contingency(seed: int) -> None:
 
 def test_chi2_with_a_single_category_is_not_drift() -> None:
     profile = detectors.fit_profile(pd.Series(["x"] * 5, name="c"), "categorical")
-    result = detectors.test_column(profile, pd.Series(["x"] * 3))
+    result = detectors.compare_column(profile, pd.Series(["x"] * 3))
     # One and the same category on both sides: "constant", before chi2 runs.
     assert (result.status, result.statistic, result.p_value, result.drifted) == (
         "constant",

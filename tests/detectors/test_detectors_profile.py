@@ -52,8 +52,8 @@ def test_round_tripped_profile_tests_the_same(name: str) -> None:
         current = pd.Series(["x", "y", "z", "3"])
     for method, spec in detectors.METHODS.items():
         if profile.kind in spec.kinds:
-            original = detectors.test_column(profile, current, method=method)
-            assert detectors.test_column(restored, current, method=method) == original
+            original = detectors.compare_column(profile, current, method=method)
+            assert detectors.compare_column(restored, current, method=method) == original
 
 
 def test_numeric_profile_summary() -> None:
@@ -100,7 +100,7 @@ def test_discrete_numeric_reference_keeps_its_values_apart() -> None:
 
 def test_empty_reference_gives_insufficient_data() -> None:
     profile = PROFILES["empty-numeric"]()
-    result = detectors.test_column(profile, pd.Series([1.0, 2.0]))
+    result = detectors.compare_column(profile, pd.Series([1.0, 2.0]))
     assert (result.status, result.drifted, result.n_reference) == ("insufficient_data", False, 0)
 
 

@@ -75,7 +75,7 @@ def test_jensenshannon_matches_scipy_on_numeric_bins(seed: int, shift: float, sc
     # Reference counts recomputed from the raw reference: the profile stands in for it.
     reference_counts = bin_counts(profile.bin_edges, reference.to_numpy())
     current_counts = bin_counts(profile.bin_edges, current.to_numpy())
-    result = detectors.test_column(profile, current, method="jensenshannon")
+    result = detectors.compare_column(profile, current, method="jensenshannon")
     expected = distance.jensenshannon(reference_counts, current_counts, base=2)
     assert result.statistic == pytest.approx(expected, rel=REL)
     assert result.details["current_counts"] == current_counts.tolist()
@@ -175,8 +175,8 @@ def test_numeric_distance_uses_profile_bins_and_sees_the_tails(method: str) -> N
 @pytest.mark.parametrize("method", NUMERIC)
 def test_numeric_distance_on_a_constant_reference(method: str) -> None:
     profile = detectors.fit_profile(pd.Series([3.0] * 20, name="flag"), "numeric")
-    assert not detectors.test_column(profile, pd.Series([3.0] * 10), method=method).drifted
-    assert detectors.test_column(profile, pd.Series([5.0] * 10), method=method).drifted
+    assert not detectors.compare_column(profile, pd.Series([3.0] * 10), method=method).drifted
+    assert detectors.compare_column(profile, pd.Series([5.0] * 10), method=method).drifted
 
 
 def test_js_helper_never_goes_negative_or_nan_on_near_identical_histograms() -> None:

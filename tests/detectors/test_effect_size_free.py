@@ -121,7 +121,7 @@ def test_effect_does_not_depend_on_the_reference_size(
     }[shape]
     effects = {}
     for n, profile in references.items():
-        result = detectors.test_column(profile, current, method=method)
+        result = detectors.compare_column(profile, current, method=method)
         assert result.status == "ok" and result.effect is not None, result.reason
         effects[n] = result.effect
     largest = effects[REFERENCE_SIZES[-1]]
@@ -141,7 +141,7 @@ def test_binary_shift_is_drift_whatever_the_reference_size(
         else detectors.fit_profile(exact_shares(BINARY, (0.7, 0.3), n_reference), "categorical")
     )
     current = pd.Series(np.random.default_rng(4).choice(BINARY, p=[0.6, 0.4], size=1_000))
-    result = detectors.test_column(profile, current)
+    result = detectors.compare_column(profile, current)
     assert result.status == "ok"
     assert result.drifted, result.reason
     assert result.effect_floor == 0.1

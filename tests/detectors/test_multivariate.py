@@ -17,9 +17,9 @@ from scipy import stats
 import detectors
 from detectors.multivariate import (
     MultivariateProfile,
+    compare_mmd,
+    compare_pca_reconstruction,
     fit_multivariate,
-    test_mmd,
-    test_pca_reconstruction,
 )
 
 COLUMNS: list[tuple[str, detectors.ColumnKind]] = [
@@ -83,7 +83,7 @@ def direct_mmd2(
 def test_mmd_statistic_equals_the_direct_formula() -> None:
     profile = fit_multivariate(correlated(1, 12, 0.5), COLUMNS)
     current = correlated(2, 9, -0.5)
-    result = test_mmd(profile, current, n_permutations=50)
+    result = compare_mmd(profile, current, n_permutations=50)
     expected = direct_mmd2(profile.reference_rows, profile.encode(current), profile.bandwidth)
     assert result.statistic == pytest.approx(expected, rel=1e-12, abs=1e-15)
     assert result.details["effect"] == result.statistic
@@ -103,14 +103,14 @@ def test_bandwidth_is_the_median_distance_between_reference_rows() -> None:
 def test_p_value_is_a_permutation_count() -> None:
     profile = fit_multivariate(correlated(4, 40, 0.5), COLUMNS)
     n_permutations = 99
-    result = test_mmd(profile, correlated(5, 30, 0.5), n_permutations=n_permutations, seed=3)
+    result = compare_mmd(profile, correlated(5, 30, 0.5), n_permutations=n_permutations, seed=3)
     assert result.p_value is not None
     # alpha 0.05 with 99 permutations: 5 permutations' worth of resolution below alpha.
     assert result.details["p_value_method"] == "permutation"
     assert result.p_value == result.details["p_value_permutation"]
     count = result.p_value * (1 + n_permutations)
     assert count == pytest.approx(round(count)) and 1 <= round(count) <= 1 + n_permutations
-    again = test_mmd(profile, correlated(5, 30, 0.5), n_permutations=n_permutations, seed=3)
+    again = compare_mmd(profile, correlated(5, 30, 0.5), n_permutations=n_permutations, seed=3)
     assert again == result
 
 
@@ -122,7 +122,7 @@ def test_mmd_false_alarm_rate_is_calibrated() -> None:
     p_values = []
     for trial in range(trials):
         profile = fit_multivariate(correlated(1000 + trial, 20, 0.6), COLUMNS, seed=trial)
-        result = test_mmd(
+        result = compare_mmd(
             profile, correlated(5000 + trial, 20, 0.6), alpha=alpha, n_permutations=199, seed=trial
         )
         assert result.p_value is not None
@@ -158,50 +158,50 @@ def test_mmd_detects_a_correlation_flip_that_no_marginal_test_sees() -> None:
     for column in ("x", "y", "segment"):
         kind = dict(COLUMNS)[column]
         column_profile = detectors.fit_profile(reference[column], kind)
-        column_result = detectors.test_column(column_profile, current[column])
+        column_result = detectors.compare_column(column_profile, current[column])
         assert not column_result.drifted, column_result
     ks_x = stats.ks_2samp(reference["x"], current["x"])
     ks_y = stats.ks_2samp(reference["y"], current["y"])
     assert ks_x.pvalue > 0.05 and ks_y.pvalue > 0.05
-    result = test_mmd(fit_multivariate(reference, COLUMNS), current)
+    result = compare_mmd(fit_multivariate(reference, COLUMNS), current)
     assert result.drifted and result.p_value is not None and result.p_value < 0.01
 
 
 def test_same_data_is_not_drift() -> None:
     reference = correlated(12, 500, 0.7)
     profile = fit_multivariate(reference, COLUMNS)
-    assert not test_mmd(profile, reference).drifted
-    assert not test_mmd(profile, correlated(13, 400, 0.7)).drifted
-    assert not test_pca_reconstruction(profile, reference).drifted
-    assert not test_pca_reconstruction(profile, correlated(13, 400, 0.7)).drifted
+    assert not compare_mmd(profile, reference).drifted
+    assert not compare_mmd(profile, correlated(13, 400, 0.7)).drifted
+    assert not compare_pca_reconstruction(profile, reference).drifted
+    assert not compare_pca_reconstruction(profile, correlated(13, 400, 0.7)).drifted
 
 
 def test_mmd_detects_a_change_in_the_category_mix() -> None:
     profile = fit_multivariate(correlated(14, 500, 0.0), COLUMNS)
     current = correlated(15, 500, 0.0)
     current["segment"] = np.random.default_rng(16).choice(["a", "b", "c"], 500, p=[0.3, 0.3, 0.4])
-    assert test_mmd(profile, current).drifted
+    assert compare_mmd(profile, current).drifted
 
 
 def test_mmd_gamma_p_value_resolves_levels_the_permutations_cannot() -> None:
     profile = fit_multivariate(correlated(17, 400, 0.8), COLUMNS)
     flipped = with_marginals_of(correlated(18, 400, 0.8), correlated(19, 400, -0.8))
-    at_1e4 = test_mmd(profile, flipped, alpha=1e-4)
+    at_1e4 = compare_mmd(profile, flipped, alpha=1e-4)
     assert at_1e4.details["p_value_method"] == "gamma"
     assert at_1e4.p_value is not None
     assert at_1e4.p_value == at_1e4.details["p_value_gamma"] and at_1e4.p_value < 1e-4
     assert at_1e4.details["p_value_permutation"] == pytest.approx(1 / 501)
     assert at_1e4.drifted and "p-value" in at_1e4.reason and "floor" in at_1e4.reason
-    at_1e2 = test_mmd(profile, flipped, alpha=0.01)
+    at_1e2 = compare_mmd(profile, flipped, alpha=0.01)
     assert at_1e2.details["p_value_method"] == "permutation"
     assert at_1e2.p_value == pytest.approx(1 / 501)
     # 0.0099 * 501 < 5: the permutations resolve too little below that level.
-    assert test_mmd(profile, flipped, alpha=0.0099).details["p_value_method"] == "gamma"
+    assert compare_mmd(profile, flipped, alpha=0.0099).details["p_value_method"] == "gamma"
 
 
 def test_gamma_tail_follows_the_permutation_tail() -> None:
     # The null of one pooled sample, read off 4,000 permutations, against the shifted
-    # gamma fitted to the first 500 of them (what test_mmd uses): at the 1% and 0.25%
+    # gamma fitted to the first 500 of them (what compare_mmd uses): at the 1% and 0.25%
     # points of the permutation null the gamma p-value is within a factor of 2.5.
     from detectors.multivariate._kernel import permuted_mmd2, rbf_kernel
     from detectors.multivariate.mmd import _gamma_p_value
@@ -231,12 +231,12 @@ def test_mmd_effect_floor_keeps_a_negligible_change_from_drifting() -> None:
     for column in (f"n{i}" for i in range(5)):
         shifted[column] += 0.1 * reference[column].std()
         twice[column] += 0.2 * reference[column].std()
-    small = test_mmd(profile, shifted, alpha=1e-3, n_permutations=200)
+    small = compare_mmd(profile, shifted, alpha=1e-3, n_permutations=200)
     assert small.p_value is not None and small.p_value < 1e-3 and not small.drifted
     assert small.effect is not None and small.effect_floor == profile.mmd_effect_floor
     assert small.effect < small.effect_floor
     assert small.reason.endswith("significant but too small to call drift")
-    large = test_mmd(profile, twice, alpha=1e-4, n_permutations=200)
+    large = compare_mmd(profile, twice, alpha=1e-4, n_permutations=200)
     assert large.drifted and large.effect is not None and large.effect >= profile.mmd_effect_floor
 
 
@@ -259,8 +259,8 @@ def test_pca_false_alarm_rate_is_calibrated() -> None:
             for n_rows in (500, 1000):
                 current = stationary(1000 + 100 * reference_seed + 2 * window + n_rows, n_rows)
                 windows += 1
-                alarms_1e2 += test_pca_reconstruction(profile, current, level=0.01).drifted
-                alarms_1e3 += test_pca_reconstruction(profile, current, level=1e-3).drifted
+                alarms_1e2 += compare_pca_reconstruction(profile, current, level=0.01).drifted
+                alarms_1e3 += compare_pca_reconstruction(profile, current, level=1e-3).drifted
     assert windows == 200
     assert alarms_1e2 <= stats.binom.ppf(0.999, windows, 0.01), alarms_1e2
     assert alarms_1e3 <= 2, alarms_1e3
@@ -275,7 +275,7 @@ def test_mmd_false_alarm_rate_at_small_levels() -> None:
     for window in range(12):
         for n_rows in (500, 1000):
             current = stationary(2000 + 2 * window + n_rows, n_rows)
-            result = test_mmd(profile, current, alpha=0.01, seed=window)
+            result = compare_mmd(profile, current, alpha=0.01, seed=window)
             assert result.details["p_value_method"] == "permutation"
             windows += 1
             significant_1e2 += result.details["p_value_permutation"] < 0.01
@@ -293,7 +293,7 @@ def test_gamma_p_value_is_calibrated_on_many_small_windows() -> None:
         if window % 20 == 0:
             profile = fit_multivariate(stationary(300 + window, 300), STATIONARY_COLUMNS)
         current = stationary(3000 + window, 100)
-        result = test_mmd(profile, current, alpha=1e-3, n_permutations=200, seed=window)
+        result = compare_mmd(profile, current, alpha=1e-3, n_permutations=200, seed=window)
         assert result.details["p_value_method"] == "gamma"
         p_values.append(result.details["p_value_gamma"])
     below = np.array(p_values)
@@ -304,7 +304,7 @@ def test_gamma_p_value_is_calibrated_on_many_small_windows() -> None:
 def test_pca_catches_drift_that_lowers_the_reconstruction_error() -> None:
     profile = fit_multivariate(stationary(400, 5000), STATIONARY_COLUMNS)
     quieter = stationary(401, 500, noise=0.3)  # rows nearer the two-factor subspace
-    result = test_pca_reconstruction(profile, quieter, level=1e-4)
+    result = compare_pca_reconstruction(profile, quieter, level=1e-4)
     assert result.drifted and result.details["side"] == "lower"
     assert result.threshold == result.details["lower_bound"]
     assert result.details["bound_method"] == "normal"
@@ -313,16 +313,16 @@ def test_pca_catches_drift_that_lowers_the_reconstruction_error() -> None:
         " < lower bound " in result.reason and "(two-sided, level 0.0001; upper " in result.reason
     )
     one_tier = stationary(402, 500).assign(tier="a")  # a category column collapses
-    collapsed = test_pca_reconstruction(profile, one_tier, level=1e-4)
+    collapsed = compare_pca_reconstruction(profile, one_tier, level=1e-4)
     assert collapsed.drifted and collapsed.details["side"] == "lower"
-    assert not test_pca_reconstruction(profile, stationary(403, 500), level=1e-4).drifted
+    assert not compare_pca_reconstruction(profile, stationary(403, 500), level=1e-4).drifted
 
 
 def test_mmd_catches_a_correlation_flip_at_a_budget_level() -> None:
     profile = fit_multivariate(stationary(500, 5000), STATIONARY_COLUMNS)
     flipped = stationary(501, 1000)
     flipped["n3"] = -flipped["n3"]  # symmetric marginal; its correlations change sign
-    result = test_mmd(profile, flipped, alpha=1e-4)
+    result = compare_mmd(profile, flipped, alpha=1e-4)
     assert result.drifted and result.details["p_value_method"] == "gamma"
     assert result.p_value is not None and result.p_value < 1e-4
     assert result.effect is not None and result.effect >= profile.mmd_effect_floor
@@ -333,21 +333,21 @@ def test_mmd_catches_a_correlation_flip_at_a_budget_level() -> None:
 
 def test_pca_reconstruction_detects_a_correlation_break() -> None:
     profile = fit_multivariate(correlated(20, 1000, 0.9), COLUMNS)
-    result = test_pca_reconstruction(profile, correlated(21, 300, 0.0))
+    result = compare_pca_reconstruction(profile, correlated(21, 300, 0.0))
     assert result.drifted and result.status == "ok"
     assert result.statistic is not None and result.statistic > result.threshold
     assert result.details["side"] == "upper"
     assert result.threshold == result.details["upper_bound"]
     assert (result.column, result.method, result.p_value) == ("*", "pca_reconstruction", None)
     assert result.details["effect"] > 1.5
-    unchanged = test_pca_reconstruction(profile, correlated(22, 300, 0.9))
+    unchanged = compare_pca_reconstruction(profile, correlated(22, 300, 0.9))
     assert not unchanged.drifted and unchanged.details["effect"] < 1.2
 
 
 def test_pca_bounds_are_two_sided_and_named_in_the_result() -> None:
     profile = fit_multivariate(correlated(23, 300, 0.9), COLUMNS)
     current = correlated(24, 100, 0.9)
-    result = test_pca_reconstruction(profile, current, level=1e-4)
+    result = compare_pca_reconstruction(profile, current, level=1e-4)
     bounds = profile.reconstruction_bounds(100, 1e-4)
     assert (result.details["lower_bound"], result.details["upper_bound"]) == (
         bounds.lower,
@@ -358,7 +358,7 @@ def test_pca_bounds_are_two_sided_and_named_in_the_result() -> None:
     assert result.threshold in (bounds.lower, bounds.upper)
     assert result.reason.startswith("mean reconstruction error ")
     assert "within bounds" in result.reason and "two-sided, level 0.0001" in result.reason
-    assert test_pca_reconstruction(profile, current).details["bound_method"] == "bootstrap"
+    assert compare_pca_reconstruction(profile, current).details["bound_method"] == "bootstrap"
 
 
 def test_pca_bounds_widen_as_the_level_falls_and_narrow_with_the_window() -> None:
@@ -399,11 +399,11 @@ def test_exact_linear_structure_is_not_rounding_noise() -> None:
     x = rng.normal(size=100)
     same = pd.DataFrame({"x": x, "y": 2 * x, "segment": rng.choice(["a", "b"], 100)})
     for level in (0.01, 1e-5):
-        unchanged = test_pca_reconstruction(profile, same, level=level)
+        unchanged = compare_pca_reconstruction(profile, same, level=level)
         assert not unchanged.drifted  # in particular not "below" a rounding-noise bound
         assert unchanged.details["lower_bound"] == 0.0
     broken = same.assign(y=-2 * same["x"])
-    assert test_pca_reconstruction(profile, broken).drifted
+    assert compare_pca_reconstruction(profile, broken).drifted
 
 
 # --- Profiles ---------------------------------------------------------------------------
@@ -417,10 +417,10 @@ def test_profile_round_trip_is_exact_and_tests_identically() -> None:
     assert restored == profile
     assert restored.to_dict() == profile.to_dict()
     current = correlated(31, 300, 0.2)
-    assert test_mmd(restored, current).to_dict() == test_mmd(profile, current).to_dict()
+    assert compare_mmd(restored, current).to_dict() == compare_mmd(profile, current).to_dict()
     assert (
-        test_pca_reconstruction(restored, current).to_dict()
-        == test_pca_reconstruction(profile, current).to_dict()
+        compare_pca_reconstruction(restored, current).to_dict()
+        == compare_pca_reconstruction(profile, current).to_dict()
     )
 
 
@@ -468,7 +468,7 @@ def test_a_format_1_profile_still_loads() -> None:
     assert restored == profile
     assert restored.mmd_effect_floor == profile.mmd_effect_floor
     current = correlated(36, 200, -0.5)
-    assert test_mmd(restored, current).to_dict() == test_mmd(profile, current).to_dict()
+    assert compare_mmd(restored, current).to_dict() == compare_mmd(profile, current).to_dict()
 
 
 def test_from_dict_rejects_unknown_layouts() -> None:
@@ -505,7 +505,7 @@ def profile() -> MultivariateProfile:
     return fit_multivariate(correlated(40, 300, 0.7), COLUMNS)
 
 
-@pytest.mark.parametrize("test", [test_mmd, test_pca_reconstruction])
+@pytest.mark.parametrize("test", [compare_mmd, compare_pca_reconstruction])
 def test_missing_columns_raise_naming_them(profile: MultivariateProfile, test: object) -> None:
     current = correlated(41, 50, 0.7).drop(columns=["y", "segment"])
     with pytest.raises(ValueError, match=r"\['y', 'segment'\]"):
@@ -520,7 +520,7 @@ def test_missing_columns_raise_naming_them(profile: MultivariateProfile, test: o
         (correlated(42, 20, 0.7).assign(x=["1.5", "oops"] * 10), "invalid_values"),
     ],
 )
-@pytest.mark.parametrize("test", [test_mmd, test_pca_reconstruction])
+@pytest.mark.parametrize("test", [compare_mmd, compare_pca_reconstruction])
 def test_bad_current_data_is_a_status(
     profile: MultivariateProfile, current: pd.DataFrame, status: str, test: object
 ) -> None:
@@ -537,8 +537,8 @@ def test_bad_current_data_is_a_status(
 
 def test_one_row_is_too_few_for_mmd_but_not_for_pca(profile: MultivariateProfile) -> None:
     one_row = correlated(43, 1, 0.7)
-    assert test_mmd(profile, one_row).status == "insufficient_data"
-    assert test_pca_reconstruction(profile, one_row).status == "ok"
+    assert compare_mmd(profile, one_row).status == "insufficient_data"
+    assert compare_pca_reconstruction(profile, one_row).status == "ok"
 
 
 def test_infinities_unseen_categories_and_missing_values_are_counted(
@@ -548,7 +548,7 @@ def test_infinities_unseen_categories_and_missing_values_are_counted(
     current.loc[:4, "x"] = np.inf
     current.loc[5:9, "y"] = np.nan
     current.loc[10:12, "segment"] = "never-seen"
-    for result in (test_mmd(profile, current), test_pca_reconstruction(profile, current)):
+    for result in (compare_mmd(profile, current), compare_pca_reconstruction(profile, current)):
         assert result.status == "ok"
         assert result.details["n_infinite_current"] == {"x": 5}
         assert result.details["n_missing_current"] == {"x": 0, "y": 5, "segment": 0}
@@ -557,12 +557,12 @@ def test_infinities_unseen_categories_and_missing_values_are_counted(
 def test_current_is_subsampled_to_max_rows(profile: MultivariateProfile) -> None:
     current = correlated(45, 900, 0.7)
     for result in (
-        test_mmd(profile, current, max_rows=200, n_permutations=20),
-        test_pca_reconstruction(profile, current, max_rows=200),
+        compare_mmd(profile, current, max_rows=200, n_permutations=20),
+        compare_pca_reconstruction(profile, current, max_rows=200),
     ):
         assert result.n_current == 200
         assert result.details["current_subsampled"] and result.details["n_rows_current"] == 900
-    assert test_mmd(profile, current, max_rows=200, n_permutations=20).n_reference == 200
+    assert compare_mmd(profile, current, max_rows=200, n_permutations=20).n_reference == 200
 
 
 def test_inputs_are_not_mutated() -> None:
@@ -574,8 +574,8 @@ def test_inputs_are_not_mutated() -> None:
     reference_copy, current_copy = reference.copy(deep=True), current.copy(deep=True)
     profile = fit_multivariate(reference, COLUMNS)
     stored = profile.to_dict()
-    test_mmd(profile, current, n_permutations=20)
-    test_pca_reconstruction(profile, current)
+    compare_mmd(profile, current, n_permutations=20)
+    compare_pca_reconstruction(profile, current)
     pd.testing.assert_frame_equal(reference, reference_copy)
     pd.testing.assert_frame_equal(current, current_copy)
     assert profile.to_dict() == stored
@@ -594,13 +594,13 @@ def test_bad_mmd_parameters_raise(
     profile: MultivariateProfile, arguments: dict[str, float], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        test_mmd(profile, correlated(48, 10, 0.7), **arguments)  # type: ignore[arg-type]
+        compare_mmd(profile, correlated(48, 10, 0.7), **arguments)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("level", [0.0, 1.0, -0.1, math.nan])
 def test_bad_pca_level_raises(profile: MultivariateProfile, level: float) -> None:
     with pytest.raises(ValueError, match="level"):
-        test_pca_reconstruction(profile, correlated(49, 10, 0.7), level=level)
+        compare_pca_reconstruction(profile, correlated(49, 10, 0.7), level=level)
 
 
 # --- Docstring examples -----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Noise floors at a given false-alarm level (``test_column(noise_level=...)``).
+"""Noise floors at a given false-alarm level (``compare_column(noise_level=...)``).
 
 At 0.01 (the default) a floor is the empirical 99th percentile of its
 no-drift draws, as it always was; below 0.01 the tail is extrapolated
@@ -142,14 +142,14 @@ def test_floor_rises_as_the_level_falls_and_the_reason_names_it(method: str) -> 
     profile = detectors.fit_profile(reference, kind)
     floors = []
     for level in (None, 0.01, 1e-3, 1e-5):
-        result = detectors.test_column(profile, current, method=method, noise_level=level)
+        result = detectors.compare_column(profile, current, method=method, noise_level=level)
         assert result.status == "ok" and not result.drifted
         floors.append(result.details["noise_floor"])
         if level is not None:
             assert result.details["noise_level"] == level
     assert floors[0] == floors[1]
     assert floors[1] <= floors[2] <= floors[3]
-    strict = detectors.test_column(profile, current, method=method, noise_level=1e-5)
+    strict = detectors.compare_column(profile, current, method=method, noise_level=1e-5)
     if floors[3] > strict.details["configured_threshold"]:
         assert "is the 99.999th percentile of" in strict.reason
 
@@ -159,4 +159,6 @@ def test_percentile_labels_and_bad_levels() -> None:
     profile = detectors.fit_profile(pd.Series(list("aabbc") * 10, name="c"), "categorical")
     for level in (0.0, 1.0, -0.1, float("nan")):
         with pytest.raises(ValueError, match="noise_level"):
-            detectors.test_column(profile, pd.Series(list("abc")), method="psi", noise_level=level)
+            detectors.compare_column(
+                profile, pd.Series(list("abc")), method="psi", noise_level=level
+            )

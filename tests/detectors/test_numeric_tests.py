@@ -78,7 +78,7 @@ def run(
     method: str, reference: FloatArray, current: FloatArray, **fit: int
 ) -> tuple[detectors.ColumnResult, detectors.ColumnProfile]:
     profile = detectors.fit_profile(pd.Series(reference, name="x"), "numeric", **fit)
-    return detectors.test_column(profile, pd.Series(current), method=method), profile
+    return detectors.compare_column(profile, pd.Series(current), method=method), profile
 
 
 def assert_close(actual: float | None, expected: float) -> None:
@@ -312,7 +312,7 @@ def test_stored_profile_tests_like_the_fitted_one(method: str) -> None:
     profile = detectors.fit_profile(pd.Series(rng.normal(0, 1, 900), name="x"), "numeric")
     stored = detectors.ColumnProfile.from_dict(json.loads(json.dumps(profile.to_dict())))
     current = pd.Series(rng.normal(0.1, 1, 500))
-    assert detectors.test_column(stored, current, method=method) == detectors.test_column(
+    assert detectors.compare_column(stored, current, method=method) == detectors.compare_column(
         profile, current, method=method
     )
 
@@ -391,17 +391,17 @@ def test_constant_columns() -> None:
 
     # One and the same value on both sides: status "constant" before any method runs.
     for method in ("anderson", "welch", "energy", "mannwhitney", "cvm", "ks"):
-        result = detectors.test_column(profile, same, method=method)
+        result = detectors.compare_column(profile, same, method=method)
         assert (result.status, result.drifted) == ("constant", False)
     # A constant reference with another value in the window is a real change.
     for method in ("anderson", "mannwhitney", "cvm", "ks"):
-        assert detectors.test_column(profile, other, method=method).drifted
+        assert detectors.compare_column(profile, other, method=method).drifted
 
-    welch = detectors.test_column(profile, other, method="welch")
+    welch = detectors.compare_column(profile, other, method="welch")
     assert (welch.status, welch.drifted, welch.p_value) == ("ok", True, 0.0)
     assert "both sides are constant but differ" in welch.reason
 
-    energy = detectors.test_column(profile, other, method="energy")
+    energy = detectors.compare_column(profile, other, method="energy")
     assert (energy.status, energy.drifted) == ("ok", True)
     # sqrt(2) * sqrt(integral of (F - G)^2) = sqrt(2) * sqrt(5 - 3); the half-and-half
     # mixture of 3s and 5s has std 1, the scale when the reference is constant.
@@ -412,7 +412,7 @@ def test_constant_columns() -> None:
 
 def test_welch_needs_two_values_on_each_side() -> None:
     profile = detectors.fit_profile(pd.Series([1.0, 2.0, 3.0], name="x"), "numeric")
-    result = detectors.test_column(profile, pd.Series([2.0]), method="welch")
+    result = detectors.compare_column(profile, pd.Series([2.0]), method="welch")
     assert (result.status, result.drifted) == ("insufficient_data", False)
 
 
