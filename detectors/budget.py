@@ -14,7 +14,7 @@ therefore of alert episodes, is at most the budget (by linearity of
 expectation, however the runs are correlated). The run's tests share it by
 the union bound: the single-window tests get ``window_share`` of it, and
 each pooled-window scale of the sequential tests (``detectors.sequential``)
-an equal part of the rest. Inside one family, ``split_level`` shares a level
+an equal part of the rest. Inside one family, ``corrected_level`` shares a level
 between the p-value tests (corrected together with Benjamini–Hochberg,
 whose family-wise error under the global null equals its FDR level) and the
 distances and multivariate tests (a Bonferroni share each).
@@ -73,14 +73,6 @@ class RunLevels:
     window: float
     pooled: Mapping[int, float] = field(default_factory=dict)
 
-    def describe(self) -> str:
-        """One phrase for reasons and logs."""
-        text = f"run level {self.total:.3g} (single window {self.window:.3g}"
-        if self.pooled:
-            scales = ", ".join(f"{scale} runs {level:.3g}" for scale, level in self.pooled.items())
-            text += f"; pooled {scales}"
-        return text + ")"
-
 
 def run_levels(
     budget: FalseAlarmBudget,
@@ -101,25 +93,16 @@ def run_levels(
     )
 
 
-@dataclass(frozen=True)
-class LevelSplit:
-    """A family's level shared out: BH level of the p-value tests, and one distance's level."""
+def corrected_level(level: float, *, n_p_value: int, n_tests: int) -> float:
+    """The BH level of the ``n_p_value`` p-value tests among ``n_tests`` that share ``level``.
 
-    corrected: float
-    each_uncorrected: float
+    They get ``level * n_p_value / n_tests`` and every other test (a
+    distance, a multivariate test) ``level / n_tests``: by the union bound
+    the family errs with probability at most ``level`` when nothing changed.
 
-
-def split_level(level: float, *, n_p_value: int, n_other: int) -> LevelSplit:
-    """Share ``level`` between ``n_p_value`` BH-corrected tests and ``n_other`` single tests.
-
-    The p-value tests get ``level * n_p_value / n`` as their BH level and
-    every other test ``level / n``: by the union bound the family errs with
-    probability at most ``level`` when nothing changed.
-
-    >>> split_level(0.01, n_p_value=3, n_other=1)
-    LevelSplit(corrected=0.0075, each_uncorrected=0.0025)
+    >>> corrected_level(0.01, n_p_value=3, n_tests=4)
+    0.0075
     """
-    n = n_p_value + n_other
     if n_p_value == 0:  # nothing to correct; the BH level is never used
-        return LevelSplit(corrected=level, each_uncorrected=level / max(n, 1))
-    return LevelSplit(corrected=level * n_p_value / n, each_uncorrected=level / n)
+        return level
+    return level * n_p_value / n_tests

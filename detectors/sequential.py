@@ -80,12 +80,6 @@ class WindowSketch:
     category_counts: Mapping[str, int] | None = None
     """Categorical: counts per category."""
 
-    @property
-    def n(self) -> int:
-        if self.counts is not None:
-            return int(self.counts.sum())
-        return sum((self.category_counts or {}).values())
-
     def to_dict(self) -> dict[str, Any]:
         if self.counts is not None:
             return {"counts": [int(c) for c in self.counts]}

@@ -21,10 +21,9 @@ from detectors import (
     compare_performance,
 )
 from detectors import decide as decide_dataset
-from detectors.budget import RunLevels, split_level
+from detectors.budget import RunLevels, corrected_level
 from monitor.columns import require_columns
 from monitor.config import MonitorSettings
-from monitor.levels import monitor_levels
 from monitor.profiles import ReferenceProfile
 
 MULTIVARIATE_COLUMN = "*"
@@ -35,16 +34,15 @@ def evaluate(
     monitor: MonitorSettings,
     profile: ReferenceProfile,
     current: pd.DataFrame,
-    levels: RunLevels | None = None,
+    levels: RunLevels,
 ) -> list[ColumnResult]:
     """Per-column drift (corrected across columns), then performance when labels are present.
 
-    ``levels`` (default: the monitor's, see ``monitor.levels``) is shared out
-    between the columns and the multivariate test by ``split_level``: the
+    ``levels`` (the monitor's, see ``monitor.levels``) is shared out
+    between the columns and the multivariate test by ``corrected_level``: the
     p-value tests are corrected together at their share, and each distance
     and the multivariate test is held to a Bonferroni share.
     """
-    levels = monitor_levels(monitor) if levels is None else levels
     if len(current):
         require_columns(current, [column.name for column in monitor.columns], "current window")
     multivariate = profile.multivariate is not None and len(current) > 0
@@ -63,8 +61,8 @@ def evaluate(
     ]
     thresholds = monitor.thresholds
     n_p_value = sum(r.p_value is not None for r in drift)
-    split = split_level(levels.window, n_p_value=n_p_value, n_other=n_tests - n_p_value)
-    results = apply_correction(drift, alpha=split.corrected, correction=thresholds.correction)
+    alpha = corrected_level(levels.window, n_p_value=n_p_value, n_tests=n_tests)
+    results = apply_correction(drift, alpha=alpha, correction=thresholds.correction)
     if profile.multivariate is not None and multivariate:
         names = [column.name for column in monitor.columns]
         if thresholds.multivariate == "mmd":

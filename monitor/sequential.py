@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from detectors import ColumnProfile, ColumnResult, apply_correction
-from detectors.budget import RunLevels, split_level
+from detectors.budget import RunLevels, corrected_level
 from detectors.sequential import WindowSketch, pooled_test, sketch_window
 from monitor.config import MonitorSettings
 from monitor.sources.base import Window
@@ -154,7 +154,5 @@ def _corrected(
 ) -> list[ColumnResult]:
     """Share one scale's level between its columns as the single-window tests do."""
     n_p_value = sum(r.p_value is not None for r in results)
-    split = split_level(level, n_p_value=n_p_value, n_other=len(results) - n_p_value)
-    return apply_correction(
-        results, alpha=split.corrected, correction=monitor.thresholds.correction
-    )
+    alpha = corrected_level(level, n_p_value=n_p_value, n_tests=len(results))
+    return apply_correction(results, alpha=alpha, correction=monitor.thresholds.correction)

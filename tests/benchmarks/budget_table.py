@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from detectors import apply_correction, compare_column, fit_profile
-from detectors.budget import FalseAlarmBudget, run_levels, split_level
+from detectors.budget import FalseAlarmBudget, corrected_level, run_levels
 
 SCHEDULES = {"every 5m": 5 / 60, "hourly": 1.0, "daily": 24.0}
 WINDOW_ROWS = (300, 1_000, 10_000, 100_000)
@@ -27,7 +27,7 @@ SHIFTS = np.round(np.arange(0.02, 1.01, 0.01), 2)
 
 def caught(profile: object, rows: int, shift: float, level: float, seed: int) -> float:
     rng = np.random.default_rng(seed)
-    split = split_level(level, n_p_value=COLUMNS, n_other=0)
+    alpha = corrected_level(level, n_p_value=COLUMNS, n_tests=COLUMNS)
     hits = 0
     for _ in range(TRIALS):
         shifted = compare_column(profile, pd.Series(rng.normal(shift, 1, rows)))  # type: ignore[arg-type]
@@ -36,7 +36,7 @@ def caught(profile: object, rows: int, shift: float, level: float, seed: int) ->
             compare_column(profile, pd.Series(rng.normal(0, 1, 50)))  # type: ignore[arg-type]
             for _ in range(COLUMNS - 1)
         ]
-        corrected = apply_correction([shifted, *others], alpha=split.corrected)
+        corrected = apply_correction([shifted, *others], alpha=alpha)
         hits += corrected[0].drifted
     return hits / TRIALS
 
