@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 from pydantic import (
     Field,
@@ -32,7 +32,13 @@ from monitor.notifiers.spec import ReceiverModel
 from monitor.references import SPECS as REFERENCE_SPECS
 from monitor.references import ReferenceSettingsModel, get_reference_spec
 from monitor.secrets import SecretError, resolve_secret
-from monitor.settings_base import ConfigError, SettingsModel, as_duration, exactly_one
+from monitor.settings_base import (
+    ConfigError,
+    SettingsModel,
+    as_duration,
+    exactly_one,
+    tagged_union,
+)
 from monitor.sources import SPECS as SOURCE_SPECS
 from monitor.sources import SourceSettingsModel, get_source_spec
 
@@ -155,12 +161,7 @@ if TYPE_CHECKING:
     # What code may rely on of any source's settings; narrow with isinstance for more.
     SourceSettings: TypeAlias = SourceSettingsModel
 else:
-    # Every source in monitor.sources.SPECS, in its order (pydantic lists the
-    # known tags in that order when a type is unknown).
-    SourceSettings = Annotated[
-        Union[tuple(spec.settings for spec in SOURCE_SPECS)],  # noqa: UP007 (a run-time union)
-        Field(discriminator="type"),
-    ]
+    SourceSettings = tagged_union(spec.settings for spec in SOURCE_SPECS)
 
 
 # --- references --------------------------------------------------------------
@@ -170,12 +171,7 @@ if TYPE_CHECKING:
     # What code may rely on of any reference's settings; narrow with isinstance for more.
     ReferenceSettings: TypeAlias = ReferenceSettingsModel
 else:
-    # Every kind in monitor.references.SPECS, in its order (pydantic lists the
-    # known tags in that order when a type is unknown).
-    ReferenceSettings = Annotated[
-        Union[tuple(spec.settings for spec in REFERENCE_SPECS)],  # noqa: UP007 (a run-time union)
-        Field(discriminator="type"),
-    ]
+    ReferenceSettings = tagged_union(spec.settings for spec in REFERENCE_SPECS)
 
 
 # --- monitors ----------------------------------------------------------------
@@ -370,12 +366,7 @@ if TYPE_CHECKING:
     # What code may rely on of any receiver's settings; narrow with isinstance for more.
     ReceiverSettings: TypeAlias = ReceiverModel
 else:
-    # Every kind in monitor.notifiers.registry.SPECS, in its order (pydantic lists
-    # the known tags in that order when a type is unknown).
-    ReceiverSettings = Annotated[
-        Union[tuple(spec.settings for spec in SPECS)],  # noqa: UP007 (a run-time union)
-        Field(discriminator="type"),
-    ]
+    ReceiverSettings = tagged_union(spec.settings for spec in SPECS)
 
 
 class Settings(SettingsModel):

@@ -6,8 +6,9 @@ sources) can define their own settings without importing the whole config.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any, get_args
+from typing import Annotated, Any, TypeVar, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -95,3 +96,32 @@ def env_references(settings: BaseModel) -> tuple[tuple[str, str], ...]:
         for key, value in settings
         if key.endswith("_env") and isinstance(value, str) and value
     )
+
+
+SpecT = TypeVar("SpecT")
+
+
+def tagged_union(settings: Iterable[type[BaseModel]]) -> Any:
+    """The pydantic union of a plug-in family's settings, told apart by their ``type`` tag.
+
+    Built at run time from a registry, in its order: pydantic lists the known
+    tags in that order when a config names an unknown one.
+    """
+    return Annotated[Union[tuple(settings)], Field(discriminator="type")]  # noqa: UP007
+
+
+def lookup_spec(
+    registry: Mapping[str, SpecT], name: str, family: str, error: type[Exception]
+) -> SpecT:
+    """The spec registered under ``name``, or ``error`` naming the family's known types.
+
+    >>> lookup_spec({"sql": 1}, "kafka", "source", ValueError)
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown source type 'kafka'; known source types: sql
+    """
+    try:
+        return registry[name]
+    except KeyError:
+        known = ", ".join(sorted(registry))
+        raise error(f"unknown {family} type {name!r}; known {family} types: {known}") from None

@@ -29,6 +29,7 @@ from monitor.references.file import FileReferenceSettings
 from monitor.references.spec import ReferenceSettingsModel, ReferenceSpec
 from monitor.references.sql import SqlReferenceSettings
 from monitor.references.window import WindowReferenceSettings
+from monitor.settings_base import lookup_spec
 from monitor.sources.base import Source
 
 if TYPE_CHECKING:
@@ -59,13 +60,7 @@ def get_reference_spec(reference_type: str) -> ReferenceSpec:
     ...
     monitor.references.UnknownReferenceError: unknown reference type 's3'; ...: file, sql, window
     """
-    try:
-        return REFERENCES[reference_type]
-    except KeyError:
-        known = ", ".join(sorted(REFERENCES))
-        raise UnknownReferenceError(
-            f"unknown reference type {reference_type!r}; known reference types: {known}"
-        ) from None
+    return lookup_spec(REFERENCES, reference_type, "reference", UnknownReferenceError)
 
 
 def load_reference(monitor: MonitorSettings, source: Source, seed: int = 0) -> pd.DataFrame:

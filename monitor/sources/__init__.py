@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from monitor.settings_base import lookup_spec
 from monitor.sources import demo, file, sql
 from monitor.sources.base import Source, SourceError, Window
 from monitor.sources.demo import DemoSource, DemoSourceSettings
@@ -43,13 +44,7 @@ def get_source_spec(source_type: str) -> SourceSpec:
     ...
     monitor.sources.UnknownSourceError: unknown source type 'kafka'; known source types: demo, ...
     """
-    try:
-        return SOURCES[source_type]
-    except KeyError:
-        known = ", ".join(sorted(SOURCES))
-        raise UnknownSourceError(
-            f"unknown source type {source_type!r}; known source types: {known}"
-        ) from None
+    return lookup_spec(SOURCES, source_type, "source", UnknownSourceError)
 
 
 def build_source(settings: SourceSettingsModel) -> Source:
