@@ -8,10 +8,8 @@ variable that is read only when the secret is used.
 
 from __future__ import annotations
 
-import re
 import tomllib
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
@@ -25,12 +23,12 @@ from pydantic import (
 from detectors import METHODS
 from detectors.budget import FalseAlarmBudget
 from monitor.alerts.rules import RuleSettings
-from monitor.cron import cron_trigger
-from monitor.durations import parse_duration
+from monitor.durations import parse_false_alarms
 from monitor.notifiers.registry import SINK_TYPES, SPECS
 from monitor.notifiers.spec import ReceiverModel
 from monitor.references import SPECS as REFERENCE_SPECS
 from monitor.references import ReferenceSettingsModel, get_reference_spec
+from monitor.schedule import Schedule, parse_schedule
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import (
     ConfigError,
@@ -41,40 +39,6 @@ from monitor.settings_base import (
 )
 from monitor.sources import SPECS as SOURCE_SPECS
 from monitor.sources import SourceSettingsModel, get_source_spec
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """When a monitor fires: a fixed interval or a cron expression (UTC)."""
-
-    every: timedelta | None = None
-    cron: str | None = None
-
-    def period(self) -> timedelta:
-        """The typical time between two fires (for cron: the first gap after a fixed date)."""
-        if self.every is not None:
-            return self.every
-        assert self.cron is not None
-        trigger = cron_trigger(self.cron)
-        origin = datetime(2026, 1, 5, tzinfo=UTC)
-        first = trigger.get_next_fire_time(None, origin)
-        second = trigger.get_next_fire_time(first, first + timedelta(microseconds=1))
-        return second - first if first and second else timedelta(days=1)
-
-
-def parse_schedule(text: str) -> Schedule:
-    expected = 'expected a cron expression or "every 5m"'
-    stripped = text.strip()
-    if stripped.startswith("every "):
-        try:
-            return Schedule(every=parse_duration(stripped.removeprefix("every ")))
-        except ValueError:
-            raise ValueError(f'{expected}, got "{text}"') from None
-    try:
-        cron_trigger(stripped)
-    except ValueError:
-        raise ValueError(f'{expected}, got "{text}"') from None
-    return Schedule(cron=stripped)
 
 
 class StoreSettings(SettingsModel):
@@ -212,28 +176,6 @@ class PerformanceSettings(SettingsModel):
 
 
 DEFAULT_FALSE_ALARMS = "1/30d"
-
-_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\S+)\s*$")
-
-
-def parse_false_alarms(text: str) -> FalseAlarmBudget:
-    """Parse a false-alarm budget such as "1/30d" (alarms per duration).
-
-    >>> parse_false_alarms("1/30d")
-    FalseAlarmBudget(alarms=1.0, horizon_hours=720.0)
-    """
-    expected = 'expected alarms per duration such as "1/30d" or "2/7d"'
-    match = _BUDGET.match(text)
-    if match is None:
-        raise ValueError(f'{expected}, got "{text}"')
-    try:
-        horizon = parse_duration(match.group(2))
-    except ValueError:
-        raise ValueError(f'{expected}, got "{text}"') from None
-    alarms = float(match.group(1))
-    if alarms <= 0:
-        raise ValueError(f'{expected} with more than 0 alarms, got "{text}"')
-    return FalseAlarmBudget(alarms=alarms, horizon_hours=horizon.total_seconds() / 3600)
 
 
 class ThresholdSettings(SettingsModel):

@@ -1,9 +1,11 @@
-"""Human-written durations ("30s", "5m", "2h", "1d") as used throughout the config."""
+"""Human-written durations ("30s", "5m", "2h", "1d") and rates ("1/30d"), as config takes them."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+
+from detectors.budget import FalseAlarmBudget
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -22,3 +24,26 @@ def parse_duration(text: str) -> timedelta:
     if seconds <= 0:
         raise ValueError(f'expected a positive duration, got "{text}"')
     return timedelta(seconds=seconds)
+
+
+_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\S+)\s*$")
+
+
+def parse_false_alarms(text: str) -> FalseAlarmBudget:
+    """Parse a false-alarm budget such as "1/30d" (alarms per duration).
+
+    >>> parse_false_alarms("1/30d")
+    FalseAlarmBudget(alarms=1.0, horizon_hours=720.0)
+    """
+    expected = 'expected alarms per duration such as "1/30d" or "2/7d"'
+    match = _BUDGET.match(text)
+    if match is None:
+        raise ValueError(f'{expected}, got "{text}"')
+    try:
+        horizon = parse_duration(match.group(2))
+    except ValueError:
+        raise ValueError(f'{expected}, got "{text}"') from None
+    alarms = float(match.group(1))
+    if alarms <= 0:
+        raise ValueError(f'{expected} with more than 0 alarms, got "{text}"')
+    return FalseAlarmBudget(alarms=alarms, horizon_hours=horizon.total_seconds() / 3600)

@@ -19,9 +19,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.config import MonitorSettings, Schedule, SchedulerSettings
+from monitor.config import MonitorSettings, SchedulerSettings
 from monitor.cron import cron_trigger
 from monitor.runner import RunContext, run_check_safely
+from monitor.schedule import Schedule
 from monitor.store.retention import prune
 from monitor.store.runs import latest_scheduled_slot
 

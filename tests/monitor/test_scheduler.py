@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.config import Schedule, SchedulerSettings, Settings, parse_settings
+from monitor.config import SchedulerSettings, Settings, parse_settings
 from monitor.daemon import build_services
 from monitor.runner import run_check
+from monitor.schedule import Schedule
 from monitor.scheduler import Scheduler, build_trigger, latest_slot, slots_between
 from monitor.store.models import RunRow, utcnow
 from tests.support import wait_for
