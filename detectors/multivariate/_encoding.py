@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -191,4 +192,36 @@ def encode_rows(
         n_infinite=n_infinite,
         n_unparsable=n_unparsable,
         unparsable_examples=examples,
+    )
+
+
+def encoding_to_dict(encoding: Encoding) -> dict[str, Any]:
+    """An encoding as JSON-safe data, for a stored profile."""
+    if isinstance(encoding, NumericEncoding):
+        return {
+            "column": encoding.column,
+            "kind": "numeric",
+            "mean": float(encoding.mean),
+            "scale": float(encoding.scale),
+            "missing_indicator": encoding.missing_indicator,
+        }
+    return {
+        "column": encoding.column,
+        "kind": "categorical",
+        "categories": list(encoding.categories),
+    }
+
+
+def encoding_from_dict(data: dict[str, Any]) -> Encoding:
+    """Rebuild an encoding from ``encoding_to_dict`` output."""
+    kind = check_kind(data["kind"])
+    if kind == "numeric":
+        return NumericEncoding(
+            column=str(data["column"]),
+            mean=float(data["mean"]),
+            scale=float(data["scale"]),
+            missing_indicator=bool(data["missing_indicator"]),
+        )
+    return CategoricalEncoding(
+        column=str(data["column"]), categories=tuple(str(c) for c in data["categories"])
     )

@@ -31,19 +31,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from detectors._kinds import ColumnKind, check_kind
+from detectors._kinds import ColumnKind
 from detectors.multivariate._encoding import (
-    CategoricalEncoding,
     EncodedRows,
     Encoding,
-    NumericEncoding,
     check_columns,
     check_present,
     encode_rows,
+    encoding_from_dict,
+    encoding_to_dict,
     fit_categorical,
     fit_numeric,
 )
-from detectors.multivariate._kernel import median_bandwidth, paired_shift_mmd2
+from detectors.multivariate._floor import mmd_floor
+from detectors.multivariate._kernel import median_bandwidth
 from detectors.multivariate._pca import (
     ReconstructionBounds,
     chunk_bounds,
@@ -59,19 +60,6 @@ Format 1 (before the MMD effect floor and the two-sided PCA bounds) had a
 ``threshold_quantile`` and no ``mmd_effect_floor``; it still loads: the
 quantile is dropped (the level is now the test's ``level``) and the floor is
 computed from the stored rows exactly as a fit would.
-"""
-
-FLOOR_SHIFT: Final = 0.1
-"""Shift, in reference standard deviations, of every numeric value behind the MMD floor."""
-
-FLOOR_SHARE: Final = 0.05
-"""Share of rows moved to an unseen category behind the MMD floor, per categorical column."""
-
-FLOOR_MAX_ROWS: Final = 1000
-"""Reference rows (a seeded uniform subsample) behind the MMD floor.
-
-The floor is an unbiased estimate of a smooth quantity: from 1,000 of 2,000
-rows it moved by 1-3% on stationary test data, at a quarter of the cost.
 """
 
 ROUNDING_FLOOR: Final = 1e-9
@@ -170,7 +158,7 @@ class MultivariateProfile:
         return {
             "format": PROFILE_FORMAT,
             "columns": [[name, kind] for name, kind in self.columns],
-            "encodings": [_encoding_dict(encoding) for encoding in self.encodings],
+            "encodings": [encoding_to_dict(encoding) for encoding in self.encodings],
             "n_rows": self.n_rows,
             "reference_rows": _float_rows(self.reference_rows),
             "subsampled": self.subsampled,
@@ -217,7 +205,7 @@ class MultivariateProfile:
                 f"unexpected {sorted(set(data) - expected)}"
             )
         columns = check_columns([(name, kind) for name, kind in data["columns"]])
-        encodings = tuple(_encoding_from_dict(item) for item in data["encodings"])
+        encodings = tuple(encoding_from_dict(item) for item in data["encodings"])
         if [encoding.column for encoding in encodings] != [name for name, _ in columns]:
             raise ValueError("multivariate profile encodings do not match its columns")
         width = sum(encoding.width for encoding in encodings)
@@ -268,8 +256,8 @@ def fit_multivariate(
     windows with no false flag.
 
     The MMD effect floor is the unbiased MMD² between the reference rows and
-    the same rows with every numeric value shifted by ``FLOOR_SHIFT`` (0.1)
-    standard deviations and, in every categorical column, ``FLOOR_SHARE``
+    the same rows with every numeric value shifted by ``_floor.FLOOR_SHIFT`` (0.1)
+    standard deviations and, in every categorical column, ``_floor.FLOOR_SHARE``
     (5%) of the rows moved to an unseen category: every column changed by
     about the smallest amount its own column test calls drift (a 0.1 sd
     shift, a 0.05 change in a category's share; see ``detectors.registry``).
@@ -325,41 +313,6 @@ def fit_multivariate(
     )
 
 
-def mmd_floor(
-    rows: npt.NDArray[np.float64],
-    encodings: Sequence[Encoding],
-    bandwidth: float,
-    seed: int,
-) -> float:
-    """The MMD² between ``rows`` and the same rows barely changed (see ``fit_multivariate``).
-
-    Numeric value coordinates are standardised, so the shift is ``FLOOR_SHIFT``
-    on each (missing values, imputed at 0 and flagged, stay). In a categorical
-    block a seeded ``FLOOR_SHARE`` of the rows with a present value switch to
-    the "other" coordinate (rows already there stay, so the share moved can be
-    a little smaller). Only pairs of different rows enter, as in the unbiased
-    estimator. At most ``FLOOR_MAX_ROWS`` rows are used.
-    """
-    rng = np.random.default_rng([seed, 1])
-    if rows.shape[0] > FLOOR_MAX_ROWS:
-        rows = rows[np.sort(rng.choice(rows.shape[0], size=FLOOR_MAX_ROWS, replace=False))]
-    changed = rows.copy()
-    start = 0
-    for encoding in encodings:
-        if isinstance(encoding, NumericEncoding):
-            present = changed[:, start + 1] == 0.0 if encoding.missing_indicator else slice(None)
-            changed[present, start] += FLOOR_SHIFT
-        else:
-            block = changed[:, start : start + encoding.width]
-            candidates = np.flatnonzero(block[:, :-1].sum(axis=1) > 0.0)
-            n_moved = min(candidates.size, round(FLOOR_SHARE * rows.shape[0]))
-            moved = rng.choice(candidates, size=n_moved, replace=False)
-            block[moved] = 0.0
-            block[moved, -1] = 1.0
-        start += encoding.width
-    return paired_shift_mmd2(rows, changed, bandwidth)
-
-
 def _check_fit_parameters(max_rows: int, max_categories: int, variance_explained: float) -> None:
     if max_rows < MIN_REFERENCE_ROWS:
         raise ValueError(f"max_rows must be at least {MIN_REFERENCE_ROWS}, got {max_rows}")
@@ -367,36 +320,6 @@ def _check_fit_parameters(max_rows: int, max_categories: int, variance_explained
         raise ValueError(f"max_categories must be at least 1, got {max_categories}")
     if not 0.0 < variance_explained <= 1.0:
         raise ValueError(f"variance_explained must be in (0, 1], got {variance_explained}")
-
-
-def _encoding_dict(encoding: Encoding) -> dict[str, Any]:
-    if isinstance(encoding, NumericEncoding):
-        return {
-            "column": encoding.column,
-            "kind": "numeric",
-            "mean": float(encoding.mean),
-            "scale": float(encoding.scale),
-            "missing_indicator": encoding.missing_indicator,
-        }
-    return {
-        "column": encoding.column,
-        "kind": "categorical",
-        "categories": list(encoding.categories),
-    }
-
-
-def _encoding_from_dict(data: dict[str, Any]) -> Encoding:
-    kind = check_kind(data["kind"])
-    if kind == "numeric":
-        return NumericEncoding(
-            column=str(data["column"]),
-            mean=float(data["mean"]),
-            scale=float(data["scale"]),
-            missing_indicator=bool(data["missing_indicator"]),
-        )
-    return CategoricalEncoding(
-        column=str(data["column"]), categories=tuple(str(c) for c in data["categories"])
-    )
 
 
 def _float_list(values: npt.NDArray[np.float64]) -> list[float]:
