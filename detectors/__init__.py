@@ -6,8 +6,9 @@ job gets the same numbers the daemon stores.
 
 from detectors._json import finite_or_none
 from detectors._kinds import ColumnKind, PerformanceTask, ResultStatus
+from detectors._prepare import PreparedColumn
 from detectors.choice import choice_table, choose_method
-from detectors.column import compare_column
+from detectors.column import compare_column, compare_prepared, prepare_column
 from detectors.correction import Correction, apply_correction
 from detectors.decision import DatasetDecision, DecisionRule, decide
 from detectors.multivariate import (
@@ -37,6 +38,7 @@ __all__ = [
     "ColumnKind",
     "ColumnProfile",
     "ColumnResult",
+    "PreparedColumn",
     "Correction",
     "DatasetDecision",
     "DecisionRule",
@@ -59,7 +61,9 @@ __all__ = [
     "normed_energy_noise_floor",
     "normed_wasserstein_noise_floor",
     "performance_metrics",
+    "prepare_column",
     "compare_column",
+    "compare_prepared",
     "compare_mmd",
     "compare_pca_reconstruction",
 ]

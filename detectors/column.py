@@ -95,17 +95,22 @@ def compare_column(
     >>> compare_column(profile, pd.Series(rng.normal(0.5, 1, 1_000_000))).drifted
     True
     """
-    prepared = (
-        prepare_numeric(current) if profile.kind == "numeric" else prepare_categorical(current)
-    )
     return compare_prepared(
         profile,
-        prepared,
+        prepare_column(profile, current),
         method=method,
         threshold=threshold,
         effect_floor=effect_floor,
         noise_level=noise_level,
     )
+
+
+def prepare_column(profile: ColumnProfile, current: pd.Series) -> PreparedColumn:
+    """Clean and count ``current`` the way its profile's kind is tested (``detectors._prepare``).
+
+    Prepared once, a window serves every test and sketch of the column.
+    """
+    return prepare_numeric(current) if profile.kind == "numeric" else prepare_categorical(current)
 
 
 def compare_prepared(

@@ -51,8 +51,8 @@ import pandas as pd
 from scipy import stats
 
 from detectors._outcome import format_number, significance_and_size_reason
-from detectors._prepare import PreparedColumn, prepare_categorical, prepare_numeric
-from detectors.column import compare_prepared
+from detectors._prepare import PreparedColumn
+from detectors.column import compare_prepared, prepare_column
 from detectors.profile import ColumnProfile
 from detectors.registry import get_method
 from detectors.result import ColumnResult
@@ -107,14 +107,19 @@ def reference_grid(profile: ColumnProfile) -> npt.NDArray[np.float64]:
 
 def sketch_window(profile: ColumnProfile, current: pd.Series) -> WindowSketch:
     """Reduce a current window of the profile's column to a sketch."""
+    return sketch_prepared(profile, prepare_column(profile, current))
+
+
+def sketch_prepared(profile: ColumnProfile, prepared: PreparedColumn) -> WindowSketch:
+    """``sketch_window`` of a window already prepared for its tests (``prepare_column``)."""
     column = profile.column
     if profile.kind == "numeric":
-        values = prepare_numeric(current).numeric
+        values = prepared.numeric
         grid = reference_grid(profile)
         cells = np.searchsorted(grid, values if values is not None else [], side="left")
         counts = np.bincount(cells, minlength=grid.size + 1).astype(np.int64)
         return WindowSketch(column=column, counts=counts)
-    observed = prepare_categorical(current).category_counts or {}
+    observed = prepared.category_counts or {}
     kept = _kept_categories(profile)
     lumped: dict[str, int] = {}
     for category, count in observed.items():

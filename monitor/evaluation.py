@@ -8,17 +8,19 @@ notebook can call them on their own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from detectors import (
     ColumnResult,
+    PreparedColumn,
     apply_correction,
-    compare_column,
     compare_mmd,
     compare_pca_reconstruction,
     compare_performance,
+    compare_prepared,
+    prepare_column,
 )
 from detectors import decide as decide_dataset
 from detectors.budget import RunLevels, corrected_level
@@ -30,28 +32,44 @@ MULTIVARIATE_COLUMN = "*"
 """The column name multivariate results carry: the whole row."""
 
 
+def prepare_window(
+    monitor: MonitorSettings, profile: ReferenceProfile, current: pd.DataFrame
+) -> dict[str, PreparedColumn]:
+    """Every configured column of the window, cleaned and counted once for all its tests."""
+    if len(current):
+        require_columns(current, [column.name for column in monitor.columns], "current window")
+    return {
+        column.name: prepare_column(
+            profile.columns[column.name],
+            current[column.name] if column.name in current else pd.Series([], name=column.name),
+        )
+        for column in monitor.columns
+    }
+
+
 def evaluate(
     monitor: MonitorSettings,
     profile: ReferenceProfile,
     current: pd.DataFrame,
+    prepared: Mapping[str, PreparedColumn],
     levels: RunLevels,
 ) -> list[ColumnResult]:
     """Per-column drift (corrected across columns), then performance when labels are present.
+
+    ``prepared`` is ``prepare_window`` of ``current``.
 
     ``levels`` (the monitor's, see ``monitor.levels``) is shared out
     between the columns and the multivariate test by ``corrected_level``: the
     p-value tests are corrected together at their share, and each distance
     and the multivariate test is held to a Bonferroni share.
     """
-    if len(current):
-        require_columns(current, [column.name for column in monitor.columns], "current window")
     multivariate = profile.multivariate is not None and len(current) > 0
     n_tests = len(monitor.columns) + (1 if multivariate else 0)
     single = levels.window / n_tests
     drift = [
-        compare_column(
+        compare_prepared(
             profile.columns[column.name],
-            current[column.name] if column.name in current else pd.Series([], name=column.name),
+            prepared[column.name],
             method=column.method,
             threshold=column.threshold,
             effect_floor=column.effect_floor,

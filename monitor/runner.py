@@ -26,7 +26,7 @@ from monitor.alerts.event import DriftedColumn
 from monitor.alerts.rules import ColumnFact, NoDataRule, RunFacts
 from monitor.columns import DataError
 from monitor.config import MonitorSettings
-from monitor.evaluation import evaluate, result_kind, run_verdict
+from monitor.evaluation import evaluate, prepare_window, result_kind, run_verdict
 from monitor.levels import monitor_levels
 from monitor.metrics import ColumnSample, Metrics
 from monitor.profiles import ProfileCache
@@ -229,7 +229,8 @@ def run_check(
         key, profile = keyed.key, keyed.profile
         current = source.sample(window, monitor.sample_limit, seed=int(scheduled_for.timestamp()))
         levels = monitor_levels(monitor)
-        results = evaluate(monitor, profile, current, levels)
+        prepared = prepare_window(monitor, profile, current)
+        results = evaluate(monitor, profile, current, prepared, levels)
         pooled = sequential_tests(
             ctx.engine,
             monitor,
@@ -237,7 +238,7 @@ def run_check(
             key,
             profile.columns,
             window,
-            current,
+            prepared,
             results,
             levels,
             ctx.sketches,

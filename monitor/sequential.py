@@ -13,12 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import Engine
 
-from detectors import ColumnProfile, ColumnResult, apply_correction
+from detectors import ColumnProfile, ColumnResult, PreparedColumn, apply_correction
 from detectors.budget import RunLevels, corrected_level
-from detectors.sequential import WindowSketch, pooled_test, sketch_window
+from detectors.sequential import WindowSketch, pooled_test, sketch_prepared
 from monitor.config import MonitorSettings
 from monitor.sources.base import Window
 from monitor.store.sketches import StoredWindow, recent_windows, sketches_of
@@ -40,7 +39,7 @@ def sequential_tests(
     reference_key: str,
     profiles: Mapping[str, ColumnProfile],
     window: Window,
-    current: pd.DataFrame,
+    prepared: Mapping[str, PreparedColumn],
     window_results: Sequence[ColumnResult],
     levels: RunLevels,
     cache: SketchCache,
@@ -50,9 +49,9 @@ def sequential_tests(
     Columns whose window could not be tested (bad data, identifiers) are
     neither sketched nor pooled.
     """
-    if not levels.pooled or len(current) == 0:
+    if not levels.pooled or not any(column.n_total for column in prepared.values()):
         return SequentialOutcome(results=[], sketches=None)
-    sketches = sketch_columns(profiles, current, window_results)
+    sketches = sketch_columns(profiles, prepared, window_results)
     history = recent_windows(engine, monitor_id, reference_key, window.end, history_rows(levels))
     decoded = _decoded(engine, cache, monitor_id, history)
     earlier = [decoded[stored.id] for stored in history if stored.window_end <= window.start]
@@ -95,7 +94,7 @@ def history_rows(levels: RunLevels) -> int:
 
 def sketch_columns(
     profiles: Mapping[str, ColumnProfile],
-    current: pd.DataFrame,
+    prepared: Mapping[str, PreparedColumn],
     window_results: Sequence[ColumnResult],
 ) -> dict[str, WindowSketch]:
     """This window's sketch of every column its single-window test could test.
@@ -109,7 +108,7 @@ def sketch_columns(
     """
     testable = {r.column for r in window_results if r.status == "ok"}
     return {
-        name: sketch_window(profile, current[name])
+        name: sketch_prepared(profile, prepared[name])
         for name, profile in profiles.items()
         if name in testable
     }

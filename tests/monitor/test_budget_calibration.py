@@ -19,7 +19,7 @@ from scipy import stats
 
 from detectors.sequential import WindowSketch
 from monitor.config import MonitorSettings, parse_settings
-from monitor.evaluation import evaluate, run_verdict
+from monitor.evaluation import evaluate, prepare_window, run_verdict
 from monitor.levels import monitor_levels
 from monitor.profiles import fit_reference
 from monitor.sequential import history_rows, pooled_results, sketch_columns
@@ -64,8 +64,9 @@ def test_drifted_runs_on_stationary_data_stay_within_the_budget(
     alarms = 0
     for _ in range(RUNS):
         current = mixed_rows(rng, rows)
-        results = evaluate(monitor, profile, current, levels)
-        sketches = sketch_columns(profile.columns, current, results)
+        prepared = prepare_window(monitor, profile, current)
+        results = evaluate(monitor, profile, current, prepared, levels)
+        sketches = sketch_columns(profile.columns, prepared, results)
         results += pooled_results(monitor, profile.columns, sketches, history, levels)
         history.insert(0, sketches)
         del history[history_rows(levels) :]
