@@ -1,4 +1,4 @@
-"""A scripted webhook receiver on 127.0.0.1, a controllable clock, outbox rows."""
+"""A webhook receiver on 127.0.0.1, a controllable clock, outbox rows."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
-from tests.support import ScriptedServer
+from tests.support import HttpFake
 
 
 class Clock:
@@ -27,10 +27,9 @@ class Clock:
 
 
 @pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    scripted = ScriptedServer()
-    yield scripted
-    scripted.close()
+def server() -> Iterator[HttpFake]:
+    with HttpFake() as fake:
+        yield fake
 
 
 @pytest.fixture

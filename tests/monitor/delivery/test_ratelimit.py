@@ -18,10 +18,10 @@ from monitor.delivery.ratelimit import (
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
+from tests.support import HttpFake
 
 if TYPE_CHECKING:
     from tests.monitor.delivery.conftest import Clock, Outbox
-    from tests.support import ScriptedServer
 
 SETTINGS = DeliverySettings(max_age=timedelta(hours=1), backoff_initial=timedelta(seconds=10))
 
@@ -91,7 +91,7 @@ def test_a_rate_limit_of_zero_is_a_config_error() -> None:
 
 
 @pytest.fixture
-def limited_env(monkeypatch: pytest.MonkeyPatch, server: ScriptedServer) -> None:
+def limited_env(monkeypatch: pytest.MonkeyPatch, server: HttpFake) -> None:
     monkeypatch.setenv("DW_TEST_LIMITED_URL", f"{server.url}/limited")
 
 
@@ -117,7 +117,7 @@ def _worker(engine: Engine, client: httpx.Client, clock: Clock, metrics: Metrics
 
 @pytest.mark.usefixtures("limited_env")
 def test_messages_over_the_limit_are_deferred_not_attempted(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
     metrics = Metrics()
     ids = [outbox.add(clock.now, message_id=f"msg_{index}") for index in range(3)]
@@ -150,7 +150,7 @@ def test_messages_over_the_limit_are_deferred_not_attempted(
 
 @pytest.mark.usefixtures("limited_env")
 def test_deferral_never_kills_a_message_even_past_max_age(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
     old = clock.now - SETTINGS.max_age - timedelta(minutes=1)
     outbox.add(clock.now, message_id="msg_fresh")
