@@ -1,4 +1,4 @@
-"""Test support shared by the suite: polling with a deadline and a real HTTP fake."""
+"""Test support shared by the suite: polling with a deadline, a clock, a real HTTP fake."""
 
 from __future__ import annotations
 
@@ -23,6 +23,23 @@ def wait_for(condition: Callable[[], bool], what: str, deadline: float = 60.0) -
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {deadline:.0f}s waiting for {what}")
         time.sleep(0.02)  # the poll interval of a loop that checks its condition
+
+
+@dataclass
+class Clock:
+    """A clock a test sets and advances: ``clock()`` and ``clock.now`` read the moment."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+    def timestamp(self) -> float:
+        """The moment as POSIX seconds, for code that takes a ``time.monotonic``-like clock."""
+        return self.now.timestamp()
 
 
 @dataclass(frozen=True)

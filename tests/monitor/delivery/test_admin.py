@@ -18,10 +18,10 @@ from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 from monitor.store.outbox import AttemptRecord, claim_due, record_attempt
-from tests.support import HttpFake, Reply
+from tests.support import Clock, HttpFake, Reply
 
 if TYPE_CHECKING:
-    from tests.monitor.delivery.conftest import Clock, Outbox
+    from tests.monitor.delivery.conftest import Outbox
 
 SETTINGS = DeliverySettings(
     max_age=timedelta(hours=1),

@@ -17,10 +17,10 @@ from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 from monitor.settings_base import ConfigError
-from tests.support import HttpFake, Reply
+from tests.support import Clock, HttpFake, Reply
 
 if TYPE_CHECKING:
-    from tests.monitor.delivery.conftest import Clock, Outbox
+    from tests.monitor.delivery.conftest import Outbox
 
 TOKEN = "tok_EGRESSSECRET9"
 FAKE_DNS = {

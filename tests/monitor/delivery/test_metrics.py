@@ -20,10 +20,10 @@ from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import utcnow
 from monitor.store.outbox import QueueStats, claim_due, queue_stats
-from tests.support import HttpFake, Reply
+from tests.support import Clock, HttpFake, Reply
 
 if TYPE_CHECKING:
-    from tests.monitor.delivery.conftest import Clock, Outbox
+    from tests.monitor.delivery.conftest import Outbox
 
 SETTINGS = DeliverySettings(backoff_initial=timedelta(seconds=10))
 

@@ -25,10 +25,10 @@ from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings, 
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import DeliveryAttemptRow, OutboxRow, utcnow
 from monitor.store.outbox import claim_due
-from tests.support import HttpFake, Reply
+from tests.support import Clock, HttpFake, Reply
 
 if TYPE_CHECKING:
-    from tests.monitor.delivery.conftest import Clock, Outbox
+    from tests.monitor.delivery.conftest import Outbox
 
 SECRET = "whsec_" + base64.b64encode(b"delivery-test-signing-key-32-byt").decode()
 TOKEN = "tok_SUPERSECRET42"

@@ -44,7 +44,7 @@ from monitor.notifiers.base import Verdict
 from monitor.notifiers.registry import build_notifiers
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
 from tests.monitor.notifiers.fake_api import message_for
-from tests.support import HttpFake, Received, Reply, sample_event
+from tests.support import Clock, HttpFake, Received, Reply, sample_event
 
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -445,7 +445,7 @@ def _worker(engine: Engine, url: str) -> DeliveryWorker:
         DeliverySettings(),
         Metrics(),
         "w1",
-        clock=lambda: NOW,
+        clock=Clock(NOW),
     )
 
 

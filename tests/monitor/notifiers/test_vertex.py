@@ -38,7 +38,7 @@ from monitor.notifiers.vertex import (
 )
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
 from tests.monitor.notifiers.fake_api import error, json_body, message_for, send
-from tests.support import HttpFake, Received, Reply, sample_event
+from tests.support import Clock, HttpFake, Received, Reply, sample_event
 
 TOKEN = "ya29.test-access-token"
 REFRESHED = "ya29.refreshed-by-google-auth"
@@ -215,7 +215,7 @@ def _deliver_once(engine: Engine, table: dict[str, Any]) -> DeliveryAttemptRow:
         DeliverySettings(),
         Metrics(),
         "w1",
-        clock=lambda: NOW,
+        clock=Clock(NOW),
     )
     try:
         assert worker.run_once() == 1
