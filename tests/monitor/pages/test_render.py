@@ -37,6 +37,11 @@ def categorical_result(name: str, current: list[str], method: str = "chi2") -> R
     return stored(detectors.compare_column(profile, pd.Series(current), method=method))
 
 
+def empty_window_result() -> ResultView:
+    profile = detectors.fit_profile(pd.Series([1.0, 2.0, 3.0], name="x"), "numeric")
+    return stored(detectors.compare_column(profile, pd.Series([], dtype="float64")))
+
+
 def summary(run_id: int, status: str = "succeeded", **overrides: object) -> RunSummary:
     at = T0 + timedelta(hours=run_id)
     fields: dict[str, object] = {
@@ -196,37 +201,27 @@ def test_user_text_is_escaped_everywhere() -> None:
     [("empty", "no data: the window is empty"), ("failed", "source down"), ("running", None)],
 )
 def test_a_run_that_did_not_succeed_is_shown_as_what_it_is(status: str, reason: str | None) -> None:
-    run = summary(4, status, reason=reason)
-    results = (
-        (
-            stored(
-                detectors.compare_column(
-                    detectors.fit_profile(pd.Series([1.0, 2.0, 3.0], name="x"), "numeric"),
-                    pd.Series([], dtype="float64"),
-                )
-            ),
-        )
-        if status == "empty"
-        else ()
-    )
+    if status == "empty":
+        run, results = summary(4, status, reason=reason, n_current=0), (empty_window_result(),)
+    else:
+        run, results = summary(4, status, reason=reason, n_current=None, n_reference=None), ()
     page = parse(render_run_page(RunPage(RunDetail(run, results), ())))
     decision = page.find("section", "decision")[0]
     assert decision.attrs["data-verdict"] == status
     assert decision.find("span", "badge")[0].words() == status
     assert "ok" not in {badge.words() for badge in page.find("span", "badge")}
+    facts = [fact.words() for fact in page.find("dl", "facts")[0].find("dt")]
     if status == "empty":
+        assert facts == ["window", "scheduled for", "finished", "rows", "drifted"]
         assert page.find("svg", "chart") == []
-        assert (
-            page.find("p", "no-chart")[0].words() == "No histogram: empty. current window is empty"
-        )
-    else:
-        assert (
-            page.find("p", "empty-state")[0].words() == f"This run stored no results: it {status}."
-        )
-    rows = parse(render_monitor_page(MonitorPage("churn", (run, summary(3)), ()))).find(
-        "tr", data_run="4"
-    )
-    assert [row.attrs["data-verdict"] for row in rows] == [status]
+        [note] = page.find("p", "no-chart")
+        assert note.words() == "Nothing to draw: current window is empty"
+    else:  # nothing was counted or decided: no rows, no drifted columns to show
+        assert facts == ["window", "scheduled for", "finished"]
+        [note] = page.find("p", "empty-state")
+        assert note.words() == f"This run stored no results: it {status}."
+    monitor = parse(render_monitor_page(MonitorPage("churn", (run, summary(3)), ())))
+    assert [row.attrs["data-verdict"] for row in monitor.find("tr", data_run="4")] == [status]
 
 
 def test_monitor_page_lists_recent_runs_and_a_trend_per_column() -> None:
@@ -307,12 +302,7 @@ def test_numeric_chart_bars_are_shares_over_the_stored_bins() -> None:
 
 
 def test_no_chart_without_histograms() -> None:
-    empty = stored(
-        detectors.compare_column(
-            detectors.fit_profile(pd.Series([1.0, 2.0, 3.0], name="x"), "numeric"),
-            pd.Series([], dtype="float64"),
-        )
-    )
+    empty = empty_window_result()
     assert bar_chart(empty) is None
     legacy = ResultView(**{**numeric_result("x", 0.0).__dict__, "details": {"bins": [1, 2]}})
     assert bar_chart(legacy) is None

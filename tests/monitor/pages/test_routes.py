@@ -166,7 +166,7 @@ def test_empty_and_failed_runs_are_shown_as_such(engine: Engine, tmp_path: Path)
     assert empty_page.find("section", "decision")[0].attrs["data-verdict"] == "empty"
     assert empty_page.find("svg", "chart") == []
     assert [p.words() for p in empty_page.find("p", "no-chart")] == [
-        "No histogram: empty. current window is empty"
+        "Nothing to draw: current window is empty"
     ] * 2
     decision = failed_page.find("section", "decision")[0]
     assert decision.attrs["data-verdict"] == "failed"
