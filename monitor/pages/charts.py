@@ -70,7 +70,7 @@ class Tick:
 class BarChart:
     column: str
     kind: str
-    """"numeric" (reference quantile bins) or "categorical"."""
+    """Either "numeric" (bars over the reference quantile bins) or "categorical"."""
     bars: tuple[Bar, ...]
     labels: tuple[Label, ...]
     ticks: tuple[Tick, ...]
@@ -90,7 +90,7 @@ class SparkPoint:
     y: float
     title: str
     marker: str
-    """"drifted", "ok" or "gap" (no tested value: a failed, empty or untestable run)."""
+    """Either "drifted", "ok" or "gap" (no tested value: a failed, empty or untestable run)."""
     selected: bool
 
 
@@ -180,7 +180,7 @@ def _category_bins(reference: Mapping[str, Any], current: Mapping[str, Any]) -> 
 
 
 def _nice_top(share: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 times a power of ten at or above ``share`` (at most 1)."""
+    """The first round share at or above ``share``: the top of the axis, at most 100 %."""
     for top in (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.4, 0.5, 0.6, 0.8, 1.0):
         if share <= top:
             return top
