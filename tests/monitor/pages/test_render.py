@@ -201,10 +201,11 @@ def test_user_text_is_escaped_everywhere() -> None:
     [("empty", "no data: the window is empty"), ("failed", "source down"), ("running", None)],
 )
 def test_a_run_that_did_not_succeed_is_shown_as_what_it_is(status: str, reason: str | None) -> None:
+    results: tuple[ResultView, ...] = ()
     if status == "empty":
         run, results = summary(4, status, reason=reason, n_current=0), (empty_window_result(),)
     else:
-        run, results = summary(4, status, reason=reason, n_current=None, n_reference=None), ()
+        run = summary(4, status, reason=reason, n_current=None, n_reference=None)
     page = parse(render_run_page(RunPage(RunDetail(run, results), ())))
     decision = page.find("section", "decision")[0]
     assert decision.attrs["data-verdict"] == status
