@@ -174,7 +174,7 @@ def _alert_inputs(
         run_id=claim.run_id,
         monitor_id=claim.monitor_id,
         window=window,
-        run_url=f"{ctx.base_url}/api/runs/{claim.run_id}",
+        run_url=f"{ctx.base_url}/runs/{claim.run_id}",
         drifted_columns=_drifted_columns(results),
         refresh_receivers=ctx.refresh_receivers,
         schedule_period=monitor.schedule.period(),

@@ -184,6 +184,8 @@ def test_daemon_detects_stores_exports_and_delivers(
         wait_for(lambda: len(receiver.accepted()) >= 1, "a delivered webhook")
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         runs = httpx.get(f"http://127.0.0.1:{port}/api/runs?monitor=e2e", timeout=5).json()
+        run_link = json.loads(receiver.accepted()[0].body)["data"]["run"]["url"]
+        run_page = httpx.get(run_link, timeout=5)
     finally:
         exit_code = stop_daemon(daemon)
     assert exit_code == 0, daemon.log()
@@ -202,7 +204,9 @@ def test_daemon_detects_stores_exports_and_delivers(
     for column in data["drifted_columns"]:
         assert column["p_value"] < 1e-9
         assert column["threshold"] == pytest.approx(window_level)
-    assert data["run"]["url"] == f"http://127.0.0.1:{port}/api/runs/{data['run']['id']}"
+    assert data["run"]["url"] == f"http://127.0.0.1:{port}/runs/{data['run']['id']}"
+    assert run_page.status_code == 200, run_page.text
+    assert f"<title>Run {data['run']['id']} of e2e" in run_page.text
 
     assert 'driftwarden_column_drifted{column="x_shift",method="ks",monitor="e2e"} 1.0' in metrics
     assert 'driftwarden_column_drifted{column="x_stable",method="ks",monitor="e2e"} 0.0' in metrics
