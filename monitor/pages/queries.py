@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from monitor.store import queries
 from monitor.store.models import MonitorRow, ResultRow
 from monitor.store.queries import RunDetail, RunSummary
+from monitor.vocabulary import ResultCheck
 
 TREND_RUNS: Final = 30
 """Runs a trend spans and a monitor page lists: a day of hourly runs and then some."""
@@ -27,8 +28,8 @@ TREND_RUNS: Final = 30
 MAX_RUN_ID: Final = 2**31 - 1
 """The largest id ``runs.id`` holds (a 32-bit INTEGER on PostgreSQL); any larger id is no run."""
 
-WINDOW_TEST: Final = "drift"
-"""``results.kind`` of a column's single-window test, the one a trend follows."""
+WINDOW_TEST: Final[ResultCheck] = "drift"
+"""``results.check`` of a column's single-window test, the one a trend follows."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _trends(engine: Engine, runs: Sequence[RunSummary]) -> tuple[ColumnTrend, ..
             ResultRow.drifted,
             ResultRow.status,
         )
-        .where(ResultRow.run_id.in_([run.id for run in runs]), ResultRow.kind == WINDOW_TEST)
+        .where(ResultRow.run_id.in_([run.id for run in runs]), ResultRow.check == WINDOW_TEST)
         .order_by(ResultRow.run_id.desc(), ResultRow.id)
     )
     by_column: dict[str, dict[int, TrendPoint]] = {}

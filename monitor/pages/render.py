@@ -32,7 +32,7 @@ SECTIONS: Final = (
     ("sequential", "Pooled windows"),
     ("performance", "Performance"),
 )
-"""Result kinds in the order a run page shows them, each in a table of its own."""
+"""Result checks in the order a run page shows them, each in a table of its own."""
 
 _ENVIRONMENT = Environment(
     loader=PackageLoader("monitor.pages", "templates"),
@@ -84,12 +84,12 @@ def render_run_page(page: RunPage) -> str:
             else None,
         )
         for result in run.results
-        if result.kind == WINDOW_TEST and result.column != MULTIVARIATE_COLUMN
+        if result.check == WINDOW_TEST and result.column != MULTIVARIATE_COLUMN
     ]
     tables = [
         (title, rows)
-        for kind, title in SECTIONS
-        if (rows := [r for r in run.results if r.kind == kind])
+        for check, title in SECTIONS
+        if (rows := [r for r in run.results if r.check == check])
     ]
     return _ENVIRONMENT.get_template("run.html").render(
         run=run.summary, panels=panels, tables=tables

@@ -13,14 +13,15 @@ from monitor.pages.charts import MAX_BARS, bar_chart, sparkline
 from monitor.pages.queries import ColumnTrend, MonitorPage, RunPage, TrendPoint
 from monitor.pages.render import render_monitor_page, render_not_found, render_run_page
 from monitor.store.queries import ResultView, RunDetail, RunSummary
+from monitor.vocabulary import ResultCheck
 from tests.monitor.pages.html import Element, parse
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SCRIPT = "<script>alert(1)</script>"
 
 
-def stored(result: detectors.ColumnResult, kind: str = "drift") -> ResultView:
-    return ResultView(kind=kind, **result.to_dict())
+def stored(result: detectors.ColumnResult, check: ResultCheck = "drift") -> ResultView:
+    return ResultView(check=check, **result.to_dict())
 
 
 def numeric_result(name: str, shift: float, method: str = "ks") -> ResultView:
