@@ -23,9 +23,10 @@ from sqlalchemy import Engine
 from detectors import (
     ColumnProfile,
     MultivariateProfile,
+    PerformanceProfile,
     fit_multivariate,
+    fit_performance,
     fit_profile,
-    performance_metrics,
 )
 from monitor.columns import require_columns
 from monitor.config import MonitorSettings
@@ -37,20 +38,26 @@ log = logging.getLogger("driftwarden.profiles")
 
 _KEY_VERSION = "driftwarden-reference-v2"
 
+PERFORMANCE_METRICS: Mapping[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "f1"),
+    "regression": ("mae", "rmse"),
+}
+"""The metrics a monitor's ``performance`` settings compute, per task."""
+
 
 @dataclass(frozen=True)
 class ReferenceProfile:
     """Everything a run needs from the reference: per-column profiles and model metrics."""
 
     columns: Mapping[str, ColumnProfile]
-    performance: Mapping[str, float]
+    performance: PerformanceProfile | None
     n_rows: int
     multivariate: MultivariateProfile | None = None
 
     def to_bytes(self) -> bytes:
         body = {
             "columns": {name: profile.to_dict() for name, profile in self.columns.items()},
-            "performance": dict(self.performance),
+            "performance": self.performance.to_dict() if self.performance else None,
             "n_rows": self.n_rows,
             "multivariate": self.multivariate.to_dict() if self.multivariate else None,
         }
@@ -63,7 +70,9 @@ class ReferenceProfile:
             columns={
                 name: ColumnProfile.from_dict(profile) for name, profile in body["columns"].items()
             },
-            performance=body["performance"],
+            performance=PerformanceProfile.from_dict(body["performance"])
+            if body.get("performance")
+            else None,
             n_rows=body["n_rows"],
             multivariate=MultivariateProfile.from_dict(body["multivariate"])
             if body.get("multivariate")
@@ -80,9 +89,14 @@ def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> Referenc
         for column in monitor.columns
     }
     metrics = (
-        performance_metrics(reference[perf.label], reference[perf.prediction], perf.task)
+        fit_performance(
+            reference[perf.label],
+            reference[perf.prediction],
+            task=perf.task,
+            metrics=PERFORMANCE_METRICS[perf.task],
+        )
         if perf
-        else {}
+        else None
     )
     multivariate = (
         fit_multivariate(reference, [(column.name, column.kind) for column in monitor.columns])
