@@ -28,6 +28,7 @@ from detectors import (
     fit_performance,
     fit_profile,
 )
+from detectors.performance import PERFORMANCE_FORMAT
 from monitor.columns import require_columns
 from monitor.config import MonitorSettings
 from monitor.references import ReferenceRequest, load_reference, reference_key_parts
@@ -118,6 +119,18 @@ def reference_request(monitor: MonitorSettings) -> ReferenceRequest:
     )
 
 
+def _performance_part(monitor: MonitorSettings) -> str:
+    """The performance settings and the layout of the profile fitted for them.
+
+    The layout is part of the key so that a stored performance profile of an
+    older layout is refitted rather than refused; a monitor without
+    ``performance`` keeps its key.
+    """
+    if monitor.performance is None:
+        return "null"
+    return monitor.performance.model_dump_json() + f"\nperformance-format-{PERFORMANCE_FORMAT}"
+
+
 def reference_key(monitor: MonitorSettings) -> str:
     """A sha256 hex digest that changes whenever the reference profile would.
 
@@ -137,7 +150,7 @@ def reference_key(monitor: MonitorSettings) -> str:
         monitor.reference.model_dump_json(),
         json.dumps({"reference_limit": monitor.reference_limit}),
         json.dumps([json.loads(column.model_dump_json()) for column in monitor.columns]),
-        monitor.performance.model_dump_json() if monitor.performance else "null",
+        _performance_part(monitor),
         json.dumps({"multivariate": monitor.thresholds.multivariate}),
         *reference_key_parts(reference_request(monitor)),
     ]
