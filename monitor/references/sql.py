@@ -11,13 +11,13 @@ from monitor.references.spec import ReferenceSettingsModel, ReferenceSpec, non_e
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import exactly_one
 from monitor.sources.base import Source, SourceError
-from monitor.sources.sql import read_query
+from monitor.sources.sql import SqlTimeouts, read_query
 
 if TYPE_CHECKING:
     from monitor.config import MonitorSettings
 
 
-class SqlReferenceSettings(ReferenceSettingsModel):
+class SqlReferenceSettings(ReferenceSettingsModel, SqlTimeouts):
     type: Literal["sql"]
     url: str | None = None
     url_env: str | None = None
@@ -46,7 +46,9 @@ def _url(monitor: MonitorSettings, reference: SqlReferenceSettings) -> str:
 
 def load_sql_reference(monitor: MonitorSettings, source: Source, seed: int) -> pd.DataFrame:
     reference = _settings(monitor)
-    frame = read_query(_url(monitor, reference), reference.query, monitor.reference_limit, seed)
+    frame = read_query(
+        _url(monitor, reference), reference.query, monitor.reference_limit, seed, reference
+    )
     return non_empty(monitor, frame, "its query returned no rows")
 
 
