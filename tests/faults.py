@@ -1,5 +1,6 @@
 """Faults a test causes on purpose: a TCP endpoint that hangs, refuses or forwards, and a
-PostgreSQL cluster of the test's own that can be stopped and started again.
+PostgreSQL cluster of the test's own that can be stopped and started again; and the
+monitors (as config) that meet them.
 
 Both are real: the TCP endpoint is a socket on 127.0.0.1 that a driver connects
 to, the cluster is ``initdb`` + ``pg_ctl`` on a port of its own (never the
@@ -196,3 +197,36 @@ def own_postgres_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.remove()
+
+
+def _monitor_toml(name: str, source: str) -> str:
+    return f"""
+[[monitors]]
+name = "{name}"
+schedule = "every 1s"
+window = "1m"
+
+[monitors.source]
+{source}
+
+[monitors.reference]
+type = "window"
+start = "2026-01-01T00:00:00Z"
+end = "2026-01-01T00:00:30Z"
+
+[[monitors.columns]]
+name = "age"
+kind = "numeric"
+"""
+
+
+def demo_monitor_toml(name: str) -> str:
+    """A ``[[monitors]]`` table: every 1s on the demo source, a run well under a second."""
+    return _monitor_toml(name, 'type = "demo"\nrows_per_window = 200')
+
+
+def hung_monitor_toml(name: str, port: int, source_keys: str = "") -> str:
+    """A ``[[monitors]]`` table: every 1s on a SQL source at 127.0.0.1:``port``."""
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/test"
+    source = f'type = "sql"\nurl = "{url}"\ntable = "events"\ntimestamp_column = "ts"'
+    return _monitor_toml(name, f"{source}\n{source_keys}")

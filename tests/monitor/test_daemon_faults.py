@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from monitor.runner import EXPIRED_REASON
-from tests.faults import TcpFault, free_port
+from tests.faults import TcpFault, demo_monitor_toml, free_port, hung_monitor_toml
 from tests.monitor.test_daemon_e2e import daemon_env, start_daemon, stop_daemon
 from tests.support import ScriptedServer, wait_for
 
@@ -180,44 +180,10 @@ def test_hung_monitors_time_out_and_readyz_names_them(
     silent = TcpFault("hang")
     port = free_port()
     hung = "".join(
-        f"""
-[[monitors]]
-name = "{name}"
-schedule = "every 1s"
-
-[monitors.source]
-type = "sql"
-url = "postgresql+psycopg://postgres@127.0.0.1:{silent.port}/test"
-table = "events"
-timestamp_column = "ts"
-connect_timeout = "1h"
-
-[monitors.reference]
-type = "window"
-start = "2026-01-01T00:00:00Z"
-end = "2026-01-01T00:00:30Z"
-{COLUMNS}"""
+        hung_monitor_toml(name, silent.port, 'connect_timeout = "1h"')
         for name in ("hung-a", "hung-b")
     )
-    healthy = """
-[[monitors]]
-name = "healthy"
-schedule = "every 1s"
-window = "1m"
-
-[monitors.source]
-type = "demo"
-rows_per_window = 200
-
-[monitors.reference]
-type = "window"
-start = "2026-01-01T00:00:00Z"
-end = "2026-01-01T00:00:30Z"
-
-[[monitors.columns]]
-name = "age"
-kind = "numeric"
-"""
+    healthy = demo_monitor_toml("healthy")
     config = tmp_path / "driftwarden.toml"
     config.write_text(
         f'[store]\nurl_env = "E2E_STORE_URL"\n\n[server]\nlisten = "127.0.0.1:{port}"\n\n'
