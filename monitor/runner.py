@@ -331,7 +331,7 @@ def run_claimed(ctx: RunContext, monitor: MonitorSettings, claim: store.Claim) -
         except Exception as exc:
             reason = unexpected_reason(exc)
             log.exception("run %d of monitor %s failed unexpectedly", claim.run_id, monitor.name)
-        return store_failure(ctx, monitor, claim, reason, started)
+        return store_failure(ctx, monitor, claim, reason, time.monotonic() - started)
 
 
 def unexpected_reason(exc: BaseException) -> str:
@@ -404,7 +404,7 @@ def store_failure(
     monitor: MonitorSettings,
     claim: store.Claim,
     reason: str,
-    started: float | None = None,
+    duration: float,
     *,
     expired_before: datetime | None = None,
 ) -> RunOutcome | None:
@@ -431,8 +431,7 @@ def store_failure(
                 store.fail_run(session, claim, reason, expired_before=expired_before)
         except store.ClaimLost:
             return None
-    elapsed = time.monotonic() - started if started is not None else 0.0
-    ctx.metrics.record_failed_run(monitor.name, elapsed)
+    ctx.metrics.record_failed_run(monitor.name, duration)
     return RunOutcome(claim.run_id, monitor.name, "failed", None, reason, window)
 
 
@@ -452,13 +451,7 @@ def expire_claims(
     for expired in store.expired_claims(ctx.engine, now):
         claim = expired.claim
         monitor = monitors.get(expired.monitor)
-        if monitor is None:
-            with Session(ctx.engine) as session, session.begin():
-                try:
-                    store.fail_run(session, claim, EXPIRED_REASON, expired_before=now)
-                except store.ClaimLost:
-                    continue
-        elif store_failure(ctx, monitor, claim, EXPIRED_REASON, expired_before=now) is None:
+        if not _expire(ctx, monitor, expired, now):
             continue
         log.warning(
             "run %d of monitor %s (slot %s): %s",
@@ -477,6 +470,24 @@ def expire_claims(
     return retries
 
 
+def _expire(
+    ctx: RunContext, monitor: MonitorSettings | None, expired: store.ExpiredClaim, now: datetime
+) -> bool:
+    """Fail one expired claim; False when it was renewed, or swept elsewhere, meanwhile."""
+    if monitor is not None:
+        duration = (now - expired.started_at).total_seconds()
+        failed = store_failure(
+            ctx, monitor, expired.claim, EXPIRED_REASON, duration, expired_before=now
+        )
+        return failed is not None
+    with Session(ctx.engine) as session, session.begin():
+        try:
+            store.fail_run(session, expired.claim, EXPIRED_REASON, expired_before=now)
+        except store.ClaimLost:
+            return False
+    return True
+
+
 def time_out(
     ctx: RunContext, monitor: MonitorSettings, claim: store.Claim, limit: timedelta
 ) -> None:
@@ -485,5 +496,5 @@ def time_out(
         f"timed out: still running after {limit.total_seconds():g}s (scheduler.run_timeout); "
         "the source may be hung"
     )
-    if store_failure(ctx, monitor, claim, reason) is not None:
+    if store_failure(ctx, monitor, claim, reason, limit.total_seconds()) is not None:
         log.error("run %d of monitor %s %s", claim.run_id, monitor.name, reason)
