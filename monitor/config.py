@@ -90,8 +90,18 @@ class SchedulerSettings(SettingsModel):
     misfire_grace: timedelta = Field(default=timedelta(seconds=60))
     catch_up: bool = False
     max_concurrent_runs: int = Field(default=4, ge=1)
+    run_timeout: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="a run still in progress after this is stored as failed (timed out)",
+    )
+    run_lease: timedelta = Field(
+        default=timedelta(seconds=15),
+        description="a claim not renewed for this long is expired by any process",
+    )
 
-    _check_grace = field_validator("misfire_grace", mode="before")(as_duration)
+    _check_durations = field_validator("misfire_grace", "run_timeout", "run_lease", mode="before")(
+        as_duration
+    )
 
 
 class DeliverySettings(SettingsModel):

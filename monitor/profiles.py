@@ -168,19 +168,25 @@ class KeyedProfile:
 class ProfileCache:
     """Reference profiles in memory, per monitor: from memory, else the store, else fitted now.
 
-    The lock makes two runs of one monitor in two threads (a catch-up slot
-    beside the current one) fit a new reference once, not twice.
+    A lock per monitor makes two runs of one monitor in two threads fit a new
+    reference once, not twice; per monitor, so that a reference whose source
+    hangs holds up no other monitor.
     """
 
     def __init__(self) -> None:
         self._profiles: dict[int, KeyedProfile] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[int, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _lock(self, monitor_id: int) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(monitor_id, threading.Lock())
 
     def get(
         self, engine: Engine, monitor: MonitorSettings, monitor_id: int, source: Source
     ) -> KeyedProfile:
         key = reference_key(monitor)
-        with self._lock:
+        with self._lock(monitor_id):
             cached = self._profiles.get(monitor_id)
             if cached is not None and cached.key == key:
                 return cached
