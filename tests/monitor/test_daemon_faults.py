@@ -27,14 +27,13 @@ from sqlalchemy import create_engine, text
 from monitor.runner import EXPIRED_REASON
 from tests.faults import TcpFault, demo_monitor_toml, free_port, hung_monitor_toml
 from tests.monitor.test_daemon_e2e import daemon_env, start_daemon, stop_daemon
-from tests.support import ScriptedServer, wait_for
+from tests.support import HttpFake, wait_for
 
 
 @pytest.fixture
-def receiver() -> Iterator[ScriptedServer]:
-    server = ScriptedServer()
-    yield server
-    server.close()
+def receiver() -> Iterator[HttpFake]:
+    with HttpFake() as server:
+        yield server
 
 
 @pytest.fixture
@@ -126,7 +125,7 @@ def run_rows(store_url: str) -> list[tuple[int, str, str | None, int, str]]:
 def test_a_run_killed_mid_way_fails_alerts_and_runs_again(
     store_url: str,
     postgres_url: str,
-    receiver: ScriptedServer,
+    receiver: HttpFake,
     gate: TcpFault,
     tmp_path: Path,
 ) -> None:
@@ -175,7 +174,7 @@ def test_a_run_killed_mid_way_fails_alerts_and_runs_again(
 
 
 def test_hung_monitors_time_out_and_readyz_names_them(
-    sqlite_url: str, receiver: ScriptedServer, tmp_path: Path
+    sqlite_url: str, receiver: HttpFake, tmp_path: Path
 ) -> None:
     silent = TcpFault("hang")
     port = free_port()

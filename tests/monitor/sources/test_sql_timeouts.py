@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from monitor.config import parse_settings
-from monitor.references import load_reference, reference_key
+from monitor.profiles import reference_key, reference_request
+from monitor.references import load_reference
 from monitor.settings_base import ConfigError
 from monitor.sources import SourceError, SqlSource, SqlSourceSettings, Window, build_source
 from tests.faults import TcpFault
@@ -111,7 +112,7 @@ def test_sql_reference_has_the_same_timeouts(events: str) -> None:
         {"type": "sql", "url": events, "query": SLEEPY, "statement_timeout": "200ms"},
     )
     with pytest.raises(SourceError, match="reference sql .*canceling statement due to statement"):
-        load_reference(monitor, build_source(monitor.source))
+        load_reference(reference_request(monitor), build_source(monitor.source))
 
 
 def test_default_timeouts_and_their_keys() -> None:

@@ -1,8 +1,8 @@
 """runs.lease_until and runs.attempt: a claim is a lease that expires, and an expired slot retries
 
 Revision ID: 0007
-Revises: 0005
-Create Date: 2026-12-09 10:00:00
+Revises: 0006
+Create Date: 2026-12-04 19:00:00
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
