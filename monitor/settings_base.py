@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.durations import parse_duration
+from monitor.durations import duration_of, parse_duration
 
 
 class ConfigError(Exception):
@@ -20,7 +20,9 @@ class ConfigError(Exception):
 
 
 class SettingsModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No setting means anything at inf or nan: a threshold of inf never fires,
+    # and nan compares false with everything.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class RateLimitedSettings(SettingsModel):
@@ -39,11 +41,19 @@ class RateLimitedSettings(SettingsModel):
 
 
 def as_duration(value: Any) -> timedelta:
-    """A pydantic "before" validator: "30s", "5m", "2h", "1d" or a number of seconds."""
+    """A pydantic "before" validator: "30s", "5m", "2h", "1d" or a number of seconds.
+
+    Every form is checked alike: above zero and at most ``durations.MAX_DURATION``.
+
+    >>> as_duration(-1)
+    Traceback (most recent call last):
+    ...
+    monitor.durations.DurationRangeError: expected a positive duration, got -1
+    """
     if isinstance(value, timedelta):
-        return value
+        return duration_of(value.total_seconds(), str(value))
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=float(value))
+        return duration_of(float(value), repr(value))
     if isinstance(value, str):
         return parse_duration(value)
     raise ValueError(f'expected a duration such as "30s" or "5m", got {value!r}')
