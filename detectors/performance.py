@@ -24,7 +24,7 @@ _HIGHER_IS_BETTER: Final[Mapping[str, bool]] = {
     "mae": False,
     "rmse": False,
 }
-_METRICS: Final[Mapping[PerformanceTask, tuple[str, ...]]] = {
+TASK_METRICS: Final[Mapping[PerformanceTask, tuple[str, ...]]] = {
     "classification": ("accuracy", "f1"),
     "regression": ("mae", "rmse"),
 }
@@ -90,9 +90,9 @@ def compare_performance(
     """
     if not math.isfinite(allowed_drop) or allowed_drop < 0:
         raise ValueError(f"allowed_drop must be a non-negative number, got {allowed_drop}")
-    if task not in _METRICS:
+    if task not in TASK_METRICS:
         raise ValueError(f"unknown task {task!r}; expected 'classification' or 'regression'")
-    names = _METRICS[task]
+    names = TASK_METRICS[task]
     missing = [name for name in names if name not in reference_metrics]
     if missing:
         raise ValueError(f"reference_metrics for {column!r} lack {missing}")

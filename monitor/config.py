@@ -22,7 +22,8 @@ from pydantic import (
 
 from detectors import METHODS
 from detectors.budget import FalseAlarmBudget
-from monitor.alerts.rules import RuleSettings
+from detectors.performance import TASK_METRICS
+from monitor.alerts.rules import ColumnDriftRule, PerformanceRule, RuleSettings
 from monitor.durations import parse_false_alarms
 from monitor.notifiers.registry import SINK_TYPES, SPECS
 from monitor.notifiers.spec import ReceiverModel
@@ -31,6 +32,9 @@ from monitor.references import ReferenceSettingsModel, get_reference_spec
 from monitor.schedule import Schedule, parse_schedule
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import (
+    MAX_COLUMN_NAME,
+    MAX_MONITOR_NAME,
+    MAX_RECEIVER_NAME,
     ConfigError,
     SettingsModel,
     as_duration,
@@ -142,7 +146,7 @@ else:
 
 
 class ColumnSettings(SettingsModel):
-    name: str
+    name: str = Field(min_length=1, max_length=MAX_COLUMN_NAME)
     kind: Literal["numeric", "categorical"]
     method: str | None = None
     threshold: float | None = Field(default=None, gt=0)
@@ -170,8 +174,8 @@ class ColumnSettings(SettingsModel):
 
 class PerformanceSettings(SettingsModel):
     task: Literal["classification", "regression"]
-    prediction: str
-    label: str
+    prediction: str = Field(min_length=1)
+    label: str = Field(min_length=1, max_length=MAX_COLUMN_NAME)
     allowed_drop: float = Field(default=0.05, ge=0)
 
 
@@ -246,7 +250,7 @@ class ThresholdSettings(SettingsModel):
 
 
 class MonitorSettings(SettingsModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_MONITOR_NAME)
     schedule: Schedule
     window: timedelta = Field(default=timedelta(hours=1))
     sample_limit: int = Field(default=100_000, ge=1)
@@ -324,9 +328,14 @@ class Settings(SettingsModel):
         names = [monitor.name for monitor in self.monitors]
         for index, name in enumerate(names):
             if name in names[:index]:
-                raise ValueError(f'monitor name "{name}" is used twice')
+                raise ValueError(f'monitors[{index}].name: monitor name "{name}" is used twice')
         receiver_list = [receiver.name for receiver in self.receivers]
         for index, name in enumerate(receiver_list):
+            if not 0 < len(name) <= MAX_RECEIVER_NAME:
+                raise ValueError(
+                    f"receivers[{index}].name: expected 1 to {MAX_RECEIVER_NAME} characters, "
+                    f"got {len(name)}"
+                )
             if name in receiver_list[:index]:
                 raise ValueError(f'receivers[{index}].name: receiver name "{name}" is used twice')
         receiver_names = set(receiver_list)
@@ -337,6 +346,10 @@ class Settings(SettingsModel):
                 (f"monitors[{index}].rules[{r}].receivers", rule.receivers or ())
                 for r, rule in enumerate(monitor.rules)
             ]
+            for key, routed in [*routes, (f"monitors[{index}].sinks", monitor.sinks)]:
+                repeated = sorted({name for name in routed if routed.count(name) > 1})
+                if repeated:
+                    raise ValueError(f'{key}: receiver "{repeated[0]}" is listed twice')
             for key, routed in routes:
                 for receiver in routed:
                     if receiver not in receiver_names:
@@ -355,6 +368,34 @@ class Settings(SettingsModel):
                         f'{key}: receiver "{sink}" is of type {types[sink]}, not a sink '
                         f"(sink types: {', '.join(sorted(SINK_TYPES))})"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _rules_fit_their_monitor(self) -> Settings:
+        """A rule that can only ever be "unknown" is a config error, not a silent alert."""
+        for index, monitor in enumerate(self.monitors):
+            columns = [column.name for column in monitor.columns]
+            for r, rule in enumerate(monitor.rules):
+                key = f"monitors[{index}].rules[{r}]"
+                if isinstance(rule, ColumnDriftRule):
+                    for name in rule.columns:
+                        if name not in columns:
+                            raise ValueError(
+                                f'{key}.columns: "{name}" is not one of the monitor\'s columns '
+                                f"({', '.join(columns)})"
+                            )
+                if isinstance(rule, PerformanceRule):
+                    if monitor.performance is None:
+                        raise ValueError(
+                            f"{key}.type: a performance rule needs the monitor's performance "
+                            "table (task, prediction, label)"
+                        )
+                    metrics = TASK_METRICS[monitor.performance.task]
+                    if rule.metric is not None and rule.metric not in metrics:
+                        raise ValueError(
+                            f'{key}.metric: "{rule.metric}" is not a '
+                            f"{monitor.performance.task} metric ({', '.join(metrics)})"
+                        )
         return self
 
     def monitor(self, name: str) -> MonitorSettings:

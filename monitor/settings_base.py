@@ -20,6 +20,14 @@ class ConfigError(Exception):
     """The config cannot be used; the message says where and why."""
 
 
+# The widths of the store's columns that config names are written to
+# (monitor.store.models); a longer name would fail every run on PostgreSQL.
+MAX_MONITOR_NAME = 200  # monitors.name
+MAX_RULE_NAME = 100  # alerts.rule
+MAX_RECEIVER_NAME = 200  # outbox.receiver, notification_groups.receiver
+MAX_COLUMN_NAME = 200  # results.column: a column's or a performance label's name
+
+
 class SettingsModel(BaseModel):
     # No setting means anything at inf or nan: a threshold of inf never fires,
     # and nan compares false with everything.
