@@ -19,6 +19,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from detectors import METHODS
 from detectors.budget import FalseAlarmBudget
@@ -51,6 +53,20 @@ class StoreSettings(SettingsModel):
     retention: timedelta = Field(default=timedelta(days=90))
 
     _check_retention = field_validator("retention", mode="before")(as_duration)
+
+    @field_validator("url")
+    @classmethod
+    def _sqlalchemy_url(cls, url: str | None) -> str | None:
+        """Unparseable fails now rather than at every command (the message shows no URL)."""
+        if url is not None:
+            try:
+                make_url(url)
+            except (ArgumentError, ValueError):
+                raise ValueError(
+                    'not an SQLAlchemy URL such as "sqlite:///driftwarden.db" or '
+                    '"postgresql+psycopg://host/db"'
+                ) from None
+        return url
 
     @model_validator(mode="after")
     def _one_url(self) -> StoreSettings:
@@ -257,7 +273,7 @@ class MonitorSettings(SettingsModel):
     reference_limit: int = Field(default=1_000_000, ge=1)
     source: SourceSettings
     reference: ReferenceSettings
-    columns: tuple[ColumnSettings, ...] = Field(min_length=1)
+    columns: tuple[ColumnSettings, ...]
     performance: PerformanceSettings | None = None
     thresholds: ThresholdSettings = ThresholdSettings()
     receivers: tuple[str, ...] = ()
@@ -276,6 +292,15 @@ class MonitorSettings(SettingsModel):
         if not isinstance(value, str):
             raise ValueError(f'expected a cron expression or "every 5m", got {value!r}')
         return parse_schedule(value)
+
+    @field_validator("columns")
+    @classmethod
+    def _some_columns(cls, columns: tuple[ColumnSettings, ...]) -> tuple[ColumnSettings, ...]:
+        # Not Field(min_length=1): pydantic would also report an empty tuple
+        # whenever one column is invalid, as if none were configured.
+        if not columns:
+            raise ValueError("at least one column is required")
+        return columns
 
     @model_validator(mode="after")
     def _unique_rules(self) -> MonitorSettings:
