@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError
 
 from detectors import METHODS
 from detectors.budget import FalseAlarmBudget
+from detectors.choice import RULES as CHOICE_RULES
 from detectors.performance import TASK_METRICS
 from monitor.alerts.rules import ColumnDriftRule, PerformanceRule, RuleSettings
 from monitor.durations import parse_false_alarms
@@ -187,6 +188,36 @@ class ColumnSettings(SettingsModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _threshold_fits_method(self) -> ColumnSettings:
+        """What the detectors would refuse at every run, refused now.
+
+        Without a method, every method the automatic choice may pick for the
+        kind must take the setting (``detectors.choice``).
+        """
+        names: tuple[str, ...]
+        if self.method is not None:
+            names, which = (self.method,), self.method
+        else:
+            names = tuple(
+                dict.fromkeys(m for r in CHOICE_RULES if r.kind == self.kind for m in r.methods)
+            )
+            which = f"the automatic method of {self.kind} columns ({', '.join(names)})"
+        tests = [name for name in names if METHODS[name].has_p_value]
+        distances = [name for name in names if not METHODS[name].has_p_value]
+        if self.threshold is not None and self.threshold >= 1 and tests:
+            raise ValueError(
+                f"threshold {self.threshold:g} must be below 1: {which} "
+                f"{'is' if not distances else 'may be'} a p-value test, whose threshold is "
+                "a significance level"
+            )
+        if self.effect_floor is not None and distances:
+            raise ValueError(
+                f"effect_floor applies to p-value tests only: {which} "
+                f"{'is' if not tests else 'may be'} a distance, whose floor is its threshold"
+            )
+        return self
+
 
 class PerformanceSettings(SettingsModel):
     task: Literal["classification", "regression"]
@@ -196,6 +227,7 @@ class PerformanceSettings(SettingsModel):
 
 
 DEFAULT_FALSE_ALARMS = "1/30d"
+MAX_SEQUENTIAL_SCALE = 1000
 
 
 class ThresholdSettings(SettingsModel):
@@ -239,6 +271,11 @@ class ThresholdSettings(SettingsModel):
     def _scales(cls, scales: tuple[int, ...]) -> tuple[int, ...]:
         if any(scale < 2 for scale in scales):
             raise ValueError(f"every scale must be at least 2 windows, got {list(scales)}")
+        if any(scale > MAX_SEQUENTIAL_SCALE for scale in scales):
+            # Every run reads twice the largest scale of stored windows.
+            raise ValueError(
+                f"every scale must be at most {MAX_SEQUENTIAL_SCALE} windows, got {list(scales)}"
+            )
         if list(scales) != sorted(set(scales)):
             raise ValueError(f"scales must be distinct and increasing, got {list(scales)}")
         return scales

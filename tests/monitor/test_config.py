@@ -244,6 +244,30 @@ BROKEN: list[tuple[str, str]] = [
         '[[monitors]]\nthresholds = {key_columns = ["nope"]}\n',
         'monitors[0]: thresholds.key_columns: "nope" is not one of the monitor\'s columns',
     ),
+    (
+        '[[monitors]]\ncolumns = [{name = "age", kind = "numeric", method = "ks", '
+        "threshold = 5}]\n",
+        "monitors[0].columns[0]: threshold 5 must be below 1: ks is a p-value test, whose "
+        "threshold is a significance level",
+    ),
+    (
+        '[[monitors]]\ncolumns = [{name = "c", kind = "categorical", threshold = 2}]\n',
+        "monitors[0].columns[0]: threshold 2 must be below 1: the automatic method of "
+        "categorical columns (fisher, chi2, jensenshannon, psi) may be a p-value test, whose "
+        "threshold is a significance level",
+    ),
+    (
+        '[[monitors]]\ncolumns = [{name = "age", kind = "numeric", method = "psi", '
+        "effect_floor = 0.1}]\n",
+        "monitors[0].columns[0]: effect_floor applies to p-value tests only: psi is a distance, "
+        "whose floor is its threshold",
+    ),
+    (
+        '[[monitors]]\ncolumns = [{name = "c", kind = "categorical", effect_floor = 0.1}]\n',
+        "monitors[0].columns[0]: effect_floor applies to p-value tests only: the automatic "
+        "method of categorical columns (fisher, chi2, jensenshannon, psi) may be a distance, "
+        "whose floor is its threshold",
+    ),
     # receiver URLs
     (
         HOOK + 'url = "file:///etc/passwd"\n',
@@ -523,6 +547,11 @@ BROKEN: list[tuple[str, str]] = [
         "[[monitors]]\nthresholds = {sequential_scales = [16, 4]}\n",
         "monitors[0].thresholds.sequential_scales: scales must be distinct and increasing, "
         "got [16, 4]",
+    ),
+    (
+        "[[monitors]]\nthresholds = {sequential_scales = [4, 100000000]}\n",
+        "monitors[0].thresholds.sequential_scales: every scale must be at most 1000 windows, "
+        "got [4, 100000000]",
     ),
     (
         "[[monitors]]\nthresholds = {alpha = 1}\n",
