@@ -1,4 +1,4 @@
-"""HTTP: health, readiness, Prometheus metrics and the run history.
+"""HTTP: health, readiness, Prometheus metrics, the run history and the report pages.
 
 Handlers that touch the store are plain ``def`` so FastAPI runs them in its
 threadpool; ``/healthz`` and ``/metrics`` never touch the store and are
@@ -23,6 +23,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.metrics import Metrics
+from monitor.pages import pages_router
 from monitor.store import queries
 from monitor.store.engine import StoreError, safe_url
 
@@ -147,6 +148,7 @@ def create_app(
             return JSONResponse({"detail": f"run {run_id} not found"}, status_code=404)
         return JSONResponse({**run.to_dict(), "url": f"{base}/api/runs/{run_id}"})
 
+    app.include_router(pages_router(engine))
     return app
 
 

@@ -3,11 +3,13 @@
 A run costs O(current window) because the reference is summarised once:
 the first run of a reference fits it and stores the profile under the
 reference's key, later runs (in any process) load it, and each process
-keeps it in memory until the key changes.
+keeps it in memory until the key changes. ``reference_key`` sits beside
+``fit_reference`` because it must cover every setting the fit reads.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -27,11 +29,13 @@ from detectors import (
 )
 from monitor.columns import require_columns
 from monitor.config import MonitorSettings
-from monitor.references import load_reference, reference_key
+from monitor.references import ReferenceRequest, load_reference, reference_key_parts
 from monitor.sources.base import Source
 from monitor.store import runs as store
 
 log = logging.getLogger("driftwarden.profiles")
+
+_KEY_VERSION = "driftwarden-reference-v2"
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,42 @@ def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> Referenc
     )
 
 
+def reference_request(monitor: MonitorSettings) -> ReferenceRequest:
+    """What the monitor's reference kind reads of its settings to load and key it."""
+    return ReferenceRequest(
+        monitor=monitor.name,
+        reference=monitor.reference,
+        source=monitor.source,
+        reference_limit=monitor.reference_limit,
+    )
+
+
+def reference_key(monitor: MonitorSettings) -> str:
+    """A sha256 hex digest that changes whenever the reference profile would.
+
+    It covers the reference settings, ``reference_limit``, the columns, the
+    performance settings and the multivariate method, then the kind's own
+    ``key_parts``: for a ``window`` reference the source settings (the
+    window is read from it); for a ``file`` reference each matched file's
+    path, size and modification time, so a replaced file is refitted.
+    A ``sql`` reference is refitted only when its settings change: the key
+    cannot see the data behind a query.
+
+    Stored profiles are looked up by this key: a change to what it hashes,
+    or to their order, refits every stored profile (bump ``_KEY_VERSION``).
+    """
+    parts = [
+        _KEY_VERSION,
+        monitor.reference.model_dump_json(),
+        json.dumps({"reference_limit": monitor.reference_limit}),
+        json.dumps([json.loads(column.model_dump_json()) for column in monitor.columns]),
+        monitor.performance.model_dump_json() if monitor.performance else "null",
+        json.dumps({"multivariate": monitor.thresholds.multivariate}),
+        *reference_key_parts(reference_request(monitor)),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class KeyedProfile:
     """A reference profile and the key of the reference it was fitted on."""
@@ -122,7 +162,7 @@ class ProfileCache:
                 profile = ReferenceProfile.from_bytes(stored)
             else:
                 log.info("fitting reference profile for monitor %s", monitor.name)
-                profile = fit_reference(monitor, load_reference(monitor, source))
+                profile = fit_reference(monitor, load_reference(reference_request(monitor), source))
                 store.save_profile(engine, monitor_id, key, profile.n_rows, profile.to_bytes())
             keyed = KeyedProfile(key, profile)
             self._profiles[monitor_id] = keyed

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from detectors import finite_or_none
 from monitor.store.models import MonitorRow, ResultRow, RunRow
+from monitor.vocabulary import ResultCheck
 
 RUN_SUCCEEDED = "succeeded"
 """``runs.status`` of a run that finished and stored its results."""
@@ -39,9 +40,9 @@ def _json_safe(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class ResultView:
-    """One stored result row (a column test, a multivariate test or a quality check)."""
+    """One stored result row; ``check`` says which test made it (``ResultCheck``)."""
 
-    kind: str
+    check: ResultCheck
     column: str
     method: str
     statistic: float | None
@@ -59,7 +60,7 @@ class ResultView:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
+            "check": self.check,
             "column": self.column,
             "method": self.method,
             "statistic": finite_or_none(self.statistic),
@@ -160,7 +161,7 @@ def _summary(row: Row[*tuple[Any, ...]], drifted_columns: Iterable[str]) -> RunS
 
 def _view(result: ResultRow) -> ResultView:
     return ResultView(
-        kind=result.kind,
+        check=result.check,
         column=result.column,
         method=result.method,
         statistic=result.statistic,
