@@ -39,12 +39,6 @@ log = logging.getLogger("driftwarden.profiles")
 
 _KEY_VERSION = "driftwarden-reference-v2"
 
-PERFORMANCE_METRICS: Mapping[str, tuple[str, ...]] = {
-    "classification": ("accuracy", "f1"),
-    "regression": ("mae", "rmse"),
-}
-"""The metrics a monitor's ``performance`` settings compute, per task."""
-
 
 @dataclass(frozen=True)
 class ReferenceProfile:
@@ -94,7 +88,7 @@ def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> Referenc
             reference[perf.label],
             reference[perf.prediction],
             task=perf.task,
-            metrics=PERFORMANCE_METRICS[perf.task],
+            metrics=perf.metrics(),
         )
         if perf
         else None
