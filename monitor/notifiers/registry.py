@@ -34,7 +34,7 @@ from monitor.notifiers import (
     vertex,
     webhook,
 )
-from monitor.notifiers.base import Notifier, ReceiverEntry
+from monitor.notifiers.base import AnyNotifier, ReceiverEntry
 from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import ConfigError
 
@@ -89,9 +89,9 @@ def get_notifier_spec(kind: str) -> NotifierSpec:
         raise UnknownReceiverTypeError(f'unknown type "{kind}" (known: {known})') from None
 
 
-def build_notifiers(receivers: Sequence[ReceiverEntry]) -> dict[str, Notifier]:
+def build_notifiers(receivers: Sequence[ReceiverEntry]) -> dict[str, AnyNotifier]:
     """One notifier per ``[[receivers]]`` entry, keyed by receiver name."""
-    notifiers: dict[str, Notifier] = {}
+    notifiers: dict[str, AnyNotifier] = {}
     for index, receiver in enumerate(receivers):
         key = f"receivers[{index}]"
         try:
