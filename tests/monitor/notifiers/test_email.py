@@ -473,6 +473,7 @@ def test_a_wrong_password_is_dead_an_unset_one_retried_and_neither_stored(
     make_worker: WorkerFactory,
     certificates: Certificates,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
     password: str | None,
     status: str,
     error: str,
@@ -489,6 +490,8 @@ def test_a_wrong_password_is_dead_an_unset_one_retried_and_neither_stored(
     outcome = "dead" if status == "dead" else "retry"
     assert _attempts(sqlite_engine, row_id) == [(outcome, None, error)]
     assert server.received == []
+    assert error in caplog.text
+    assert PASSWORD not in caplog.text
 
 
 def test_a_451_is_retried_after_the_backoff_then_delivered_once(
