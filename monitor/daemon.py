@@ -14,12 +14,13 @@ from types import FrameType
 from sqlalchemy import Engine
 
 from monitor.api import build_server, create_app
-from monitor.config import Settings
+from monitor.config import Settings, secret_references
 from monitor.delivery.ratelimit import RateLimiter, receiver_rate_limits
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import ColumnSample, Metrics
 from monitor.notifiers.registry import build_notifiers, refresh_receivers, signing_secrets
 from monitor.runner import RunContext
+from monitor.secrets import SecretError, resolve_secret
 from monitor.scheduler import Scheduler
 from monitor.sources import build_source
 from monitor.store.engine import make_engine, upgrade
@@ -77,6 +78,17 @@ def build_services(settings: Settings) -> Services:
         refresh_receivers=refresh_receivers(settings.receivers),
     )
     return Services(engine=engine, metrics=metrics, context=context, worker_id=worker_id)
+
+
+def resolved_secrets(settings: Settings) -> list[tuple[str, str]]:
+    """(environment variable, value) of every secret of ``settings`` that is set now."""
+    secrets = []
+    for key, env_name in secret_references(settings):
+        try:
+            secrets.append((env_name, resolve_secret(env_name, key)))
+        except SecretError:
+            continue  # `run` refuses to start without it; nothing to hide
+    return secrets
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -11,6 +11,26 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
+class DurationTooLong(ValueError):
+    """A duration beyond what ``timedelta`` holds (999999999 days)."""
+
+
+def to_timedelta(seconds: float, text: str) -> timedelta:
+    """``seconds`` as a timedelta; ``DurationTooLong`` naming ``text`` past the largest one.
+
+    >>> to_timedelta(1e300, "1e300")
+    Traceback (most recent call last):
+    ...
+    monitor.durations.DurationTooLong: duration "1e300" is too long (at most 999999999 days)
+    """
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise DurationTooLong(
+            f'duration "{text}" is too long (at most {timedelta.max.days} days)'
+        ) from None
+
+
 def parse_duration(text: str) -> timedelta:
     """Parse "90s", "5m", "1.5h", "7d" into a positive timedelta.
 
@@ -23,7 +43,7 @@ def parse_duration(text: str) -> timedelta:
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f'expected a positive duration, got "{text}"')
-    return timedelta(seconds=seconds)
+    return to_timedelta(seconds, text)
 
 
 _BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\S+)\s*$")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from monitor.cron import cron_trigger
-from monitor.durations import parse_duration
+from monitor.durations import DurationTooLong, parse_duration
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ def parse_schedule(text: str) -> Schedule:
     if stripped.startswith("every "):
         try:
             return Schedule(every=parse_duration(stripped.removeprefix("every ")))
+        except DurationTooLong:
+            raise
         except ValueError:
             raise ValueError(f'{expected}, got "{text}"') from None
     try:

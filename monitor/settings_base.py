@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.durations import parse_duration
+from monitor.durations import parse_duration, to_timedelta
 
 
 class ConfigError(Exception):
@@ -43,7 +43,7 @@ def as_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=float(value))
+        return to_timedelta(float(value), str(value))
     if isinstance(value, str):
         return parse_duration(value)
     raise ValueError(f'expected a duration such as "30s" or "5m", got {value!r}')
