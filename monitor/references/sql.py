@@ -46,7 +46,8 @@ def _url(monitor: MonitorSettings, reference: SqlReferenceSettings) -> str:
 
 def load_sql_reference(monitor: MonitorSettings, source: Source, seed: int) -> pd.DataFrame:
     reference = _settings(monitor)
-    frame = read_query(_url(monitor, reference), reference.query, monitor.reference_limit, seed)
+    url = _url(monitor, reference)
+    frame = read_query(url, reference.query, monitor.reference_limit, seed, reference.url_env)
     return non_empty(monitor, frame, "its query returned no rows")
 
 

@@ -31,11 +31,16 @@ plan. SQLite's ``random()`` cannot be seeded: there, and on other databases,
 the seed has no effect when the window holds more than ``limit`` rows.
 
 Timestamps come back parsed to UTC; every other column comes back as the
-driver returns it. Error messages show the URL with its password as ``***``.
+driver returns it. Error messages show a URL written in the config with its
+password as ``***``, and a URL from ``url_env`` as ``$VARIABLE``; the driver's
+message keeps its first lines without the SQL it quotes, and hides what the
+config does not name (``monitor.redaction``: the host, user and database of a
+URL from the environment, addresses a host name resolved to).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -47,6 +52,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.sql import FromClause
 
+from monitor.redaction import Redactor
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import exactly_one
 from monitor.sources._frames import check_limit, to_utc, utc_window
@@ -83,15 +89,19 @@ def _set_utc(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.autocommit = autocommit
 
 
-def create_source_engine(url: str, kind: str) -> tuple[Engine, str]:
-    """An engine for ``url`` and the label errors carry: ``kind (url with *** password)``."""
+def create_source_engine(url: str, kind: str, env_name: str | None = None) -> tuple[Engine, str]:
+    """An engine for ``url`` and the label errors carry: ``kind (url with *** password)``.
+
+    A URL read from ``env_name`` is a secret as a whole: the label says ``kind ($ENV_NAME)``.
+    """
     try:
         parsed = sa.make_url(url)
     except (ArgumentError, ValueError):
         raise SourceError(
             f"{kind}: cannot parse the URL (expected dialect+driver://user@host/database)"
         ) from None
-    origin = f"{kind} ({parsed.render_as_string(hide_password=True)})"
+    shown = f"${env_name}" if env_name else parsed.render_as_string(hide_password=True)
+    origin = f"{kind} ({shown})"
     try:
         engine = sa.create_engine(parsed, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError, ArgumentError) as exc:
@@ -101,14 +111,19 @@ def create_source_engine(url: str, kind: str) -> tuple[Engine, str]:
     return engine, origin
 
 
-def _reason(exc: BaseException, engine: Engine) -> str:
-    """The driver's message on one line, with the password masked should a driver echo it."""
+_QUOTED_SQL = re.compile(r"^(LINE \d+:|\s*\^)")
+
+
+def _reason(exc: BaseException, redact: Redactor) -> str:
+    """The driver's message on one line, without the SQL it quotes or what the config hides.
+
+    ``redact`` (``Redactor.for_url``) masks the password should a driver echo
+    it, and what ``monitor.redaction`` says a reason must not show.
+    """
     cause = getattr(exc, "orig", None) or exc
-    text = " ".join(line.strip() for line in str(cause).splitlines() if line.strip())
-    password = engine.url.password
-    if password:
-        text = text.replace(str(password), "***")
-    return (text or type(cause).__name__)[:500]
+    lines = [line.strip() for line in str(cause).splitlines()]
+    text = " ".join(line for line in lines if line and not _QUOTED_SQL.match(line))
+    return redact(text or type(cause).__name__)[:500]
 
 
 def _table(name: str, timestamp_column: str | None) -> FromClause:
@@ -173,6 +188,7 @@ def _missing_table(connection: Connection, name: str) -> bool:
 def _sample(
     engine: Engine,
     origin: str,
+    redact: Redactor,
     source: FromClause,
     table: str | None,
     timestamp_column: str | None,
@@ -184,7 +200,7 @@ def _sample(
     try:
         connection = engine.connect()
     except SQLAlchemyError as exc:
-        raise SourceError(f"{origin}: cannot connect: {_reason(exc, engine)}") from None
+        raise SourceError(f"{origin}: cannot connect: {_reason(exc, redact)}") from None
     with connection:
         try:
             columns = _columns(connection, source)
@@ -192,7 +208,7 @@ def _sample(
             connection.rollback()
             if table is not None and _missing_table(connection, table):
                 raise SourceError(f"{origin}: table {table!r} not found") from None
-            raise SourceError(f"{origin}: query failed: {_reason(exc, engine)}") from None
+            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
         if timestamp_column is not None and timestamp_column not in columns:
             where = f"table {table!r}" if table is not None else "the query's result"
             raise SourceError(
@@ -202,7 +218,7 @@ def _sample(
         try:
             frame = _fetch(connection, source, columns, timestamp_column, window, limit, seed)
         except SQLAlchemyError as exc:
-            raise SourceError(f"{origin}: query failed: {_reason(exc, engine)}") from None
+            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
     if timestamp_column is not None:
         frame[timestamp_column] = to_utc(frame[timestamp_column], timestamp_column, origin)
     return frame
@@ -257,7 +273,8 @@ class SqlSource:
         else:
             assert settings.url is not None
             url = settings.url
-        self._engine, self._origin = create_source_engine(url, "source sql")
+        self._engine, self._origin = create_source_engine(url, "source sql", settings.url_env)
+        self._redact = Redactor.for_url(url, settings.url_env)
         if settings.table is not None:
             self._source = _table(settings.table, settings.timestamp_column)
         else:
@@ -268,6 +285,7 @@ class SqlSource:
         return _sample(
             self._engine,
             self._origin,
+            self._redact,
             self._source,
             self.settings.table,
             self.settings.timestamp_column,
@@ -284,14 +302,17 @@ class SqlSource:
 SPEC = SourceSpec(type="sql", settings=SqlSourceSettings, factory=SqlSource)
 
 
-def read_query(url: str, query: str, limit: int | None, seed: int) -> pd.DataFrame:
+def read_query(
+    url: str, query: str, limit: int | None, seed: int, env_name: str | None = None
+) -> pd.DataFrame:
     """At most ``limit`` rows of ``query`` (sampled as a source samples), columns as returned.
 
-    ``limit=None`` fetches every row.
+    ``limit=None`` fetches every row; ``env_name``: the variable ``url`` came from, if any.
     Used for SQL references; the engine lives only for this call.
     """
-    engine, origin = create_source_engine(url, "reference sql")
+    engine, origin = create_source_engine(url, "reference sql", env_name)
     try:
-        return _sample(engine, origin, _query(query, None), None, None, None, limit, seed)
+        redact = Redactor.for_url(url, env_name)
+        return _sample(engine, origin, redact, _query(query, None), None, None, None, limit, seed)
     finally:
         engine.dispose()
