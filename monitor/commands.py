@@ -34,9 +34,15 @@ def _print(reports: list[MonitorReport], output_format: str) -> None:
 
 def validate(settings: Settings, path: Path) -> int:
     """Valid config; secrets not set here are warnings (CI validating a config may lack them)."""
+    from monitor.auth import check_exposure
+
     print(f"{path}: valid ({len(settings.monitors)} monitors, {len(settings.receivers)} receivers)")
     for message in missing_secrets(settings):
         print(f"warning: {message}", file=sys.stderr)
+    try:
+        check_exposure(settings.server)
+    except ConfigError as exc:
+        print(f"warning: `run` will refuse to start: {exc}", file=sys.stderr)
     return EXIT_OK
 
 

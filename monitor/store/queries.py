@@ -22,6 +22,10 @@ from monitor.store.models import MonitorRow, ResultRow, RunRow
 RUN_SUCCEEDED = "succeeded"
 """``runs.status`` of a run that finished and stored its results."""
 
+MAX_ROW_ID = 2**31 - 1
+"""Row ids are ``Integer`` columns: 32 bits on PostgreSQL. No row has an id outside 1..this,
+so a lookup outside it answers "none" without asking a store that would refuse the number."""
+
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
@@ -222,9 +226,15 @@ def list_runs(
 ) -> list[RunSummary]:
     """Runs newest first (highest id first); ``before_id`` returns the page after that run.
 
-    ``limit`` has no upper bound here: the caller (the API) caps it.
+    ``limit`` has no upper bound here: the caller (the API) caps it. A ``monitor``
+    no stored name can equal (one with a NUL byte, which PostgreSQL text cannot
+    hold) or a ``before_id`` at or below the first id finds nothing.
     """
     _limit_iv(limit)
+    if (monitor is not None and "\x00" in monitor) or (before_id is not None and before_id <= 1):
+        return []
+    if before_id is not None and before_id > MAX_ROW_ID:
+        before_id = None  # every stored id is below it
     query = select(*_RUN_COLUMNS).join(MonitorRow, RunRow.monitor_id == MonitorRow.id)
     if monitor is not None:
         query = query.where(MonitorRow.name == monitor)
@@ -245,6 +255,8 @@ def list_runs(
 
 
 def get_run(engine: Engine, run_id: int) -> RunDetail | None:
+    if not 1 <= run_id <= MAX_ROW_ID:
+        return None
     query = (
         select(*_RUN_COLUMNS)
         .join(MonitorRow, RunRow.monitor_id == MonitorRow.id)

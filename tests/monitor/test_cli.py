@@ -432,3 +432,45 @@ def test_the_console_script_exits_2_on_a_nested_column(tmp_path: Path) -> None:
         "driftwarden: error: reference: column 'tags' holds struct values (dict); "
         "drift tests compare numbers, strings and booleans only"
     ]
+
+
+def test_run_refuses_an_open_api_beyond_loopback(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_frames(tmp_path, shift=0.0)
+    config = write_config(tmp_path, sqlite_url)
+    config.write_text('[server]\nlisten = "0.0.0.0:8470"\n' + config.read_text())
+    refusal = (
+        'server.listen: "0.0.0.0:8470" is not a loopback address and no server.tokens are '
+        "configured; add tokens, listen on 127.0.0.1, or set server.allow_unauthenticated = "
+        "true to serve the API to anyone who can reach it"
+    )
+    assert main(["validate", "--config", str(config)]) == 0
+    assert capsys.readouterr().err == f"warning: `run` will refuse to start: {refusal}\n"
+    assert main(["run", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == f"driftwarden: error: {refusal}\n"
+
+
+def test_run_refuses_to_start_without_its_api_token(
+    tmp_path: Path,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("DW_TEST_ABSENT_TOKEN", raising=False)
+    monkeypatch.delenv("DW_TEST_ABSENT_TOKEN_FILE", raising=False)
+    write_frames(tmp_path, shift=0.0)
+    config = write_config(tmp_path, sqlite_url)
+    config.write_text(
+        '[server]\nlisten = "0.0.0.0:8470"\n'
+        'tokens = [{ name = "grafana", scope = "read", token_env = "DW_TEST_ABSENT_TOKEN" }]\n'
+        + config.read_text()
+    )
+    missing = (
+        "server.tokens[0].token_env: environment variable DW_TEST_ABSENT_TOKEN "
+        "(or DW_TEST_ABSENT_TOKEN_FILE) is not set"
+    )
+    assert main(["validate", "--config", str(config)]) == 0
+    assert capsys.readouterr().err == f"warning: {missing}\n"
+    assert main(["run", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == f"driftwarden: error: cannot start: {missing}\n"

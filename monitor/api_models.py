@@ -1,0 +1,89 @@
+"""What the HTTP API answers, as models: FastAPI checks each answer against them and
+publishes them in ``/openapi.json``.
+
+They mirror ``RunSummary.to_dict``, ``RunDetail.to_dict`` and
+``ResultView.to_dict`` (``monitor.store.queries``) key for key; times are
+ISO-8601 strings in UTC, as those give them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from monitor.vocabulary import RunStatus
+
+MONITOR_NAME = r"^[A-Za-z0-9_.-]+$"
+"""What a monitor name may hold (``monitors[].name`` in the config)."""
+MONITOR_NAME_LENGTH = 200
+"""The longest name the store holds (``monitors.name``)."""
+
+IsoTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class ErrorDetail(BaseModel):
+    detail: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, bool] = Field(description="each check by name: store, scheduler, delivery")
+
+
+class ResultModel(BaseModel):
+    kind: str
+    column: str
+    method: str
+    statistic: float | None
+    p_value: float | None
+    p_value_adjusted: float | None
+    threshold: float | None
+    effect: float | None
+    effect_floor: float | None
+    drifted: bool
+    n_reference: int
+    n_current: int
+    status: str
+    reason: str
+    details: dict[str, Any]
+
+
+class RunModel(BaseModel):
+    id: int
+    monitor: str
+    scheduled_for: IsoTime
+    trigger: str
+    status: RunStatus
+    started_at: IsoTime
+    finished_at: IsoTime | None
+    window_start: IsoTime
+    window_end: IsoTime
+    drifted: bool | None
+    reason: str | None
+    n_reference: int | None
+    n_current: int | None
+    drifted_columns: list[str]
+
+
+class RunDetailModel(RunModel):
+    results: list[ResultModel]
+    url: str = Field(description="this run's address, under server.public_url")
+
+
+class RunPage(BaseModel):
+    runs: list[RunModel] = Field(description="newest first")
+    next_before_id: int | None = Field(description="pass as before_id for the next page")
+
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorDetail, "description": "no bearer token, or not a configured one"},
+    403: {"model": ErrorDetail, "description": "the token's scope does not allow this"},
+}
+STORE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorDetail, "description": "the store is unavailable"},
+}
