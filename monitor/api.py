@@ -1,4 +1,5 @@
-"""HTTP: health, readiness, Prometheus metrics and the run history; the schema at /openapi.json.
+"""HTTP: health, readiness, Prometheus metrics, the run history and the report pages;
+the schema at /openapi.json.
 
 Handlers that touch the store are plain ``def`` so FastAPI runs them in its
 threadpool; ``/healthz`` and ``/metrics`` never touch the store and are
@@ -31,8 +32,9 @@ from monitor.api_models import (
     AUTH_RESPONSES,
     MONITOR_NAME,
     MONITOR_NAME_LENGTH,
+    PAGE_NOT_FOUND,
+    RUN_NOT_FOUND,
     STORE_RESPONSES,
-    ErrorDetail,
     Health,
     Readiness,
     RunDetailModel,
@@ -40,6 +42,7 @@ from monitor.api_models import (
 )
 from monitor.auth import Authenticator
 from monitor.metrics import Metrics
+from monitor.pages import pages_router
 from monitor.store import queries
 from monitor.store.engine import StoreError, safe_url
 
@@ -130,7 +133,7 @@ def create_app(
     probe_store = _StoreProbe(engine, store_timeout)
     base = base_url.rstrip("/")
     auth = authenticator or Authenticator(())
-    shown = redact or (lambda text: text)
+    shown = redact or _as_stored
     # The one place a route says what it needs: a dependency per scope.
     read = auth.requires("read")
     refusals = AUTH_RESPONSES if auth.enabled else {}
@@ -192,7 +195,7 @@ def create_app(
         runs = queries.list_runs(engine, monitor, limit + 1, before_id)
         page = runs[:limit]
         return {
-            "runs": [_shown_run(run.to_dict(), shown) for run in page],
+            "runs": [run.redacted(shown).to_dict() for run in page],
             "next_before_id": page[-1].id if len(runs) > limit else None,
         }
 
@@ -200,23 +203,24 @@ def create_app(
         "/api/runs/{run_id}",
         dependencies=read,
         response_model=RunDetailModel,
-        responses={404: {"model": ErrorDetail}, **refusals, **STORE_RESPONSES},
+        responses={404: RUN_NOT_FOUND, **refusals, **STORE_RESPONSES},
     )
     def get_run(run_id: int) -> Any:
         run = queries.get_run(engine, run_id)
         if run is None:
             return JSONResponse({"detail": f"run {run_id} not found"}, status_code=404)
-        return {**_shown_run(run.to_dict(), shown), "url": f"{base}/api/runs/{run_id}"}
+        return {**run.redacted(shown).to_dict(), "url": f"{base}/api/runs/{run_id}"}
 
+    app.include_router(
+        pages_router(engine, shown),
+        dependencies=read,
+        responses={404: PAGE_NOT_FOUND, **refusals, **STORE_RESPONSES},
+    )
     return app
 
 
-def _shown_run(run: dict[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
-    """A run as the API shows it: every reason redacted (a defensive pass; see redaction)."""
-    shown = {**run, "reason": None if run["reason"] is None else redact(run["reason"])}
-    if "results" in run:
-        shown["results"] = [{**r, "reason": redact(r["reason"])} for r in run["results"]]
-    return shown
+def _as_stored(text: str) -> str:
+    return text
 
 
 def _version() -> str:

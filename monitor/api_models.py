@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from monitor.vocabulary import RunStatus
+from monitor.vocabulary import ResultCheck, RunStatus
 
 MONITOR_NAME = r"^[A-Za-z0-9_.-]+$"
 """What a monitor name may hold (``monitors[].name`` in the config)."""
@@ -36,7 +36,7 @@ class Readiness(BaseModel):
 
 
 class ResultModel(BaseModel):
-    kind: str
+    check: ResultCheck
     column: str
     method: str
     statistic: float | None
@@ -80,10 +80,22 @@ class RunPage(BaseModel):
     next_before_id: int | None = Field(description="pass as before_id for the next page")
 
 
+def _json_error(description: str) -> dict[str, Any]:
+    # Declared as content, not as a "model": FastAPI would file a model under the
+    # route's own media type, and an HTML page's refusals are JSON all the same.
+    schema = ErrorDetail.model_json_schema()
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorDetail, "description": "no bearer token, or not a configured one"},
-    403: {"model": ErrorDetail, "description": "the token's scope does not allow this"},
+    401: _json_error("no bearer token, or not a configured one"),
+    403: _json_error("the token's scope does not allow this"),
 }
 STORE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorDetail, "description": "the store is unavailable"},
+    503: _json_error("the store is unavailable"),
+}
+RUN_NOT_FOUND = _json_error("no such run (or an id no run can have)")
+PAGE_NOT_FOUND: dict[str, Any] = {
+    "description": "no such run or monitor (an HTML page)",
+    "content": {"text/html": {"schema": {"type": "string"}}},
 }

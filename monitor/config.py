@@ -1,6 +1,8 @@
 """TOML config -> validated, typed settings.
 
-The file is parsed once at start. Every error names the table and key it
+The settings models, and ``load_settings``/``parse_settings`` to build them
+(reading the file and wording the errors is ``monitor.config_loading``'s
+job). The file is parsed once at start. Every error names the table and key it
 concerns (``monitors[1].schedule: ...``) so a user can fix it without reading
 a traceback. Secrets are never literal: a ``*_env`` key names an environment
 variable that is read only when the secret is used.
@@ -8,10 +10,9 @@ variable that is read only when the secret is used.
 
 from __future__ import annotations
 
-import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import (
     Field,
@@ -23,6 +24,7 @@ from pydantic import (
 from detectors import METHODS
 from detectors.budget import FalseAlarmBudget
 from monitor.alerts.rules import RuleSettings
+from monitor.config_loading import config_error, read_toml, union_tags
 from monitor.durations import parse_false_alarms
 from monitor.notifiers.registry import SINK_TYPES, SPECS
 from monitor.notifiers.spec import ReceiverModel
@@ -434,75 +436,17 @@ def missing_secrets(settings: Settings) -> list[str]:
     return missing
 
 
-def _type_tags(*unions: Any) -> frozenset[str]:
-    """Every ``type`` value of the plug-in unions (pydantic puts the tag in error paths)."""
-    tags: set[str] = set()
-    for union in unions:
-        for member in get_args(get_args(union)[0]) or (get_args(union)[0],):
-            tags.update(get_args(member.model_fields["type"].annotation))
-    return frozenset(tags)
-
-
-_UNION_TAGS = _type_tags(SourceSettings, ReferenceSettings, ReceiverSettings, RuleSettings)
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    """Render pydantic's error location as the TOML path a user wrote.
-
-    Discriminated unions add the tag ("demo", "file") as a path element; it
-    is not something the user typed, so it is dropped.
-    """
-    parts: list[str] = []
-    for index, element in enumerate(loc):
-        if isinstance(element, int):
-            parts[-1] = f"{parts[-1]}[{element}]" if parts else f"[{element}]"
-            continue
-        previous = loc[index - 1] if index else None
-        after_union = previous in ("source", "reference") or (
-            isinstance(previous, int) and index >= 2 and loc[index - 2] in ("receivers", "rules")
-        )
-        if after_union and element in _UNION_TAGS:
-            continue
-        parts.append(element)
-    return ".".join(parts)
-
-
-def _message(error: Any) -> str:
-    kind = error["type"]
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "union_tag_invalid":
-        ctx = error.get("ctx", {})
-        return f"unknown type {ctx.get('tag')}; expected one of {ctx.get('expected_tags')}"
-    if kind == "union_tag_not_found":
-        return 'required key "type" is missing'
-    return message
+_UNION_TAGS = union_tags(SourceSettings, ReferenceSettings, ReceiverSettings, RuleSettings)
 
 
 def parse_settings(data: dict[str, Any], origin: str = "config") -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            where = _location(tuple(error["loc"]))
-            text = _message(error)
-            lines.append(f"{where}: {text}" if where else text)
-        raise ConfigError(f"{origin}: " + "\n  ".join(lines)) from None
+        raise config_error(exc, origin, _UNION_TAGS) from None
 
 
 def load_settings(path: str | Path) -> Settings:
     """Read and validate a TOML config file."""
     config_path = Path(path)
-    try:
-        raw = config_path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{config_path}: cannot read the config ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{config_path}: not valid TOML ({exc})") from None
-    return parse_settings(data, origin=str(config_path))
+    return parse_settings(read_toml(config_path), origin=str(config_path))

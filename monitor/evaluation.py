@@ -26,7 +26,8 @@ from detectors import decide as decide_dataset
 from detectors.budget import RunLevels, corrected_level
 from monitor.columns import require_columns
 from monitor.config import MonitorSettings
-from monitor.profiles import ReferenceProfile
+from monitor.profiles import PERFORMANCE_METRICS, ReferenceProfile
+from monitor.vocabulary import ResultCheck
 
 MULTIVARIATE_COLUMN = "*"
 """The column name multivariate results carry: the whole row."""
@@ -90,14 +91,14 @@ def evaluate(
                 compare_pca_reconstruction(profile.multivariate, current[names], level=single)
             )
     perf = monitor.performance
-    if perf and len(current) and perf.label in current and perf.prediction in current:
+    has_labels = perf is not None and perf.label in current and perf.prediction in current
+    if perf and profile.performance and len(current) and has_labels:
         results += compare_performance(
             profile.performance,
             current[perf.label],
             current[perf.prediction],
-            perf.task,
+            level=0.5,  # the band shrinks to the reference's median: allowed_drop decides as before
             allowed_drop=perf.allowed_drop,
-            column=perf.label,
         )
     return results
 
@@ -110,16 +111,16 @@ def run_verdict(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tu
     performance drop beyond ``allowed_drop`` also makes the run drift.
     """
     multivariate = next((r for r in results if r.column == MULTIVARIATE_COLUMN), None)
-    kinds = [(result_kind(monitor, r), r) for r in results]
+    checks = [(result_check(monitor, r), r) for r in results]
     thresholds = monitor.thresholds
     decision = decide_dataset(
-        [r for kind, r in kinds if kind == "drift" and r is not multivariate],
+        [r for check, r in checks if check == "drift" and r is not multivariate],
         rule="any" if thresholds.drift_share is None else "share",
         share=thresholds.drift_share,
         key_columns=thresholds.key_columns,
         multivariate=multivariate,
-        pooled=[r for kind, r in kinds if kind == "sequential"],
-        performance=[r for kind, r in kinds if kind == "performance"],
+        pooled=[r for check, r in checks if check == "sequential"],
+        performance=[r for check, r in checks if check == "performance"],
     )
     return decision.drifted, decision.reason
 
@@ -127,12 +128,10 @@ def run_verdict(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tu
 def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
     if monitor.performance is None:
         return frozenset()
-    return frozenset(
-        ("accuracy", "f1") if monitor.performance.task == "classification" else ("mae", "rmse")
-    )
+    return frozenset(PERFORMANCE_METRICS[monitor.performance.task])
 
 
-def result_kind(monitor: MonitorSettings, result: ColumnResult) -> str:
+def result_check(monitor: MonitorSettings, result: ColumnResult) -> ResultCheck:
     """ "performance", "sequential" (a pooled-window test) or "drift" (one window)."""
     if result.method in _performance_methods(monitor):
         return "performance"

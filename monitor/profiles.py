@@ -3,11 +3,13 @@
 A run costs O(current window) because the reference is summarised once:
 the first run of a reference fits it and stores the profile under the
 reference's key, later runs (in any process) load it, and each process
-keeps it in memory until the key changes.
+keeps it in memory until the key changes. ``reference_key`` sits beside
+``fit_reference`` because it must cover every setting the fit reads.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -21,17 +23,27 @@ from sqlalchemy import Engine
 from detectors import (
     ColumnProfile,
     MultivariateProfile,
+    PerformanceProfile,
     fit_multivariate,
+    fit_performance,
     fit_profile,
-    performance_metrics,
 )
+from detectors.performance import PERFORMANCE_FORMAT
 from monitor.columns import require_columns
 from monitor.config import MonitorSettings
-from monitor.references import load_reference, reference_key
+from monitor.references import ReferenceRequest, load_reference, reference_key_parts
 from monitor.sources.base import Source
 from monitor.store import runs as store
 
 log = logging.getLogger("driftwarden.profiles")
+
+_KEY_VERSION = "driftwarden-reference-v2"
+
+PERFORMANCE_METRICS: Mapping[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "f1"),
+    "regression": ("mae", "rmse"),
+}
+"""The metrics a monitor's ``performance`` settings compute, per task."""
 
 
 @dataclass(frozen=True)
@@ -39,14 +51,14 @@ class ReferenceProfile:
     """Everything a run needs from the reference: per-column profiles and model metrics."""
 
     columns: Mapping[str, ColumnProfile]
-    performance: Mapping[str, float]
+    performance: PerformanceProfile | None
     n_rows: int
     multivariate: MultivariateProfile | None = None
 
     def to_bytes(self) -> bytes:
         body = {
             "columns": {name: profile.to_dict() for name, profile in self.columns.items()},
-            "performance": dict(self.performance),
+            "performance": self.performance.to_dict() if self.performance else None,
             "n_rows": self.n_rows,
             "multivariate": self.multivariate.to_dict() if self.multivariate else None,
         }
@@ -59,7 +71,9 @@ class ReferenceProfile:
             columns={
                 name: ColumnProfile.from_dict(profile) for name, profile in body["columns"].items()
             },
-            performance=body["performance"],
+            performance=PerformanceProfile.from_dict(body["performance"])
+            if body.get("performance")
+            else None,
             n_rows=body["n_rows"],
             multivariate=MultivariateProfile.from_dict(body["multivariate"])
             if body.get("multivariate")
@@ -76,9 +90,14 @@ def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> Referenc
         for column in monitor.columns
     }
     metrics = (
-        performance_metrics(reference[perf.label], reference[perf.prediction], perf.task)
+        fit_performance(
+            reference[perf.label],
+            reference[perf.prediction],
+            task=perf.task,
+            metrics=PERFORMANCE_METRICS[perf.task],
+        )
         if perf
-        else {}
+        else None
     )
     multivariate = (
         fit_multivariate(reference, [(column.name, column.kind) for column in monitor.columns])
@@ -88,6 +107,54 @@ def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> Referenc
     return ReferenceProfile(
         columns=profiles, performance=metrics, n_rows=len(reference), multivariate=multivariate
     )
+
+
+def reference_request(monitor: MonitorSettings) -> ReferenceRequest:
+    """What the monitor's reference kind reads of its settings to load and key it."""
+    return ReferenceRequest(
+        monitor=monitor.name,
+        reference=monitor.reference,
+        source=monitor.source,
+        reference_limit=monitor.reference_limit,
+    )
+
+
+def _performance_part(monitor: MonitorSettings) -> str:
+    """The performance settings and the layout of the profile fitted for them.
+
+    The layout is part of the key so that a stored performance profile of an
+    older layout is refitted rather than refused; a monitor without
+    ``performance`` keeps its key.
+    """
+    if monitor.performance is None:
+        return "null"
+    return monitor.performance.model_dump_json() + f"\nperformance-format-{PERFORMANCE_FORMAT}"
+
+
+def reference_key(monitor: MonitorSettings) -> str:
+    """A sha256 hex digest that changes whenever the reference profile would.
+
+    It covers the reference settings, ``reference_limit``, the columns, the
+    performance settings and the multivariate method, then the kind's own
+    ``key_parts``: for a ``window`` reference the source settings (the
+    window is read from it); for a ``file`` reference each matched file's
+    path, size and modification time, so a replaced file is refitted.
+    A ``sql`` reference is refitted only when its settings change: the key
+    cannot see the data behind a query.
+
+    Stored profiles are looked up by this key: a change to what it hashes,
+    or to their order, refits every stored profile (bump ``_KEY_VERSION``).
+    """
+    parts = [
+        _KEY_VERSION,
+        monitor.reference.model_dump_json(),
+        json.dumps({"reference_limit": monitor.reference_limit}),
+        json.dumps([json.loads(column.model_dump_json()) for column in monitor.columns]),
+        _performance_part(monitor),
+        json.dumps({"multivariate": monitor.thresholds.multivariate}),
+        *reference_key_parts(reference_request(monitor)),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -122,7 +189,7 @@ class ProfileCache:
                 profile = ReferenceProfile.from_bytes(stored)
             else:
                 log.info("fitting reference profile for monitor %s", monitor.name)
-                profile = fit_reference(monitor, load_reference(monitor, source))
+                profile = fit_reference(monitor, load_reference(reference_request(monitor), source))
                 store.save_profile(engine, monitor_id, key, profile.n_rows, profile.to_bytes())
             keyed = KeyedProfile(key, profile)
             self._profiles[monitor_id] = keyed

@@ -26,7 +26,7 @@ from monitor.alerts.event import DriftedColumn
 from monitor.alerts.rules import ColumnFact, NoDataRule, RunFacts
 from monitor.columns import DataError
 from monitor.config import MonitorSettings
-from monitor.evaluation import evaluate, prepare_window, result_kind, run_verdict
+from monitor.evaluation import evaluate, prepare_window, result_check, run_verdict
 from monitor.levels import monitor_levels
 from monitor.metrics import ColumnSample, Metrics
 from monitor.profiles import ProfileCache
@@ -74,7 +74,7 @@ class RunOutcome:
 
 def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
     return ResultView(
-        kind=result_kind(monitor, result),
+        check=result_check(monitor, result),
         column=result.column,
         method=result.method,
         statistic=result.statistic,
@@ -124,12 +124,12 @@ def _column_fact(
         if isinstance(reference_counts, dict) and isinstance(current_counts, dict)
         else None
     )
-    kind = result_kind(monitor, result)
+    check = result_check(monitor, result)
     return ColumnFact(
         column=result.column,
         method=result.method,
-        kind=kind,
-        drifted=result.drifted or (kind == "drift" and result.column in persistent),
+        check=check,
+        drifted=result.drifted or (check == "drift" and result.column in persistent),
         status=result.status,
         missing_share=_share(missing, missing + result.n_current)
         if isinstance(missing, int)
@@ -150,7 +150,7 @@ def _alert_inputs(
 ) -> tuple[RunContextForAlerts, RunFacts]:
     """What the alert rules see of a run, read before its transaction opens."""
     persistent = frozenset(
-        r.column for r in results if r.drifted and result_kind(monitor, r) == "sequential"
+        r.column for r in results if r.drifted and result_check(monitor, r) == "sequential"
     )
     facts = RunFacts(
         status=status,
@@ -159,7 +159,7 @@ def _alert_inputs(
         columns=[
             _column_fact(monitor, r, persistent)
             for r in results
-            if result_kind(monitor, r) != "sequential"
+            if result_check(monitor, r) != "sequential"
         ],
         now=ctx.clock(),
         # Only a no_data rule with stale_after reads it: skip the query otherwise.
@@ -174,7 +174,7 @@ def _alert_inputs(
         run_id=claim.run_id,
         monitor_id=claim.monitor_id,
         window=window,
-        run_url=f"{ctx.base_url}/api/runs/{claim.run_id}",
+        run_url=f"{ctx.base_url}/runs/{claim.run_id}",
         drifted_columns=_drifted_columns(results),
         refresh_receivers=ctx.refresh_receivers,
         schedule_period=monitor.schedule.period(),

@@ -20,3 +20,8 @@ GroupStatus = Literal["inactive", "firing", "resolved"]
 
 OutboxStatus = Literal["pending", "sending", "delivered", "dead"]
 """Where one outbox message stands (``monitor.delivery``)."""
+
+ResultCheck = Literal["drift", "sequential", "performance"]
+"""Which check a stored result comes from: one window's drift test (a column
+or the multivariate test), a pooled-window test (``monitor.sequential``) or
+a performance metric. Not a column's kind, which is numeric or categorical."""

@@ -1,16 +1,19 @@
-"""Test support shared by the suite: polling with a deadline, real HTTP receivers and servers."""
+"""Test support shared by the suite: polling with a deadline, a clock, real HTTP fakes and
+a real server for the app."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import uvicorn
@@ -59,57 +62,105 @@ def serving(app: FastAPI) -> Iterator[httpx.Client]:
     assert not thread.is_alive(), "uvicorn did not stop"
 
 
+@dataclass
+class Clock:
+    """A clock a test sets and advances: ``clock()`` and ``clock.now`` read the moment."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+    def timestamp(self) -> float:
+        """The moment as POSIX seconds, for code that takes a ``time.monotonic``-like clock."""
+        return self.now.timestamp()
+
+
 @dataclass(frozen=True)
 class Reply:
+    """What ``HttpFake`` answers: status, headers and body."""
+
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
 
+    @classmethod
+    def json(cls, status: int, document: Any, headers: dict[str, str] | None = None) -> Reply:
+        return cls(
+            status,
+            {"content-type": "application/json", **(headers or {})},
+            json.dumps(document).encode(),
+        )
 
-HANG = "hang"  # accept the request, never answer (until the test ends)
+    @classmethod
+    def text(cls, status: int, text: str) -> Reply:
+        return cls(status, {"content-type": "text/plain; charset=utf-8"}, text.encode())
 
 
 @dataclass(frozen=True)
 class Received:
+    """One request as ``HttpFake`` received it."""
+
     method: str
-    path: str
-    headers: dict[str, str]
+    target: str  # the request target as sent: path and query string
+    headers: dict[str, str]  # names lower-cased
     body: bytes
-    answered: int | None  # the status sent back; None when the request was left hanging
+    answered: int | None = None  # the status sent back; None when left hanging (or not yet)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.target).path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.target).query)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
-class ScriptedServer:
-    """Records every request and answers from ``script`` in order (``default`` once empty)."""
+Handler = Callable[[Received], Reply]
 
-    def __init__(self) -> None:
-        self.default = Reply()
+
+class HttpFake:
+    """A real HTTP server on 127.0.0.1 that records every request, of any method.
+
+    Each request is answered by the first reply queued with ``respond`` or
+    ``hang`` (the way a throttled service answers 429 before it looks at the
+    body), and otherwise by ``handler(request)``: a fake of a real service
+    writes the checks it documents (auth, content type, required fields) as
+    that function. The default handler answers 200 with an empty body.
+    Handlers run one at a time, so a stateful fake needs no lock of its own.
+    Each request is recorded with the status it was answered, or ``None``
+    while it hangs.
+    """
+
+    def __init__(self, handler: Handler | None = None) -> None:
+        self.handler: Handler = handler or (lambda request: Reply())
         self.requests: list[Received] = []
-        self.script: deque[Reply | str] = deque()
-        self.release = threading.Event()
+        self.queued: deque[Reply | None] = deque()  # None: leave the request hanging
+        self.release = threading.Event()  # lets hanging requests go; set on close
         self.received = threading.Event()  # set once any request has been recorded
         self._lock = threading.Lock()
-        server = self
+        fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
+        class RequestHandler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                with server._lock:
-                    reply = server.script.popleft() if server.script else server.default
-                    server.requests.append(
-                        Received(
-                            "POST",
-                            self.path,
-                            {k.lower(): v for k, v in self.headers.items()},
-                            body,
-                            reply.status if isinstance(reply, Reply) else None,
-                        )
-                    )
-                server.received.set()
-                if reply == HANG:
-                    server.release.wait()
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                request = Received(self.command, self.path, headers, body)
+                with fake._lock:
+                    reply = fake.queued.popleft() if fake.queued else fake.handler(request)
+                    status = None if reply is None else reply.status
+                    fake.requests.append(replace(request, answered=status))
+                fake.received.set()
+                if reply is None:
+                    fake.release.wait()
                     self.close_connection = True
                     return
-                assert isinstance(reply, Reply)
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
@@ -117,21 +168,25 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(reply.body)
 
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
-    def respond(
-        self, status: int, headers: dict[str, str] | None = None, body: bytes = b""
-    ) -> None:
-        self.script.append(Reply(status, headers or {}, body))
+    def respond(self, *replies: Reply) -> None:
+        """Answer the next requests with ``replies``, in order, before the handler."""
+        with self._lock:
+            self.queued.extend(replies)
 
     def hang(self) -> None:
-        self.script.append(HANG)
+        """Leave the next request unanswered until the fake closes."""
+        with self._lock:
+            self.queued.append(None)
 
     @property
     def url(self) -> str:
@@ -147,6 +202,12 @@ class ScriptedServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
+
+    def __enter__(self) -> HttpFake:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def sample_event(status: AlertStatus = "firing", **overrides: Any) -> AlertEvent:

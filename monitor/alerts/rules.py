@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from monitor.alerts.event import Severity
 from monitor.settings_base import SettingsModel, as_duration
-from monitor.vocabulary import RunStatus
+from monitor.vocabulary import ResultCheck, RunStatus
 
 Condition = Literal["hit", "clear", "unknown"]
 
@@ -27,7 +27,7 @@ class ColumnFact:
 
     column: str
     method: str
-    kind: str
+    check: ResultCheck
     drifted: bool
     status: str
     missing_share: float | None
@@ -46,10 +46,10 @@ class RunFacts:
     last_success: datetime | None
 
     def drift_columns(self) -> list[ColumnFact]:
-        return [c for c in self.columns if c.kind == "drift"]
+        return [c for c in self.columns if c.check == "drift"]
 
     def performance(self) -> list[ColumnFact]:
-        return [c for c in self.columns if c.kind == "performance"]
+        return [c for c in self.columns if c.check == "performance"]
 
 
 class RuleBase(SettingsModel):

@@ -14,8 +14,8 @@ GitLab variables) get :func:`trigger_fields`. Both hold at most 10 keys,
 GitHub's limit for ``client_payload`` and for workflow ``inputs``.
 
 Each trigger's notifier is a :class:`TriggerNotifier`, which holds its
-settings and the status handling, so a module keeps only its URL, headers,
-body and any status of its own.
+settings and the status handling (``base.BaseNotifier``), so a module keeps
+only its URL, headers, body and any status of its own.
 """
 
 from __future__ import annotations
@@ -23,15 +23,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar
 
 import httpx
 
 from monitor.alerts.event import AlertEvent
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
-from monitor.settings_base import RateLimitedSettings
-
-SettingsT = TypeVar("SettingsT", bound=RateLimitedSettings)
+from monitor.notifiers.base import BaseNotifier, OutboundMessage, SettingsT, Verdict
 
 
 def event_to_trigger(message: OutboundMessage) -> AlertEvent | None:
@@ -125,8 +122,8 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
-class TriggerNotifier(Generic[SettingsT]):
-    """What every trigger's notifier shares: its settings, its config key, its verdicts.
+class TriggerNotifier(BaseNotifier[SettingsT]):
+    """What every trigger's notifier shares: one request per episode, and its verdicts.
 
     A subclass adds ``request_for``, the request that starts its pipeline;
     ``build_request`` calls it only for the first message of a firing
@@ -139,10 +136,6 @@ class TriggerNotifier(Generic[SettingsT]):
 
     delivered_statuses: ClassVar[frozenset[int]] = frozenset()
 
-    def __init__(self, settings: SettingsT, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
     def build_request(self, message: OutboundMessage) -> httpx.Request | None:
         event = event_to_trigger(message)
         return None if event is None else self.request_for(event)
@@ -154,4 +147,4 @@ class TriggerNotifier(Generic[SettingsT]):
     def classify(self, response: httpx.Response) -> Verdict:
         if response.status_code in self.delivered_statuses:
             return Verdict.DELIVERED
-        return classify_status(response.status_code)
+        return super().classify(response)

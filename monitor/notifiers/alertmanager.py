@@ -30,7 +30,7 @@ from pydantic import field_validator, model_validator
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import post_request, utc_timestamp
 from monitor.notifiers._trigger import basic
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.base import BaseNotifier, OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -120,11 +120,7 @@ def render_alertmanager(event: AlertEvent) -> list[dict[str, Any]]:
     return [alert]
 
 
-class AlertmanagerNotifier:
-    def __init__(self, settings: AlertmanagerReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class AlertmanagerNotifier(BaseNotifier[AlertmanagerReceiverSettings]):
     def _authorization(self) -> str | None:
         settings = self.settings
         if settings.bearer_token_env is not None:
@@ -143,9 +139,6 @@ class AlertmanagerNotifier:
             json.dumps(render_alertmanager(message.event)).encode("utf-8"),
             authorization=self._authorization(),
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

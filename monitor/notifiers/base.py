@@ -11,11 +11,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
 from monitor.alerts.event import AlertEvent
+from monitor.settings_base import RateLimitedSettings
+
+SettingsT = TypeVar("SettingsT", bound=RateLimitedSettings)
 
 
 class ReceiverEntry(Protocol):
@@ -82,3 +85,19 @@ def classify_status(status_code: int) -> Verdict:
     if status_code in _RETRYABLE_4XX or 500 <= status_code < 600:
         return Verdict.RETRYABLE
     return Verdict.PERMANENT
+
+
+class BaseNotifier(Generic[SettingsT]):
+    """What most notifiers share: their settings, their config key, verdicts by status alone.
+
+    The key (``receivers[2]``) names the receiver in the errors a secret
+    raises. A subclass adds ``build_request``; one whose receiver gives some
+    status a meaning of its own overrides ``classify``.
+    """
+
+    def __init__(self, settings: SettingsT, key: str) -> None:
+        self.settings = settings
+        self.key = key
+
+    def classify(self, response: httpx.Response) -> Verdict:
+        return classify_status(response.status_code)

@@ -36,7 +36,7 @@ from pydantic import Field, model_validator
 from detectors import finite_or_none
 from monitor.notifiers._http import JSON, optional_bearer, post_request
 from monitor.notifiers._trigger import basic
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.base import BaseNotifier, OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -144,11 +144,7 @@ def render_log_batch(payload: Mapping[str, Any], run_id: str, prefix: str = "dri
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
-class MlflowNotifier:
-    def __init__(self, settings: MlflowReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class MlflowNotifier(BaseNotifier[MlflowReceiverSettings]):
     def _authorization(self) -> str | None:
         if self.settings.username is not None and self.settings.password_env is not None:
             password = resolve_secret(self.settings.password_env, f"{self.key}.password_env")
@@ -164,9 +160,6 @@ class MlflowNotifier:
             accept=JSON,
             authorization=self._authorization(),
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

@@ -21,7 +21,7 @@ from pydantic import model_validator
 
 from monitor.alerts.event import AlertEvent, Severity
 from monitor.notifiers._http import USER_AGENT, utc_timestamp
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.base import BaseNotifier, OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -120,11 +120,7 @@ def render_opsgenie(event: AlertEvent) -> dict[str, Any]:
     }
 
 
-class OpsgenieNotifier:
-    def __init__(self, settings: OpsgenieReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class OpsgenieNotifier(BaseNotifier[OpsgenieReceiverSettings]):
     def build_request(self, message: OutboundMessage) -> httpx.Request:
         event = message.event
         api_key = resolve_secret(self.settings.api_key_env, f"{self.key}.api_key_env")
@@ -140,9 +136,6 @@ class OpsgenieNotifier:
             },
             content=json.dumps(render_opsgenie(event)).encode("utf-8"),
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

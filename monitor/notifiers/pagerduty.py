@@ -18,7 +18,7 @@ import httpx
 
 from monitor.alerts.event import AlertEvent, Severity
 from monitor.notifiers._http import post_request, utc_timestamp
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.base import BaseNotifier, OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings
@@ -82,20 +82,13 @@ def render_pagerduty(event: AlertEvent, routing_key: str) -> dict[str, Any]:
     }
 
 
-class PagerDutyNotifier:
-    def __init__(self, settings: PagerDutyReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class PagerDutyNotifier(BaseNotifier[PagerDutyReceiverSettings]):
     def build_request(self, message: OutboundMessage) -> httpx.Request:
         routing_key = resolve_secret(self.settings.routing_key_env, f"{self.key}.routing_key_env")
         return post_request(
             self.settings.url,
             json.dumps(render_pagerduty(message.event, routing_key)).encode("utf-8"),
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

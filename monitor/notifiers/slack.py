@@ -10,26 +10,19 @@ configured. Slack answers 200 ``ok``; 400 ``invalid_payload``/``no_text``,
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
-import httpx
-
 from monitor.alerts.event import AlertEvent, DriftedColumn
-from monitor.notifiers._http import post_request, utc_span
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers._chat import ChatNotifier, ChatReceiverSettings
+from monitor.notifiers._http import utc_span
 from monitor.notifiers.spec import NotifierSpec
-from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
 
 MAX_COLUMNS = 10  # drifted columns listed before "+N more": keeps a section under 3000 chars
 HEADER_LIMIT = 150
 
 
-class SlackReceiverSettings(RateLimitedSettings):
-    name: str
+class SlackReceiverSettings(ChatReceiverSettings):
     type: Literal["slack"]
-    url_env: str  # env var holding the incoming webhook URL (the URL is the secret)
 
 
 def _number(value: float | None, spec: str) -> str:
@@ -98,19 +91,8 @@ def render_slack(event: AlertEvent) -> dict[str, Any]:
     return {"text": f"[{state}] {event.severity}: {_escape(event.summary)}", "blocks": blocks}
 
 
-class SlackNotifier:
-    def __init__(self, settings: SlackReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
-    def build_request(self, message: OutboundMessage) -> httpx.Request:
-        return post_request(
-            resolve_secret(self.settings.url_env, f"{self.key}.url_env"),
-            json.dumps(render_slack(message.event)).encode("utf-8"),
-        )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
+class SlackNotifier(ChatNotifier[SlackReceiverSettings]):
+    render = staticmethod(render_slack)
 
 
 SPEC = NotifierSpec(

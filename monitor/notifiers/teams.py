@@ -11,27 +11,20 @@ that, so a 2xx means "accepted by the workflow", not "shown in the channel".
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
-import httpx
-
 from monitor.alerts.event import AlertEvent, DriftedColumn
-from monitor.notifiers._http import post_request, utc_span
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers._chat import ChatNotifier, ChatReceiverSettings
+from monitor.notifiers._http import utc_span
 from monitor.notifiers.spec import NotifierSpec
-from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
 
 MAX_COLUMNS = 10
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION = "1.4"
 
 
-class TeamsReceiverSettings(RateLimitedSettings):
-    name: str
-    type: Literal["teams"]
-    url_env: str  # env var holding the workflow trigger URL (its sig= is the secret)
+class TeamsReceiverSettings(ChatReceiverSettings):
+    type: Literal["teams"]  # url_env: the workflow trigger URL, whose sig= is the secret
 
 
 def _number(value: float | None, spec: str) -> str:
@@ -94,19 +87,8 @@ def render_teams(event: AlertEvent) -> dict[str, Any]:
     return {"type": "message", "attachments": [{"contentType": ADAPTIVE_CARD, "content": card}]}
 
 
-class TeamsNotifier:
-    def __init__(self, settings: TeamsReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
-    def build_request(self, message: OutboundMessage) -> httpx.Request:
-        return post_request(
-            resolve_secret(self.settings.url_env, f"{self.key}.url_env"),
-            json.dumps(render_teams(message.event)).encode("utf-8"),
-        )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
+class TeamsNotifier(ChatNotifier[TeamsReceiverSettings]):
+    render = staticmethod(render_teams)
 
 
 SPEC = NotifierSpec(

@@ -14,7 +14,7 @@ import httpx
 from pydantic import Field, model_validator
 
 from monitor.notifiers._http import post_request
-from monitor.notifiers.base import OutboundMessage, Verdict, classify_status
+from monitor.notifiers.base import BaseNotifier, OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
 from monitor.settings_base import RateLimitedSettings, exactly_one
@@ -55,11 +55,7 @@ def render_payload(message: OutboundMessage) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
-class WebhookNotifier:
-    def __init__(self, settings: WebhookReceiverSettings, key: str) -> None:
-        self.settings = settings
-        self.key = key
-
+class WebhookNotifier(BaseNotifier[WebhookReceiverSettings]):
     def build_request(self, message: OutboundMessage) -> httpx.Request:
         headers = {
             name: resolve_secret(env_name, f"{self.key}.headers_env.{name}")
@@ -68,9 +64,6 @@ class WebhookNotifier:
         return post_request(
             self.settings.resolved_url(self.key), render_payload(message), first=headers
         )
-
-    def classify(self, response: httpx.Response) -> Verdict:
-        return classify_status(response.status_code)
 
 
 SPEC = NotifierSpec(

@@ -1,4 +1,4 @@
-"""A monitor's reference, and the key its stored profile is filed under.
+"""A monitor's reference, and its kind's part of the key its stored profile is filed under.
 
 One module per kind, chosen by the config's ``type``: each holds its
 ``<Kind>ReferenceSettings``, its loader, its part of the key and one ``SPEC``
@@ -9,31 +9,26 @@ union from these specs, in this order (the order a config error lists the
 known types in), and ``secret_references`` asks each spec which secrets its
 settings name.
 
-A reference is read once and summarised into a profile; ``reference_key``
-changes exactly when that profile would, so the stored profile is reused
-until then.
+A kind sees a ``ReferenceRequest`` (``monitor.profiles.reference_request``
+builds it from a monitor's settings), never the config itself, so the config
+can import this registry without a cycle.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import pandas as pd
 
 from monitor.references import file, sql, window
 from monitor.references.file import FileReferenceSettings
-from monitor.references.spec import ReferenceSettingsModel, ReferenceSpec
+from monitor.references.spec import ReferenceRequest, ReferenceSettingsModel, ReferenceSpec
 from monitor.references.sql import SqlReferenceSettings
 from monitor.references.window import WindowReferenceSettings
 from monitor.settings_base import lookup_spec
 from monitor.sources.base import Source
-
-if TYPE_CHECKING:
-    from monitor.config import MonitorSettings
 
 
 class UnknownReferenceError(ValueError):
@@ -46,8 +41,6 @@ REFERENCES: Final[Mapping[str, ReferenceSpec]] = MappingProxyType(
     {spec.type: spec for spec in SPECS}
 )
 """Read-only map from reference type (as written in config) to spec."""
-
-_KEY_VERSION = "driftwarden-reference-v2"
 
 
 def get_reference_spec(reference_type: str) -> ReferenceSpec:
@@ -63,46 +56,25 @@ def get_reference_spec(reference_type: str) -> ReferenceSpec:
     return lookup_spec(REFERENCES, reference_type, "reference", UnknownReferenceError)
 
 
-def load_reference(monitor: MonitorSettings, source: Source, seed: int = 0) -> pd.DataFrame:
-    """At most ``monitor.reference_limit`` rows of the monitor's reference, index reset.
+def load_reference(request: ReferenceRequest, source: Source, seed: int = 0) -> pd.DataFrame:
+    """At most ``request.reference_limit`` rows of the requested reference, index reset.
 
     Raises ``SourceError`` when the reference cannot be read or holds no rows.
     """
-    frame = get_reference_spec(monitor.reference.type).load(monitor, source, seed)
+    frame = get_reference_spec(request.reference.type).load(request, source, seed)
     return frame.reset_index(drop=True)
 
 
-def reference_key(monitor: MonitorSettings) -> str:
-    """A sha256 hex digest that changes whenever the reference profile would.
-
-    It covers the reference settings, ``reference_limit``, the columns, the
-    performance settings and the multivariate method, then the kind's own
-    ``key_parts``: for a ``window`` reference the source settings (the
-    window is read from it); for a ``file`` reference each matched file's
-    path, size and modification time, so a replaced file is refitted.
-    A ``sql`` reference is refitted only when its settings change: the key
-    cannot see the data behind a query.
-
-    Stored profiles are looked up by this key: a change to what it hashes,
-    or to their order, refits every stored profile (bump ``_KEY_VERSION``).
-    """
-    reference = monitor.reference
-    parts = [
-        _KEY_VERSION,
-        reference.model_dump_json(),
-        json.dumps({"reference_limit": monitor.reference_limit}),
-        json.dumps([json.loads(column.model_dump_json()) for column in monitor.columns]),
-        monitor.performance.model_dump_json() if monitor.performance else "null",
-        json.dumps({"multivariate": monitor.thresholds.multivariate}),
-        *get_reference_spec(reference.type).key_parts(monitor),
-    ]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+def reference_key_parts(request: ReferenceRequest) -> list[str]:
+    """The kind's own parts of the profile's key (``monitor.profiles.reference_key``)."""
+    return get_reference_spec(request.reference.type).key_parts(request)
 
 
 __all__ = [
     "REFERENCES",
     "SPECS",
     "FileReferenceSettings",
+    "ReferenceRequest",
     "ReferenceSettingsModel",
     "ReferenceSpec",
     "SqlReferenceSettings",
@@ -110,5 +82,5 @@ __all__ = [
     "WindowReferenceSettings",
     "get_reference_spec",
     "load_reference",
-    "reference_key",
+    "reference_key_parts",
 ]

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import pandas as pd
 
-from monitor.references.spec import ReferenceSettingsModel, ReferenceSpec, non_empty
+from monitor.references.spec import (
+    ReferenceRequest,
+    ReferenceSettingsModel,
+    ReferenceSpec,
+    non_empty,
+)
 from monitor.sources.base import Source
 from monitor.sources.file import match_files, read_frame
-
-if TYPE_CHECKING:
-    from monitor.config import MonitorSettings
 
 
 class FileReferenceSettings(ReferenceSettingsModel):
@@ -21,21 +23,21 @@ class FileReferenceSettings(ReferenceSettingsModel):
     format: Literal["parquet", "csv", "auto"] = "auto"
 
 
-def _settings(monitor: MonitorSettings) -> FileReferenceSettings:
-    assert isinstance(monitor.reference, FileReferenceSettings)
-    return monitor.reference
+def _settings(request: ReferenceRequest) -> FileReferenceSettings:
+    assert isinstance(request.reference, FileReferenceSettings)
+    return request.reference
 
 
-def load_file_reference(monitor: MonitorSettings, source: Source, seed: int) -> pd.DataFrame:
-    reference = _settings(monitor)
-    frame = read_frame(reference.path, reference.format, monitor.reference_limit, seed)
-    return non_empty(monitor, frame, f"the files {reference.path!r} hold no rows")
+def load_file_reference(request: ReferenceRequest, source: Source, seed: int) -> pd.DataFrame:
+    reference = _settings(request)
+    frame = read_frame(reference.path, reference.format, request.reference_limit, seed)
+    return non_empty(request, frame, f"the files {reference.path!r} hold no rows")
 
 
-def file_key_parts(monitor: MonitorSettings) -> list[str]:
+def file_key_parts(request: ReferenceRequest) -> list[str]:
     """Each matched file's path, size and modification time, so a replaced file is refitted."""
     files = []
-    for path in match_files(_settings(monitor).path):
+    for path in match_files(_settings(request).path):
         try:
             stat = path.stat()
         except OSError:

@@ -2,8 +2,8 @@
 
 Each reference module exports ``SPEC``; ``monitor.references`` lists them, and
 the config union (``monitors[].reference``), ``load_reference``,
-``reference_key`` and the secrets checked at start (``secret_references``)
-read the specs instead of naming each kind.
+``reference_key_parts`` and the secrets checked at start
+(``secret_references``) read the specs instead of naming each kind.
 """
 
 from __future__ import annotations
@@ -11,15 +11,12 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from monitor.settings_base import SettingsModel, check_type_tag, env_references
 from monitor.sources.base import Source, SourceError
-
-if TYPE_CHECKING:
-    from monitor.config import MonitorSettings
+from monitor.sources.spec import SourceSettingsModel
 
 
 class ReferenceSettingsModel(SettingsModel):
@@ -28,17 +25,36 @@ class ReferenceSettingsModel(SettingsModel):
     type: str
 
 
-ReferenceLoader = Callable[["MonitorSettings", Source, int], pd.DataFrame]
-"""Reads at most ``monitor.reference_limit`` rows of the monitor's reference with a seed."""
+@dataclass(frozen=True)
+class ReferenceRequest:
+    """What a reference kind is given of its monitor: what loading and keying it read.
 
-ReferenceKeyParts = Callable[["MonitorSettings"], list[str]]
+    Built from a monitor's settings in one place
+    (``monitor.profiles.reference_request``), so that a reference kind
+    depends on these few fields and not on the whole config.
+    """
+
+    monitor: str
+    """The monitor's name, which errors name."""
+    reference: ReferenceSettingsModel
+    """The ``[monitors.reference]`` table, of the kind's own settings model."""
+    source: SourceSettingsModel
+    """The monitor's own source: a ``window`` reference is read from it."""
+    reference_limit: int
+    """At most this many rows are read."""
+
+
+ReferenceLoader = Callable[[ReferenceRequest, Source, int], pd.DataFrame]
+"""Reads at most ``reference_limit`` rows of the requested reference with a seed."""
+
+ReferenceKeyParts = Callable[[ReferenceRequest], list[str]]
 """What the kind adds to ``reference_key`` beyond the settings every kind shares."""
 
 
-def non_empty(monitor: MonitorSettings, frame: pd.DataFrame, why_empty: str) -> pd.DataFrame:
+def non_empty(request: ReferenceRequest, frame: pd.DataFrame, why_empty: str) -> pd.DataFrame:
     """``frame``, or the error every kind raises for an empty reference, saying why."""
     if frame.empty:
-        raise SourceError(f"reference for monitor {monitor.name} is empty: {why_empty}")
+        raise SourceError(f"reference for monitor {request.monitor} is empty: {why_empty}")
     return frame
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import pandas as pd
 from pydantic import model_validator
 
-from monitor.references.spec import ReferenceSettingsModel, ReferenceSpec, non_empty
+from monitor.references.spec import (
+    ReferenceRequest,
+    ReferenceSettingsModel,
+    ReferenceSpec,
+    non_empty,
+)
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import exactly_one
 from monitor.sources.base import Source, SourceError
 from monitor.sources.sql import read_query
-
-if TYPE_CHECKING:
-    from monitor.config import MonitorSettings
 
 
 class SqlReferenceSettings(ReferenceSettingsModel):
@@ -29,29 +31,29 @@ class SqlReferenceSettings(ReferenceSettingsModel):
         return self
 
 
-def _settings(monitor: MonitorSettings) -> SqlReferenceSettings:
-    assert isinstance(monitor.reference, SqlReferenceSettings)
-    return monitor.reference
+def _settings(request: ReferenceRequest) -> SqlReferenceSettings:
+    assert isinstance(request.reference, SqlReferenceSettings)
+    return request.reference
 
 
-def _url(monitor: MonitorSettings, reference: SqlReferenceSettings) -> str:
+def _url(request: ReferenceRequest, reference: SqlReferenceSettings) -> str:
     if reference.url_env is None:
         assert reference.url is not None
         return reference.url
     try:
         return resolve_secret(reference.url_env, "reference.url_env")
     except SecretError as exc:
-        raise SourceError(f"reference for monitor {monitor.name}: {exc}") from None
+        raise SourceError(f"reference for monitor {request.monitor}: {exc}") from None
 
 
-def load_sql_reference(monitor: MonitorSettings, source: Source, seed: int) -> pd.DataFrame:
-    reference = _settings(monitor)
-    url = _url(monitor, reference)
-    frame = read_query(url, reference.query, monitor.reference_limit, seed, reference.url_env)
-    return non_empty(monitor, frame, "its query returned no rows")
+def load_sql_reference(request: ReferenceRequest, source: Source, seed: int) -> pd.DataFrame:
+    reference = _settings(request)
+    url = _url(request, reference)
+    frame = read_query(url, reference.query, request.reference_limit, seed, reference.url_env)
+    return non_empty(request, frame, "its query returned no rows")
 
 
-def sql_key_parts(monitor: MonitorSettings) -> list[str]:
+def sql_key_parts(request: ReferenceRequest) -> list[str]:
     """Nothing beyond the settings: the key cannot see the data behind a query."""
     return []
 

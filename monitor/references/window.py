@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import pandas as pd
 from pydantic import model_validator
 
-from monitor.references.spec import ReferenceSettingsModel, ReferenceSpec, non_empty
+from monitor.references.spec import (
+    ReferenceRequest,
+    ReferenceSettingsModel,
+    ReferenceSpec,
+    non_empty,
+)
 from monitor.sources.base import Source, Window
-
-if TYPE_CHECKING:
-    from monitor.config import MonitorSettings
 
 
 def _utc(value: datetime) -> datetime:
@@ -35,23 +37,23 @@ class WindowReferenceSettings(ReferenceSettingsModel):
         return self
 
 
-def _settings(monitor: MonitorSettings) -> WindowReferenceSettings:
-    assert isinstance(monitor.reference, WindowReferenceSettings)
-    return monitor.reference
+def _settings(request: ReferenceRequest) -> WindowReferenceSettings:
+    assert isinstance(request.reference, WindowReferenceSettings)
+    return request.reference
 
 
-def load_window_reference(monitor: MonitorSettings, source: Source, seed: int) -> pd.DataFrame:
-    reference = _settings(monitor)
-    frame = source.sample(Window(reference.start, reference.end), monitor.reference_limit, seed)
+def load_window_reference(request: ReferenceRequest, source: Source, seed: int) -> pd.DataFrame:
+    reference = _settings(request)
+    frame = source.sample(Window(reference.start, reference.end), request.reference_limit, seed)
     why_empty = (
         f"its source has no rows in [{reference.start.isoformat()}, {reference.end.isoformat()})"
     )
-    return non_empty(monitor, frame, why_empty)
+    return non_empty(request, frame, why_empty)
 
 
-def window_key_parts(monitor: MonitorSettings) -> list[str]:
+def window_key_parts(request: ReferenceRequest) -> list[str]:
     """The source settings: the window is read from the source."""
-    return [monitor.source.model_dump_json()]
+    return [request.source.model_dump_json()]
 
 
 SPEC = ReferenceSpec(

@@ -60,11 +60,15 @@ def check_connection(engine: Engine) -> None:
         raise StoreError(f"store {safe_url(engine)}: cannot connect ({reason})") from None
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every migration not yet applied (idempotent)."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply every migration not yet applied, up to ``revision`` (idempotent).
+
+    A revision short of the head builds a store as an older release left it,
+    for the tests that read old rows through a later migration.
+    """
     check_connection(engine)
     config = AlembicConfig()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from monitor.vocabulary import AlertState, GroupStatus, OutboxStatus, RunStatus
+from monitor.vocabulary import AlertState, GroupStatus, OutboxStatus, ResultCheck, RunStatus
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -97,7 +97,7 @@ class ResultRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    check: Mapped[ResultCheck] = mapped_column(String(20))
     column: Mapped[str] = mapped_column(String(200))
     method: Mapped[str] = mapped_column(String(50))
     statistic: Mapped[float | None] = mapped_column(Float)

@@ -8,8 +8,8 @@ runs at once), whatever the number of runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from detectors import finite_or_none
 from monitor.store.models import MonitorRow, ResultRow, RunRow
+from monitor.vocabulary import ResultCheck
 
 RUN_SUCCEEDED = "succeeded"
 """``runs.status`` of a run that finished and stored its results."""
@@ -43,9 +44,9 @@ def _json_safe(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class ResultView:
-    """One stored result row (a column test, a multivariate test or a quality check)."""
+    """One stored result row; ``check`` says which test made it (``ResultCheck``)."""
 
-    kind: str
+    check: ResultCheck
     column: str
     method: str
     statistic: float | None
@@ -61,9 +62,13 @@ class ResultView:
     effect: float | None = None
     effect_floor: float | None = None
 
+    def redacted(self, redact: Callable[[str], str]) -> ResultView:
+        """This result as shown: its reason through ``redact`` (``monitor.redaction``)."""
+        return replace(self, reason=redact(self.reason))
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
+            "check": self.check,
             "column": self.column,
             "method": self.method,
             "statistic": finite_or_none(self.statistic),
@@ -98,6 +103,10 @@ class RunSummary:
     n_current: int | None
     drifted_columns: tuple[str, ...]
 
+    def redacted(self, redact: Callable[[str], str]) -> RunSummary:
+        """This run as shown: its reason through ``redact`` (``monitor.redaction``)."""
+        return replace(self, reason=None if self.reason is None else redact(self.reason))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -121,6 +130,12 @@ class RunSummary:
 class RunDetail:
     summary: RunSummary
     results: tuple[ResultView, ...]
+
+    def redacted(self, redact: Callable[[str], str]) -> RunDetail:
+        """The run and every result as shown (``monitor.redaction``)."""
+        return RunDetail(
+            self.summary.redacted(redact), tuple(r.redacted(redact) for r in self.results)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.summary.to_dict(), "results": [r.to_dict() for r in self.results]}
@@ -164,7 +179,7 @@ def _summary(row: Row[*tuple[Any, ...]], drifted_columns: Iterable[str]) -> RunS
 
 def _view(result: ResultRow) -> ResultView:
     return ResultView(
-        kind=result.kind,
+        check=result.check,
         column=result.column,
         method=result.method,
         statistic=result.statistic,
@@ -216,6 +231,12 @@ def _details(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[Ru
     ]
 
 
+def is_storable_name(name: str) -> bool:
+    """Whether any stored name could equal ``name``: none holds a NUL byte, which PostgreSQL
+    text cannot hold (asking it would be an error, not "none")."""
+    return "\x00" not in name
+
+
 def _limit_iv(limit: int) -> None:
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
@@ -231,7 +252,8 @@ def list_runs(
     hold) or a ``before_id`` at or below the first id finds nothing.
     """
     _limit_iv(limit)
-    if (monitor is not None and "\x00" in monitor) or (before_id is not None and before_id <= 1):
+    unstorable = monitor is not None and not is_storable_name(monitor)
+    if unstorable or (before_id is not None and before_id <= 1):
         return []
     if before_id is not None and before_id > MAX_ROW_ID:
         before_id = None  # every stored id is below it

@@ -27,6 +27,7 @@ from monitor.sources import FileSourceSettings, build_source
 from monitor.store.alerts import add_silence, expire_silence, list_silences
 from monitor.store.models import AlertTransitionRow, OutboxRow
 from monitor.vocabulary import RunStatus
+from tests.support import Clock
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 QUIET_PHASE = timedelta(seconds=30)  # demo source: windows ending here are not shifted
@@ -220,14 +221,6 @@ def test_silence_matchers() -> None:
     assert not is_silenced({**labels, "monitor": "other"}, [silence], T0)
     with pytest.raises(ValueError, match='matcher "monitor": expected name=value'):
         Matcher.parse("monitor")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

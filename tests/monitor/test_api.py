@@ -90,7 +90,7 @@ def add_runs(engine: Engine, monitor: str, count: int) -> list[int]:
             )
             run.results.append(
                 ResultRow(
-                    kind="column",
+                    check="drift",
                     column="income",
                     method="ks",
                     statistic=0.4,
@@ -224,7 +224,7 @@ def test_get_run_with_results_and_url(engine: Engine) -> None:
         **run_json(run_id, 0),
         "results": [
             {
-                "kind": "column",
+                "check": "drift",
                 "column": "income",
                 "method": "ks",
                 "statistic": 0.4,

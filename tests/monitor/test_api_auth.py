@@ -22,7 +22,7 @@ from tests.support import serving
 
 READ = "read-token-0123456789abcdef"
 ADMIN = "admin-token-0123456789abcdef"
-PROTECTED = ["/metrics", "/api/runs", "/api/runs/1"]
+PROTECTED = ["/metrics", "/api/runs", "/api/runs/1", "/runs/1", "/monitors/churn"]
 OPEN = ["/healthz", "/readyz", "/openapi.json"]
 
 
@@ -97,9 +97,9 @@ def test_a_read_or_admin_token_reads(
     with guarded(sqlite_engine, tokens) as client:
         statuses = [
             client.get(path, headers=bearer(token)).status_code
-            for path in ["/metrics", "/api/runs", f"/api/runs/{run_id}"]
+            for path in ["/metrics", "/api/runs", f"/api/runs/{run_id}", f"/runs/{run_id}"]
         ]
-    assert statuses == [200, 200, 200]
+    assert statuses == [200, 200, 200, 200]
 
 
 def test_an_admin_route_refuses_a_read_token_with_403(

@@ -19,6 +19,12 @@ GUARDED_ROUTES = {
     ("/metrics", "get"): {"200"},
     ("/api/runs", "get"): {"200", "422", "503"},
     ("/api/runs/{run_id}", "get"): {"200", "404", "422", "503"},
+    ("/runs/{run_id}", "get"): {"200", "404", "422", "503"},
+    ("/monitors/{name}", "get"): {"200", "404", "422", "503"},
+}
+HTML = {("/runs/{run_id}", "200"), ("/runs/{run_id}", "404")} | {
+    ("/monitors/{name}", "200"),
+    ("/monitors/{name}", "404"),
 }
 
 
@@ -75,7 +81,8 @@ def test_answers_are_declared_with_the_content_type_they_have(
     for (path, _), operation in operations(app.openapi()).items():
         for status, response in operation["responses"].items():
             (media_type,) = response["content"]
-            expected = "text/plain" if (path, status) == ("/metrics", "200") else "application/json"
+            expected = "text/html" if (path, status) in HTML else "application/json"
+            expected = "text/plain" if (path, status) == ("/metrics", "200") else expected
             assert media_type.startswith(expected), (path, status, media_type)
 
 

@@ -24,7 +24,7 @@ from monitor.backtest import slots
 from monitor.cli import main
 from monitor.config import MonitorSettings, parse_settings
 from monitor.sources import FileSource, FileSourceSettings, Window
-from tests.support import ScriptedServer
+from tests.support import HttpFake
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 WINDOWS = 48
@@ -110,10 +110,9 @@ url = "{receiver_url}"
 
 
 @pytest.fixture
-def receiver() -> Iterator[ScriptedServer]:
-    server = ScriptedServer()
-    yield server
-    server.close()
+def receiver() -> Iterator[HttpFake]:
+    with HttpFake() as server:
+        yield server
 
 
 def backtest(
@@ -142,7 +141,7 @@ def iso(moment: datetime) -> str:
 
 
 def test_a_planted_shift_drifts_every_later_run_and_fires_at_its_slot(
-    tmp_path: Path, receiver: ScriptedServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, receiver: HttpFake, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_data(tmp_path, shift=True)
     config = write_config(tmp_path, receiver.url)
@@ -172,7 +171,7 @@ def test_a_planted_shift_drifts_every_later_run_and_fires_at_its_slot(
 
 
 def test_stationary_data_fires_nothing_and_leaves_an_existing_store_as_it_was(
-    tmp_path: Path, receiver: ScriptedServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, receiver: HttpFake, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_data(tmp_path, shift=False)
     config = write_config(tmp_path, receiver.url)
@@ -193,7 +192,7 @@ def test_stationary_data_fires_nothing_and_leaves_an_existing_store_as_it_was(
 
 
 def test_text_lists_each_run_and_alert_then_a_summary_and_accepts_dates(
-    tmp_path: Path, receiver: ScriptedServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, receiver: HttpFake, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_data(tmp_path, shift=True)
     config = write_config(tmp_path, receiver.url)
@@ -214,7 +213,7 @@ def test_text_lists_each_run_and_alert_then_a_summary_and_accepts_dates(
 
 
 def test_an_alert_resolves_after_the_configured_clean_runs_once_the_shift_ends(
-    tmp_path: Path, receiver: ScriptedServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, receiver: HttpFake, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_data(tmp_path, shift=True, shift_until=SHIFT_FROM + 4)
     config = write_config(tmp_path, receiver.url)
@@ -234,7 +233,7 @@ def test_an_alert_resolves_after_the_configured_clean_runs_once_the_shift_ends(
 
 
 def test_a_source_error_on_a_slot_is_a_failed_run_not_an_error(
-    tmp_path: Path, receiver: ScriptedServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, receiver: HttpFake, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_data(tmp_path, shift=False)
     config = write_config(tmp_path, receiver.url, source="missing-*.parquet")

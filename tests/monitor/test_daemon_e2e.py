@@ -26,19 +26,18 @@ from standardwebhooks import Webhook
 
 from monitor.config import load_settings
 from monitor.levels import monitor_levels
-from tests.support import Reply, ScriptedServer, wait_for
+from tests.support import HttpFake, Reply, wait_for
 
 SECRET = "whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0xMjM0NTY="
 
 
 @pytest.fixture
-def receiver() -> Iterator[ScriptedServer]:
-    server = ScriptedServer()
-    yield server
-    server.close()
+def receiver() -> Iterator[HttpFake]:
+    with HttpFake() as server:
+        yield server
 
 
-def hook_url(receiver: ScriptedServer) -> str:
+def hook_url(receiver: HttpFake) -> str:
     """A receiver URL carrying a token, which must never show up in logs or the store."""
     return f"{receiver.url}/hook?token=t0ps3cret"
 
@@ -168,14 +167,14 @@ def stop_daemon(daemon: Daemon) -> int:
         ) from None
 
 
-def daemon_env(store_url: str, receiver: ScriptedServer) -> dict[str, str]:
+def daemon_env(store_url: str, receiver: HttpFake) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("E2E_")}
     env.update(E2E_STORE_URL=store_url, E2E_HOOK_URL=hook_url(receiver), E2E_HOOK_SECRET=SECRET)
     return env
 
 
 def test_daemon_detects_stores_exports_and_delivers(
-    store_url: str, receiver: ScriptedServer, tmp_path: Path
+    store_url: str, receiver: HttpFake, tmp_path: Path
 ) -> None:
     write_data(tmp_path)
     port = free_port()
@@ -185,6 +184,8 @@ def test_daemon_detects_stores_exports_and_delivers(
         wait_for(lambda: len(receiver.accepted()) >= 1, "a delivered webhook")
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         runs = httpx.get(f"http://127.0.0.1:{port}/api/runs?monitor=e2e", timeout=5).json()
+        run_link = json.loads(receiver.accepted()[0].body)["data"]["run"]["url"]
+        run_page = httpx.get(run_link, timeout=5)
     finally:
         exit_code = stop_daemon(daemon)
     assert exit_code == 0, daemon.log()
@@ -203,7 +204,9 @@ def test_daemon_detects_stores_exports_and_delivers(
     for column in data["drifted_columns"]:
         assert column["p_value"] < 1e-9
         assert column["threshold"] == pytest.approx(window_level)
-    assert data["run"]["url"] == f"http://127.0.0.1:{port}/api/runs/{data['run']['id']}"
+    assert data["run"]["url"] == f"http://127.0.0.1:{port}/runs/{data['run']['id']}"
+    assert run_page.status_code == 200, run_page.text
+    assert f"<title>Run {data['run']['id']} of e2e" in run_page.text
 
     assert 'driftwarden_column_drifted{column="x_shift",method="ks",monitor="e2e"} 1.0' in metrics
     assert 'driftwarden_column_drifted{column="x_stable",method="ks",monitor="e2e"} 0.0' in metrics
@@ -231,13 +234,13 @@ def test_daemon_detects_stores_exports_and_delivers(
 
 
 def test_pending_delivery_survives_sigkill_and_is_delivered_once(
-    sqlite_url: str, receiver: ScriptedServer, tmp_path: Path
+    sqlite_url: str, receiver: HttpFake, tmp_path: Path
 ) -> None:
     write_data(tmp_path)
     port = free_port()
     config = write_config(tmp_path, sqlite_url, port)
     env = daemon_env(sqlite_url, receiver)
-    receiver.default = Reply(503)
+    receiver.handler = lambda request: Reply(503)
     log_path = tmp_path / "daemon.log"
     first = start_daemon(config, env, port, log_path)
     wait_for(lambda: len(receiver.requests) >= 2, "two failed delivery attempts")
@@ -249,7 +252,7 @@ def test_pending_delivery_survives_sigkill_and_is_delivered_once(
         pending = connection.execute(text("SELECT status FROM outbox")).scalars().all()
     assert pending and all(status in ("pending", "sending") for status in pending)
 
-    receiver.default = Reply(200)
+    receiver.handler = lambda request: Reply(200)
     second = start_daemon(config, env, port, log_path)
     try:
         wait_for(lambda: len(receiver.accepted()) >= 1, "the delivery after restart")

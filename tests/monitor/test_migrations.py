@@ -7,13 +7,16 @@ one; this compares the two the way ``alembic revision --autogenerate`` would.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Connection, Engine, Index, MetaData, Table
 
+from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import Base
+from monitor.store.queries import get_run
 
 
 def schema_differences(connection: Connection, metadata: MetaData) -> list[Any]:
@@ -111,4 +114,42 @@ def test_comparison_reports_what_a_migration_would_miss(engine: Engine) -> None:
         "column runs.note TEXT: only in the models",
         "index ix_runs_status on runs(status): only in the models",
         "results.effect: nullable is True in the migrated database, False in the models",
+    ]
+
+
+def test_a_result_stored_before_0006_reads_back_with_its_check(store_url: str) -> None:
+    """0006 renames results.kind to results.check and keeps every stored row's value."""
+    store = make_engine(store_url)
+    upgrade(store, "0005")
+    at = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    old = MetaData()
+    old.reflect(store, only=["monitors", "runs", "results"])
+    with store.begin() as connection:
+        connection.execute(
+            old.tables["monitors"].insert(), {"id": 1, "name": "churn", "created_at": at}
+        )
+        connection.execute(
+            old.tables["runs"].insert(),
+            {
+                "id": 7, "monitor_id": 1, "scheduled_for": at, "trigger": "schedule",
+                "status": "succeeded", "started_at": at, "window_start": at, "window_end": at,
+                "claimed_by": "replica-a",
+            },
+        )  # fmt: skip
+        connection.execute(
+            old.tables["results"].insert(),
+            {
+                "run_id": 7, "kind": "sequential", "column": "income", "method": "ks@16",
+                "statistic": 0.2, "threshold": 0.05, "drifted": True, "n_reference": 1000,
+                "n_current": 4800, "status": "ok", "reason": "pooled", "details": {"scale": 16},
+            },
+        )  # fmt: skip
+
+    upgrade(store)
+
+    detail = get_run(store, 7)
+    store.dispose()
+    assert detail is not None
+    assert [(r.check, r.column, r.method, r.drifted) for r in detail.results] == [
+        ("sequential", "income", "ks@16", True)
     ]

@@ -68,7 +68,7 @@ def add_run(
 
 def result_row(column: str, drifted: bool, **overrides: Any) -> ResultRow:
     fields: dict[str, Any] = {
-        "kind": "column",
+        "check": "drift",
         "column": column,
         "method": "ks",
         "statistic": 0.31 if drifted else 0.02,
@@ -163,7 +163,6 @@ def test_get_run_returns_every_result_column(engine: Engine) -> None:
             {
                 "column": "*",
                 "drifted": False,
-                "kind": "multivariate",
                 "method": "classifier",
                 "p_value": None,
                 "p_value_adjusted": None,
@@ -179,7 +178,7 @@ def test_get_run_returns_every_result_column(engine: Engine) -> None:
     assert detail.summary.drifted_columns == ("income",)
     assert detail.results == (
         ResultView(
-            kind="column",
+            check="drift",
             column="income",
             method="ks",
             statistic=0.31,
@@ -194,7 +193,7 @@ def test_get_run_returns_every_result_column(engine: Engine) -> None:
             details={"hist": {"a": [0.5, 0.5]}},
         ),
         ResultView(
-            kind="multivariate",
+            check="drift",
             column="*",
             method="classifier",
             statistic=0.02,
@@ -237,7 +236,7 @@ def test_to_dict_is_json_with_utc_iso_timestamps(engine: Engine) -> None:
     # JSON has no Infinity: a non-finite number reads as null.
     assert as_dict["results"][0]["statistic"] is None
     assert set(as_dict["results"][0]) == {
-        "kind", "column", "method", "statistic", "p_value", "p_value_adjusted", "threshold",
+        "check", "column", "method", "statistic", "p_value", "p_value_adjusted", "threshold",
         "effect", "effect_floor",
         "drifted", "n_reference", "n_current", "status", "reason", "details",
     }  # fmt: skip

@@ -119,12 +119,17 @@ def test_the_api_shows_stored_reasons_redacted(
     with make_client(sqlite_engine, redact=build_redactor(settings)) as client:
         listed = client.get("/api/runs").json()["runs"][0]["reason"]
         detail = client.get(f"/api/runs/{run_id}").json()
+        run_page = client.get(f"/runs/{run_id}").text
+        monitor_page = client.get("/monitors/churn").text
     expected = (
         'source sql: cannot connect: connection to server at "<host>", port 5432 failed: '
         'FATAL:  password authentication failed for user "<user>"'
     )
     assert listed == detail["reason"] == expected
     assert detail["results"][0]["reason"] == "p-value 0.001 < 0.05"
+    for page in (run_page, monitor_page):
+        assert "10.1.2.3" not in page and "svc" not in page
+        assert "password authentication failed for user &#34;&lt;user&gt;&#34;" in page
 
 
 @pytest.mark.postgres

@@ -36,7 +36,7 @@ def run_row(monitor_id: int, at: datetime, status: str = "succeeded") -> RunRow:
 
 def result_row() -> ResultRow:
     return ResultRow(
-        kind="drift",
+        check="drift",
         column="x",
         method="ks",
         statistic=0.1,

@@ -104,7 +104,7 @@ def test_a_persistent_small_shift_is_caught_by_a_pool_and_says_which_scale(
                 ResultRow.run_id == outcomes[-1].run_id, ResultRow.method == "ks@16"
             )
         ).all()
-        assert {(r.column, r.kind, r.drifted) for r in stored} == {
+        assert {(r.column, r.check, r.drifted) for r in stored} == {
             ("x", "sequential", True),
             ("y", "sequential", False),
         }

@@ -1,9 +1,9 @@
-"""A scripted webhook receiver on 127.0.0.1, a controllable clock, outbox rows."""
+"""A webhook receiver on 127.0.0.1, a clock set to now that tests move, outbox rows."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -12,25 +12,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
-from tests.support import ScriptedServer
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
+from tests.support import Clock, HttpFake
 
 
 @pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    scripted = ScriptedServer()
-    yield scripted
-    scripted.close()
+def server() -> Iterator[HttpFake]:
+    with HttpFake() as fake:
+        yield fake
 
 
 @pytest.fixture

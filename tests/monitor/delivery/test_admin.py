@@ -18,10 +18,10 @@ from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 from monitor.store.outbox import AttemptRecord, claim_due, record_attempt
+from tests.support import Clock, HttpFake, Reply
 
 if TYPE_CHECKING:
-    from tests.monitor.delivery.conftest import Clock, Outbox
-    from tests.support import ScriptedServer
+    from tests.monitor.delivery.conftest import Outbox
 
 SETTINGS = DeliverySettings(
     max_age=timedelta(hours=1),
@@ -115,7 +115,7 @@ def test_list_of_an_empty_outbox(config: Path, capsys: pytest.CaptureFixture[str
 
 
 @pytest.fixture
-def hook_env(monkeypatch: pytest.MonkeyPatch, server: ScriptedServer) -> None:
+def hook_env(monkeypatch: pytest.MonkeyPatch, server: HttpFake) -> None:
     monkeypatch.setenv("DW_TEST_ADMIN_URL", f"{server.url}/hook")
 
 
@@ -138,13 +138,13 @@ def _worker(engine: Engine, client: httpx.Client, clock: Clock) -> DeliveryWorke
 def test_replay_a_dead_message_sends_it_again_with_the_same_id_and_history(
     engine: Engine,
     outbox: Outbox,
-    server: ScriptedServer,
+    server: HttpFake,
     client: httpx.Client,
     clock: Clock,
     config: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    server.respond(400)
+    server.respond(Reply(400))
     row_id = outbox.add(clock.now, message_id="msg_replay")
     worker = _worker(engine, client, clock)
     assert worker.run_once() == 1
@@ -179,14 +179,13 @@ def test_replay_a_dead_message_sends_it_again_with_the_same_id_and_history(
 def test_a_replay_restarts_max_age(
     engine: Engine,
     outbox: Outbox,
-    server: ScriptedServer,
+    server: HttpFake,
     client: httpx.Client,
     clock: Clock,
     config: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    server.respond(503)
-    server.respond(503)
+    server.respond(Reply(503), Reply(503))
     created = clock.now - SETTINGS.max_age - timedelta(minutes=5)
     row_id = outbox.add(clock.now, message_id="msg_old", created_at=created)
     worker = _worker(engine, client, clock)

@@ -18,10 +18,10 @@ from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 from monitor.settings_base import ConfigError
+from tests.support import Clock, HttpFake, Reply
 
 if TYPE_CHECKING:
-    from tests.monitor.delivery.conftest import Clock, Outbox
-    from tests.support import ScriptedServer
+    from tests.monitor.delivery.conftest import Outbox
 
 TOKEN = "tok_EGRESSSECRET9"
 FAKE_DNS = {
@@ -253,12 +253,12 @@ def test_an_allowed_metadata_host_is_sent_to(
 def test_a_redirect_is_not_followed_and_is_permanent(
     engine: Engine,
     outbox: Outbox,
-    server: ScriptedServer,
+    server: HttpFake,
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DW_TEST_EGRESS_URL", f"{server.url}/hook")
-    server.respond(307, {"Location": "http://169.254.169.254/latest/meta-data/"})
+    server.respond(Reply(307, {"Location": "http://169.254.169.254/latest/meta-data/"}))
     row_id = outbox.add(clock.now)
     worker = _worker(engine, None, clock, DeliverySettings())  # the daemon's own client
     try:

@@ -20,10 +20,10 @@ from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import utcnow
 from monitor.store.outbox import QueueStats, claim_due, queue_stats
+from tests.support import Clock, HttpFake, Reply
 
 if TYPE_CHECKING:
-    from tests.monitor.delivery.conftest import Clock, Outbox
-    from tests.support import ScriptedServer
+    from tests.monitor.delivery.conftest import Outbox
 
 SETTINGS = DeliverySettings(backoff_initial=timedelta(seconds=10))
 
@@ -35,7 +35,7 @@ def _value(metrics: Metrics, name: str, **labels: str) -> float | None:
 def test_attempts_latency_and_dead_letters(
     engine: Engine,
     outbox: Outbox,
-    server: ScriptedServer,
+    server: HttpFake,
     client: httpx.Client,
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
@@ -54,9 +54,7 @@ def test_attempts_latency_and_dead_letters(
         clock=clock,
         rng=random.Random(4),
     )
-    server.respond(500)
-    server.respond(200)
-    server.respond(404)
+    server.respond(Reply(500), Reply(200), Reply(404))
     retried = outbox.add(clock.now, message_id="msg_retried")
     assert worker.run_once() == 1  # 500
     clock.now = outbox.row(retried).next_attempt_at

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -18,31 +18,28 @@ from monitor.delivery.ratelimit import (
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
+from tests.support import Clock, HttpFake
 
 if TYPE_CHECKING:
-    from tests.monitor.delivery.conftest import Clock, Outbox
-    from tests.support import ScriptedServer
+    from tests.monitor.delivery.conftest import Outbox
 
 SETTINGS = DeliverySettings(max_age=timedelta(hours=1), backoff_initial=timedelta(seconds=10))
 
 
-class FakeSeconds:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+def seconds_clock() -> Clock:
+    """A clock whose ``timestamp`` starts at 1000.0 seconds, for the buckets' float clock."""
+    return Clock(datetime.fromtimestamp(1000.0, UTC))
 
 
 def test_bucket_refills_at_its_rate_and_caps_at_capacity() -> None:
-    seconds = FakeSeconds()
-    bucket = TokenBucket(rate=1.0, clock=seconds)
+    clock = seconds_clock()
+    bucket = TokenBucket(rate=1.0, clock=clock.timestamp)
     assert bucket.capacity == 1.0
     assert bucket.take() == 0.0
     assert bucket.take() == pytest.approx(1.0)
-    seconds.now += 0.25
+    clock.advance(timedelta(seconds=0.25))
     assert bucket.take() == pytest.approx(0.75)
-    seconds.now += 60  # a long idle spell saves up one token, not sixty
+    clock.advance(timedelta(seconds=60))  # a long idle spell saves up one token, not sixty
     assert bucket.take() == 0.0
     assert bucket.take() == pytest.approx(1.0)
 
@@ -54,13 +51,13 @@ def test_a_rate_must_be_positive(rate: float) -> None:
 
 
 def test_limiter_knows_only_limited_receivers() -> None:
-    seconds = FakeSeconds()
-    limiter = RateLimiter({"slack": 1.0}, clock=seconds)
+    clock = seconds_clock()
+    limiter = RateLimiter({"slack": 1.0}, clock=clock.timestamp)
     assert limiter.take("unlimited") == 0.0
     assert limiter.throttled() == []
     assert limiter.take("slack") == 0.0
     assert limiter.throttled() == ["slack"]
-    seconds.now += 1.0
+    clock.advance(timedelta(seconds=1))
     assert limiter.throttled() == []
 
 
@@ -91,7 +88,7 @@ def test_a_rate_limit_of_zero_is_a_config_error() -> None:
 
 
 @pytest.fixture
-def limited_env(monkeypatch: pytest.MonkeyPatch, server: ScriptedServer) -> None:
+def limited_env(monkeypatch: pytest.MonkeyPatch, server: HttpFake) -> None:
     monkeypatch.setenv("DW_TEST_LIMITED_URL", f"{server.url}/limited")
 
 
@@ -99,7 +96,7 @@ def _worker(engine: Engine, client: httpx.Client, clock: Clock, metrics: Metrics
     settings = WebhookReceiverSettings(
         name="hook", type="webhook", url_env="DW_TEST_LIMITED_URL", rate_limit=1.0
     )
-    limiter = RateLimiter(receiver_rate_limits([settings]), clock=lambda: clock.now.timestamp())
+    limiter = RateLimiter(receiver_rate_limits([settings]), clock=clock.timestamp)
     return DeliveryWorker(
         engine,
         {"hook": WebhookNotifier(settings, "receivers[0]")},
@@ -117,7 +114,7 @@ def _worker(engine: Engine, client: httpx.Client, clock: Clock, metrics: Metrics
 
 @pytest.mark.usefixtures("limited_env")
 def test_messages_over_the_limit_are_deferred_not_attempted(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
     metrics = Metrics()
     ids = [outbox.add(clock.now, message_id=f"msg_{index}") for index in range(3)]
@@ -150,7 +147,7 @@ def test_messages_over_the_limit_are_deferred_not_attempted(
 
 @pytest.mark.usefixtures("limited_env")
 def test_deferral_never_kills_a_message_even_past_max_age(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
     old = clock.now - SETTINGS.max_age - timedelta(minutes=1)
     outbox.add(clock.now, message_id="msg_fresh")

@@ -25,10 +25,10 @@ from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings, 
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import DeliveryAttemptRow, OutboxRow, utcnow
 from monitor.store.outbox import claim_due
+from tests.support import Clock, HttpFake, Reply
 
 if TYPE_CHECKING:
-    from tests.monitor.delivery.conftest import Clock, Outbox
-    from tests.support import ScriptedServer
+    from tests.monitor.delivery.conftest import Outbox
 
 SECRET = "whsec_" + base64.b64encode(b"delivery-test-signing-key-32-byt").decode()
 TOKEN = "tok_SUPERSECRET42"
@@ -42,7 +42,7 @@ SETTINGS = DeliverySettings(
 
 
 @pytest.fixture
-def hook_env(monkeypatch: pytest.MonkeyPatch, server: ScriptedServer) -> None:
+def hook_env(monkeypatch: pytest.MonkeyPatch, server: HttpFake) -> None:
     monkeypatch.setenv("DW_TEST_HOOK_URL", f"{server.url}/hooks/{TOKEN}?sig={QUERY_TOKEN}")
     monkeypatch.setenv("DW_TEST_HOOK_SECRET", SECRET)
     monkeypatch.setenv("DW_TEST_HOOK_AUTH", f"Bearer hdr_{TOKEN}")
@@ -91,7 +91,7 @@ def _count(metrics: Metrics, outcome: str) -> float:
 
 @pytest.mark.usefixtures("hook_env")
 def test_delivered_once(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
     metrics = Metrics()
     row_id = outbox.add(clock.now, payload={"monitor": "fraud", "columns": ["income"]})
@@ -111,7 +111,7 @@ def test_delivered_once(
         ("delivered", 200, None)
     ]
     (received,) = server.requests
-    assert received.path == f"/hooks/{TOKEN}?sig={QUERY_TOKEN}"
+    assert received.target == f"/hooks/{TOKEN}?sig={QUERY_TOKEN}"
     expected = OutboundMessage("msg_0001", "drift.detected", row.payload, row.created_at, 1)
     assert received.body == render_payload(expected)
     assert received.headers["content-type"] == "application/json"
@@ -124,11 +124,10 @@ def test_delivered_once(
 
 @pytest.mark.usefixtures("hook_env")
 def test_server_error_then_success_retries_after_the_backoff(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
     metrics = Metrics()
-    server.respond(500)
-    server.respond(200)
+    server.respond(Reply(500), Reply(200))
     row_id = outbox.add(clock.now)
     worker = _worker(engine, client, clock, metrics=metrics)
     first_attempt_at = clock.now
@@ -164,10 +163,9 @@ def test_server_error_then_success_retries_after_the_backoff(
 
 @pytest.mark.usefixtures("hook_env")
 def test_retry_after_is_honoured_beyond_backoff_max(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
-    server.respond(429, {"Retry-After": "120"})
-    server.respond(200)
+    server.respond(Reply(429, {"Retry-After": "120"}), Reply(200))
     row_id = outbox.add(clock.now)
     worker = _worker(engine, client, clock)
     assert worker.run_once() == 1
@@ -191,9 +189,9 @@ def test_retry_after_is_honoured_beyond_backoff_max(
 
 @pytest.mark.usefixtures("hook_env")
 def test_retry_after_beyond_max_age_is_dead(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
-    server.respond(503, {"Retry-After": str(2 * 3600)})
+    server.respond(Reply(503, {"Retry-After": str(2 * 3600)}))
     row_id = outbox.add(clock.now)
     assert _worker(engine, client, clock).run_once() == 1
     row = outbox.row(row_id)
@@ -203,10 +201,10 @@ def test_retry_after_beyond_max_age_is_dead(
 
 @pytest.mark.usefixtures("hook_env")
 def test_client_error_is_dead_with_the_status(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
     metrics = Metrics()
-    server.respond(400, body=b"bad payload")
+    server.respond(Reply(400, body=b"bad payload"))
     row_id = outbox.add(clock.now)
     worker = _worker(engine, client, clock, metrics=metrics)
     assert worker.run_once() == 1
@@ -221,7 +219,7 @@ def test_client_error_is_dead_with_the_status(
 
 @pytest.mark.usefixtures("hook_env")
 def test_a_server_that_never_answers_times_out_and_is_retried(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
     server.hang()
     row_id = outbox.add(clock.now)
@@ -237,9 +235,9 @@ def test_a_server_that_never_answers_times_out_and_is_retried(
 
 @pytest.mark.usefixtures("hook_env")
 def test_older_than_max_age_is_dead_on_a_retryable_failure(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
-    server.respond(503)
+    server.respond(Reply(503))
     row_id = outbox.add(clock.now, created_at=clock.now - SETTINGS.max_age - timedelta(seconds=1))
     assert _worker(engine, client, clock).run_once() == 1
     row = outbox.row(row_id)
@@ -249,7 +247,7 @@ def test_older_than_max_age_is_dead_on_a_retryable_failure(
 
 @pytest.mark.usefixtures("hook_env")
 def test_a_receiver_no_longer_configured_is_dead_without_sending(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
     metrics = Metrics()
     row_id = outbox.add(clock.now, receiver="gone")
@@ -266,7 +264,7 @@ def test_a_receiver_no_longer_configured_is_dead_without_sending(
 
 @pytest.mark.usefixtures("hook_env")
 def test_a_message_claimed_by_a_dead_worker_is_sent_after_the_lease(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
     row_id = outbox.add(clock.now)
     lease = timedelta(minutes=2)
@@ -281,7 +279,7 @@ def test_a_message_claimed_by_a_dead_worker_is_sent_after_the_lease(
 
 @pytest.mark.usefixtures("hook_env")
 def test_unsigned_when_no_secret_is_configured(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
     outbox.add(clock.now)
     worker = DeliveryWorker(
@@ -297,7 +295,7 @@ def test_unsigned_when_no_secret_is_configured(
 def test_two_workers_send_each_message_exactly_once(
     engine: Engine,
     outbox: Outbox,
-    server: ScriptedServer,
+    server: HttpFake,
     client: httpx.Client,
     clock: Clock,
     store_url: str,
@@ -334,7 +332,7 @@ def test_two_workers_send_each_message_exactly_once(
 
 
 def test_two_workers_on_postgresql_drain_1000_messages_each_sent_exactly_once(
-    postgres_url: str, server: ScriptedServer, hook_env: None
+    postgres_url: str, server: HttpFake, hook_env: None
 ) -> None:
     """The issue's figure: 1,000 rows, two workers (threads), one receiver answering 200."""
     total = 1000
@@ -412,7 +410,7 @@ def test_two_workers_on_postgresql_drain_1000_messages_each_sent_exactly_once(
 
 @pytest.mark.usefixtures("hook_env")
 def test_run_forever_sends_and_stops_promptly(
-    engine: Engine, outbox: Outbox, server: ScriptedServer, client: httpx.Client, clock: Clock
+    engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
 ) -> None:
     row_id = outbox.add(clock.now)
     settings = SETTINGS.model_copy(update={"poll_interval": timedelta(minutes=10)})
@@ -437,7 +435,7 @@ def _closed_port() -> int:
 def test_secrets_never_reach_the_store_the_logs_or_the_cli(
     engine: Engine,
     outbox: Outbox,
-    server: ScriptedServer,
+    server: HttpFake,
     client: httpx.Client,
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
@@ -448,9 +446,9 @@ def test_secrets_never_reach_the_store_the_logs_or_the_cli(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     worker = _worker(engine, client, clock)
-    steps: list[tuple[tuple[int, bytes] | None, str | None]] = [
-        ((500, b""), None),  # retry, HTTP error
-        ((401, f"you sent {TOKEN}".encode()), None),  # dead, echoing body
+    steps: list[tuple[Reply | None, str | None]] = [
+        (Reply(500), None),  # retry, HTTP error
+        (Reply(401, body=f"you sent {TOKEN}".encode()), None),  # dead, echoing body
         (None, f"http://127.0.0.1:{_closed_port()}/hooks/{TOKEN}"),  # connection refused
         (None, f"http://127.0.0.1:notaport/hooks/{TOKEN}"),  # invalid URL
         (None, f"ftp://127.0.0.1/hooks/{TOKEN}"),  # unsupported scheme
@@ -458,7 +456,7 @@ def test_secrets_never_reach_the_store_the_logs_or_the_cli(
     ]
     for index, (reply, url) in enumerate(steps):
         if reply is not None:
-            server.respond(reply[0], body=reply[1])
+            server.respond(reply)
         if url is not None:
             monkeypatch.setenv("DW_TEST_HOOK_URL", url)
         outbox.add(clock.now, message_id=f"msg_{index}")

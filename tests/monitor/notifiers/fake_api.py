@@ -1,18 +1,14 @@
-"""A real HTTP server on 127.0.0.1 whose answers are computed from each request.
+"""What the receiver tests share: reading a request as a service would, and sending one.
 
-``ScriptedServer`` answers from a script; a pipeline API's fake has to look at
-the request (auth, content type, required fields) to answer as the real one
-would, so here a ``handle(request) -> Reply`` function decides.
+A fake service is a ``tests.support.HttpFake`` with a handler; these helpers
+parse a request the way the real service does (content type first), answer
+an error in the common ``{"message": ...}`` form, and drive a notifier as the
+delivery worker would.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,68 +18,9 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers.base import Notifier, OutboundMessage
 from tests.support import Received, Reply
 
-Handle = Callable[[Received], Reply]
-
-
-class FakeApi:
-    def __init__(self, handle: Handle) -> None:
-        self.handle = handle
-        self.requests: list[Received] = []
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                request = Received(self.command, self.path, headers, body, None)
-                with fake._lock:
-                    reply = fake.handle(request)
-                    fake.requests.append(
-                        Received(self.command, self.path, headers, body, reply.status)
-                    )
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
-
-            do_POST = do_PUT = do_PATCH = _any
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
-@contextmanager
-def fake_api(handle: Handle) -> Iterator[FakeApi]:
-    api = FakeApi(handle)
-    try:
-        yield api
-    finally:
-        api.close()
-
-
-def reply_json(status: int, document: object) -> Reply:
-    return Reply(status, {"content-type": "application/json"}, json.dumps(document).encode())
-
 
 def error(status: int, message: str) -> Reply:
-    return reply_json(status, {"message": message})
+    return Reply.json(status, {"message": message})
 
 
 def json_body(request: Received) -> Any:
@@ -91,7 +28,7 @@ def json_body(request: Received) -> Any:
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         return None
     try:
-        return json.loads(request.body)
+        return request.json()
     except ValueError:
         return None
 
@@ -105,10 +42,7 @@ def form_body(request: Received) -> list[tuple[str, str]] | None:
 
 
 def message_for(event: AlertEvent) -> OutboundMessage:
-    """The outbox message a delivery worker would hand a notifier for ``event``.
-
-    Also the ``message_for`` fixture of ``conftest.py``, for tests that take it by name.
-    """
+    """The outbox message a delivery worker would hand a notifier for ``event``."""
     return OutboundMessage(
         message_id=f"msg_{event.fingerprint[:8]}_{event.status}",
         event_type=event.event_type,

@@ -25,16 +25,8 @@ from monitor.notifiers.airflow import (
     render_airflow,
 )
 from monitor.notifiers.base import Verdict
-from tests.monitor.notifiers.fake_api import (
-    FakeApi,
-    error,
-    fake_api,
-    json_body,
-    message_for,
-    reply_json,
-    send,
-)
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import error, json_body, message_for, send
+from tests.support import HttpFake, Received, Reply, sample_event
 
 TOKEN = "airflow-jwt-0123"
 USER, PASSWORD = "driftwarden", "pa:ss wörd"
@@ -75,8 +67,8 @@ class FakeAirflow:
         self.runs: dict[str, dict[str, object]] = {}
 
     def __call__(self, request: Received) -> Reply:
-        version = request.path.split("/")[2]
-        if request.path not in ("/api/v1/dags/retrain/dagRuns", "/api/v2/dags/retrain/dagRuns"):
+        version = request.target.split("/")[2]
+        if request.target not in ("/api/v1/dags/retrain/dagRuns", "/api/v2/dags/retrain/dagRuns"):
             return error(404, "DAG not found")
         authorization = request.headers.get("authorization", "")
         basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -101,7 +93,7 @@ class FakeAirflow:
         if run_id in self.runs:
             return error(409, f"DAGRun with DAG ID: 'retrain' and DAGRun ID: '{run_id}' exists")
         self.runs[run_id] = body
-        return reply_json(200, {"dag_id": "retrain", "dag_run_id": run_id, "state": "queued"})
+        return Reply.json(200, {"dag_id": "retrain", "dag_run_id": run_id, "state": "queued"})
 
 
 @pytest.fixture
@@ -110,10 +102,10 @@ def airflow() -> FakeAirflow:
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, airflow: FakeAirflow) -> Iterator[FakeApi]:
+def api(monkeypatch: pytest.MonkeyPatch, airflow: FakeAirflow) -> Iterator[HttpFake]:
     monkeypatch.setenv("DW_AIRFLOW_TOKEN", TOKEN)
     monkeypatch.setenv("DW_AIRFLOW_PASSWORD", PASSWORD)
-    with fake_api(airflow) as server:
+    with HttpFake(airflow) as server:
         yield server
 
 
@@ -160,7 +152,7 @@ def test_airflow3_body_sends_logical_date_null() -> None:
     ],
 )
 def test_dag_run_is_created_once_and_a_repeat_counts_as_delivered(
-    api: FakeApi, airflow: FakeAirflow, overrides: dict[str, object], path: str
+    api: HttpFake, airflow: FakeAirflow, overrides: dict[str, object], path: str
 ) -> None:
     notifier = AirflowNotifier(settings(api.url, **overrides), "receivers[0]")
 
@@ -173,12 +165,12 @@ def test_dag_run_is_created_once_and_a_repeat_counts_as_delivered(
     assert again.status_code == 409
     assert notifier.classify(again) is Verdict.DELIVERED
 
-    assert [r.path for r in api.requests] == [path, path]
+    assert [r.target for r in api.requests] == [path, path]
     assert list(airflow.runs) == ["driftwarden__credit-risk-3f2a9c0d1e4b-2"]
     assert airflow.runs["driftwarden__credit-risk-3f2a9c0d1e4b-2"]["conf"] == CONF
 
 
-def test_next_episode_starts_a_new_run(api: FakeApi, airflow: FakeAirflow) -> None:
+def test_next_episode_starts_a_new_run(api: HttpFake, airflow: FakeAirflow) -> None:
     notifier = AirflowNotifier(settings(api.url), "receivers[0]")
     send(notifier, sample_event())
     response = send(notifier, sample_event(episode=3, idempotency_key="credit-risk-3f2a9c0d1e4b-3"))
@@ -197,7 +189,7 @@ def test_dag_run_id_is_deterministic_and_within_airflows_pattern() -> None:
     assert dag_run_id(odd) != dag_run_id(sample_event(idempotency_key="credit risk/3f2a#3"))
 
 
-def test_wrong_credentials_are_permanent(api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_credentials_are_permanent(api: HttpFake, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DW_AIRFLOW_TOKEN", "expired")
     notifier = AirflowNotifier(settings(api.url), "receivers[0]")
     response = send(notifier, sample_event())
@@ -206,7 +198,7 @@ def test_wrong_credentials_are_permanent(api: FakeApi, monkeypatch: pytest.Monke
     assert notifier.classify(httpx.Response(503)) is Verdict.RETRYABLE
 
 
-def test_resolved_event_sends_nothing(api: FakeApi) -> None:
+def test_resolved_event_sends_nothing(api: HttpFake) -> None:
     notifier = AirflowNotifier(settings(api.url), "receivers[0]")
     assert notifier.build_request(message_for(sample_event("resolved"))) is None
     assert api.requests == []

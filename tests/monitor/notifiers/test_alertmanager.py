@@ -32,8 +32,8 @@ from monitor.notifiers.alertmanager import (
 )
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.registry import build_notifiers
-from tests.monitor.notifiers.conftest import Answer, Incoming
-from tests.support import sample_event, wait_for
+from tests.monitor.notifiers.fake_api import message_for
+from tests.support import HttpFake, Received, Reply, sample_event, wait_for
 
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 RUN_URL = "http://127.0.0.1:8470/api/runs/42"
@@ -95,29 +95,29 @@ class FakeAlertmanager:
         self.authorization = authorization
         self.alerts: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
 
-    def __call__(self, request: Incoming) -> Answer:
+    def __call__(self, request: Received) -> Reply:
         if request.path != "/api/v2/alerts" or request.method != "POST":
-            return Answer.text(404, "404 page not found")
+            return Reply.text(404, "404 page not found")
         if self.authorization and request.headers.get("authorization") != self.authorization:
-            return Answer.text(401, "Unauthorized")  # the proxy in front of Alertmanager
+            return Reply.text(401, "Unauthorized")  # the proxy in front of Alertmanager
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("application/json"):
-            return Answer.json(
+            return Reply.json(
                 415, {"code": 415, "message": f"unsupported media type {content_type!r}"}
             )
         try:
             alerts = request.json()
         except ValueError:
-            return Answer.json(400, {"code": 400, "message": "parsing alerts body failed"})
+            return Reply.json(400, {"code": 400, "message": "parsing alerts body failed"})
         if not isinstance(alerts, list):
-            return Answer.json(400, {"code": 400, "message": "body must be a list of alerts"})
+            return Reply.json(400, {"code": 400, "message": "body must be a list of alerts"})
         for alert in alerts:
             problem = _alert_problem(alert)
             if problem:
-                return Answer.json(problem[0], {"code": problem[0], "message": problem[1]})
+                return Reply.json(problem[0], {"code": problem[0], "message": problem[1]})
         for alert in alerts:
             self.alerts[tuple(sorted(alert["labels"].items()))] = alert
-        return Answer(200)
+        return Reply(200)
 
 
 def _notifier(url: str, **auth: str) -> AlertmanagerNotifier:
@@ -162,7 +162,7 @@ def test_render_firing_without_expiry_is_the_exact_postable_alert_without_ends_a
     ]
 
 
-def test_render_firing_with_expiry_sends_it_as_ends_at(message_for: Any) -> None:
+def test_render_firing_with_expiry_sends_it_as_ends_at() -> None:
     event = sample_event("firing", expires_at=EXPIRES, rules=("drift", "income_psi"))
     expected = [
         {
@@ -225,9 +225,7 @@ def test_severity_and_rules_are_annotations_so_the_identity_stays_put() -> None:
     assert changed["endsAt"] == "2026-11-25T17:00:03Z"
 
 
-def test_labels_are_sanitised_and_cannot_override_the_identity(
-    fake_receiver: Any, message_for: Any
-) -> None:
+def test_labels_are_sanitised_and_cannot_override_the_identity() -> None:
     event = sample_event(
         labels={
             "alertname": "spoof",
@@ -253,8 +251,7 @@ def test_labels_are_sanitised_and_cannot_override_the_identity(
         "r_gion": "eu",
     }
     assert all(LABEL_NAME.fullmatch(name) for name in labels)
-    server = fake_receiver(FakeAlertmanager())
-    with httpx.Client() as client:
+    with HttpFake(FakeAlertmanager()) as server, httpx.Client() as client:
         response = client.send(_notifier(server.url).build_request(message_for(event)))
     assert response.status_code == 200
     (stored,) = server.accepted()
@@ -276,15 +273,14 @@ def test_settings_keep_credentials_out_of_the_url() -> None:
 
 
 def test_firing_then_resolved_against_the_schema_enforcing_fake(
-    fake_receiver: Any, message_for: Any, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DW_AM_TOKEN", TOKEN)
     fake = FakeAlertmanager(authorization=f"Bearer {TOKEN}")
-    server = fake_receiver(fake)
-    notifier = _notifier(server.url + "/", bearer_token_env="DW_AM_TOKEN")
     firing = sample_event("firing", expires_at=EXPIRES)
     resolved = sample_event("resolved")
-    with httpx.Client() as client:
+    with HttpFake(fake) as server, httpx.Client() as client:
+        notifier = _notifier(server.url + "/", bearer_token_env="DW_AM_TOKEN")
         for event in (firing, resolved):
             response = client.send(notifier.build_request(message_for(event)))
             assert response.status_code == 200
@@ -302,9 +298,7 @@ def test_firing_then_resolved_against_the_schema_enforcing_fake(
     assert stored["endsAt"] == "2026-11-25T13:00:02Z"
 
 
-def test_basic_auth_is_read_from_the_environment(
-    message_for: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_basic_auth_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DW_AM_PASSWORD", TOKEN)
     notifier = _notifier(
         "https://am.example.com/prefix",
@@ -330,22 +324,18 @@ def test_basic_auth_is_read_from_the_environment(
         ({"labels": {"alertname": "drift"}}, 400),
     ],
 )
-def test_invalid_alerts_are_refused_for_good(fake_receiver: Any, alerts: Any, status: int) -> None:
-    server = fake_receiver(FakeAlertmanager())
-    with httpx.Client() as client:
+def test_invalid_alerts_are_refused_for_good(alerts: Any, status: int) -> None:
+    with HttpFake(FakeAlertmanager()) as server, httpx.Client() as client:
         response = client.post(server.url + "/api/v2/alerts", json=alerts)
     assert response.status_code == status
     assert _notifier(server.url).classify(response) is Verdict.PERMANENT
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
-def test_throttling_and_server_errors_are_retryable(
-    fake_receiver: Any, message_for: Any, status: int
-) -> None:
-    server = fake_receiver(FakeAlertmanager())
-    server.answer_next(Answer.text(status, "unavailable"))
-    notifier = _notifier(server.url)
-    with httpx.Client() as client:
+def test_throttling_and_server_errors_are_retryable(status: int) -> None:
+    with HttpFake(FakeAlertmanager()) as server, httpx.Client() as client:
+        server.respond(Reply.text(status, "unavailable"))
+        notifier = _notifier(server.url)
         response = client.send(notifier.build_request(message_for(sample_event())))
     assert notifier.classify(response) is Verdict.RETRYABLE
 
@@ -438,7 +428,7 @@ def _time(value: str) -> datetime:
 
 
 def test_the_real_alertmanager_keeps_our_ends_at_then_resolves_the_alert(
-    real_alertmanager: str, message_for: Any
+    real_alertmanager: str,
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     started = now - timedelta(minutes=10)

@@ -16,16 +16,8 @@ import pytest
 
 from monitor.notifiers.argo import ArgoNotifier, ArgoReceiverSettings, render_argo, workflow_name
 from monitor.notifiers.base import Verdict
-from tests.monitor.notifiers.fake_api import (
-    FakeApi,
-    error,
-    fake_api,
-    json_body,
-    message_for,
-    reply_json,
-    send,
-)
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import error, json_body, message_for, send
+from tests.support import HttpFake, Received, Reply, sample_event
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.argo"
 TEMPLATE_PARAMETERS = {
@@ -47,7 +39,7 @@ class FakeArgo:
         self.workflows: dict[str, dict[str, object]] = {}
 
     def __call__(self, request: Received) -> Reply:
-        if request.path != "/api/v1/workflows/ml/submit":
+        if request.target != "/api/v1/workflows/ml/submit":
             return error(404, "not found")
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return error(401, "Unauthorized")
@@ -71,7 +63,7 @@ class FakeArgo:
         if name in self.workflows:
             return error(409, f'workflows.argoproj.io "{name}" already exists')
         self.workflows[name] = options
-        return reply_json(200, {"metadata": {"name": name, "namespace": "ml"}})
+        return Reply.json(200, {"metadata": {"name": name, "namespace": "ml"}})
 
 
 @pytest.fixture
@@ -80,9 +72,9 @@ def argo() -> FakeArgo:
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, argo: FakeArgo) -> Iterator[FakeApi]:
+def api(monkeypatch: pytest.MonkeyPatch, argo: FakeArgo) -> Iterator[HttpFake]:
     monkeypatch.setenv("DW_ARGO_TOKEN", TOKEN)
-    with fake_api(argo) as server:
+    with HttpFake(argo) as server:
         yield server
 
 
@@ -109,7 +101,7 @@ def test_submit_body_is_exact() -> None:
     )
 
 
-def test_submitted_once_and_a_repeat_counts_as_delivered(api: FakeApi, argo: FakeArgo) -> None:
+def test_submitted_once_and_a_repeat_counts_as_delivered(api: HttpFake, argo: FakeArgo) -> None:
     notifier = ArgoNotifier(settings(api.url), "receivers[0]")
     first = send(notifier, sample_event())
     assert first.status_code == 200
@@ -129,7 +121,7 @@ def test_workflow_name_is_deterministic_and_a_valid_name() -> None:
     assert name != workflow_name(sample_event(idempotency_key=long_key[:-1] + "3"))
 
 
-def test_wrong_token_is_permanent(api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_token_is_permanent(api: HttpFake, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DW_ARGO_TOKEN", "stale")
     notifier = ArgoNotifier(settings(api.url), "receivers[0]")
     response = send(notifier, sample_event())
@@ -137,7 +129,7 @@ def test_wrong_token_is_permanent(api: FakeApi, monkeypatch: pytest.MonkeyPatch)
     assert notifier.classify(response) is Verdict.PERMANENT
 
 
-def test_resolved_event_sends_nothing(api: FakeApi) -> None:
+def test_resolved_event_sends_nothing(api: HttpFake) -> None:
     notifier = ArgoNotifier(settings(api.url), "receivers[0]")
     assert notifier.build_request(message_for(sample_event("resolved"))) is None
     assert api.requests == []

@@ -43,8 +43,8 @@ from monitor.notifiers.aws import (
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.registry import build_notifiers
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
-from tests.monitor.notifiers.fake_api import FakeApi, fake_api, message_for, reply_json
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import message_for
+from tests.support import Clock, HttpFake, Received, Reply, sample_event
 
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -102,21 +102,21 @@ class FakeAws:
             if name in self.executions and self.executions[name] != body["input"]:
                 return aws_error(400, "ExecutionAlreadyExists", f"Execution Already Exists: {name}")
             self.executions[name] = body["input"]
-            return reply_json(200, {"executionArn": f"{body['stateMachineArn']}:{name}"})
+            return Reply.json(200, {"executionArn": f"{body['stateMachineArn']}:{name}"})
         if target == "SageMaker.StartPipelineExecution":
             token = body.get("ClientRequestToken", "")
             if not body.get("PipelineName") or not 32 <= len(token) <= 128:
                 return aws_error(400, "ValidationException", "ClientRequestToken: 32 to 128")
-            return reply_json(200, {"PipelineExecutionArn": "arn:aws:sagemaker:x"})
+            return Reply.json(200, {"PipelineExecutionArn": "arn:aws:sagemaker:x"})
         if target == "CodePipeline_20150709.StartPipelineExecution":
             variables = body.get("variables", [])
             if not body.get("name") or any(not v["value"] for v in variables):
                 return aws_error(400, "ValidationException", "name; variable values non-empty")
-            return reply_json(200, {"pipelineExecutionId": "e-1"})
+            return Reply.json(200, {"pipelineExecutionId": "e-1"})
         (entry,) = body["Entries"]
         if not all(entry.get(k) for k in ("Source", "DetailType", "Detail")):
-            return reply_json(200, {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "X"}]})
-        return reply_json(200, {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]})
+            return Reply.json(200, {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "X"}]})
+        return Reply.json(200, {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]})
 
     def verify_signature(self, request: Received) -> Reply | None:
         match = _AUTHORIZATION.fullmatch(request.headers.get("authorization", ""))
@@ -138,7 +138,7 @@ class FakeAws:
             return aws_error(403, "InvalidSignatureException", "host must be signed")
         aws_request = AWSRequest(
             method=request.method,
-            url=f"http://{request.headers['host']}{request.path}",
+            url=f"http://{request.headers['host']}{request.target}",
             headers={name: request.headers[name] for name in signed},
             data=request.body,
         )
@@ -178,8 +178,8 @@ def credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def api(credentials: None) -> Iterator[FakeApi]:
-    with fake_api(FakeAws(NOW)) as server:
+def api(credentials: None) -> Iterator[HttpFake]:
+    with HttpFake(FakeAws(NOW)) as server:
         yield server
 
 
@@ -283,7 +283,7 @@ def test_names_are_made_safe_deterministically() -> None:
 
 
 def test_authorization_equals_botocores_sigv4auth(
-    api: FakeApi, monkeypatch: pytest.MonkeyPatch
+    api: HttpFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     request = signed_request("stepfunctions", api.url)
 
@@ -306,7 +306,7 @@ def test_authorization_equals_botocores_sigv4auth(
     assert SECRET_KEY not in str(request.headers)
 
 
-def test_a_session_token_is_sent_and_signed(api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_session_token_is_sent_and_signed(api: HttpFake, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", "session-token-1")
     request = signed_request("eventbridge", api.url)
     assert request.headers["x-amz-security-token"] == "session-token-1"
@@ -314,7 +314,7 @@ def test_a_session_token_is_sent_and_signed(api: FakeApi, monkeypatch: pytest.Mo
 
 
 @pytest.mark.parametrize("action", sorted(ACTIONS))
-def test_every_action_is_accepted_by_the_fake_aws(api: FakeApi, action: str) -> None:
+def test_every_action_is_accepted_by_the_fake_aws(api: HttpFake, action: str) -> None:
     notifier = AwsNotifier(settings(action, api.url), "receivers[0]")
     with httpx.Client() as client:
         response = client.send(signed_request(action, api.url))
@@ -325,7 +325,7 @@ def test_every_action_is_accepted_by_the_fake_aws(api: FakeApi, action: str) -> 
     assert f"/eu-west-1/{service}/aws4_request" in received.headers["authorization"]
 
 
-def test_a_tampered_body_is_refused_for_good(api: FakeApi) -> None:
+def test_a_tampered_body_is_refused_for_good(api: HttpFake) -> None:
     request = signed_request("sagemaker", api.url)
     tampered = httpx.Request(
         "POST",
@@ -340,7 +340,7 @@ def test_a_tampered_body_is_refused_for_good(api: FakeApi) -> None:
     assert AwsNotifier(settings("sagemaker"), "k").classify(response) is Verdict.PERMANENT
 
 
-def test_an_expired_signature_is_refused_and_retried(api: FakeApi) -> None:
+def test_an_expired_signature_is_refused_and_retried(api: HttpFake) -> None:
     """Over 5 minutes old: 403 "Signature expired". The retry is signed afresh, so retryable."""
     with httpx.Client() as client:
         response = client.send(signed_request("sagemaker", api.url, NOW - timedelta(minutes=6)))
@@ -352,7 +352,7 @@ def test_an_expired_signature_is_refused_and_retried(api: FakeApi) -> None:
 
 
 def test_a_step_functions_repeat_is_refused_by_aws_and_counts_as_delivered(
-    api: FakeApi,
+    api: HttpFake,
 ) -> None:
     notifier = AwsNotifier(settings("stepfunctions", api.url), "k")
     with httpx.Client() as client:
@@ -445,11 +445,11 @@ def _worker(engine: Engine, url: str) -> DeliveryWorker:
         DeliverySettings(),
         Metrics(),
         "w1",
-        clock=lambda: NOW,
+        clock=Clock(NOW),
     )
 
 
-def test_the_worker_signs_and_delivers(sqlite_engine: Engine, api: FakeApi) -> None:
+def test_the_worker_signs_and_delivers(sqlite_engine: Engine, api: HttpFake) -> None:
     _outbox(sqlite_engine)
     worker = _worker(sqlite_engine, api.url)
     try:
@@ -472,7 +472,7 @@ def test_missing_credentials_are_a_retryable_failure_with_a_clear_message(
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     _outbox(sqlite_engine)
-    with fake_api(FakeAws(NOW)) as server:
+    with HttpFake(FakeAws(NOW)) as server:
         worker = _worker(sqlite_engine, server.url)
         with caplog.at_level(logging.WARNING, logger="driftwarden.delivery"):
             assert worker.run_once() == 1

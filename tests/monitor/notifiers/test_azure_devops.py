@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -25,16 +24,8 @@ from monitor.notifiers.azure_devops import (
 )
 from monitor.notifiers.base import Verdict
 from monitor.secrets import SecretError
-from tests.monitor.notifiers.fake_api import (
-    FakeApi,
-    error,
-    fake_api,
-    json_body,
-    message_for,
-    reply_json,
-    send,
-)
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import error, json_body, message_for, send
+from tests.support import HttpFake, Received, Reply, sample_event
 
 TOKEN = "azdo-pat-0123456789abcdef"
 DECLARED_PARAMETERS = {
@@ -51,10 +42,9 @@ DECLARED_PARAMETERS = {
 
 
 def azure_devops(request: Received) -> Reply:
-    url = urlsplit(request.path)
-    if url.path != "/acme/ml%20models/_apis/pipelines/12/runs":
+    if request.path != "/acme/ml%20models/_apis/pipelines/12/runs":
         return error(404, "The requested pipeline was not found")
-    if parse_qs(url.query).get("api-version") != ["7.1"]:
+    if request.query.get("api-version") != ["7.1"]:
         return error(400, "The api-version query parameter must be 7.1")
     authorization = request.headers.get("authorization", "")
     scheme, _, encoded = authorization.partition(" ")
@@ -78,13 +68,13 @@ def azure_devops(request: Received) -> Reply:
     ref = self_repo.get("refName", "refs/heads/main")
     if not isinstance(ref, str) or not ref.startswith("refs/"):
         return error(400, f"Invalid refName {ref!r}")
-    return reply_json(200, {"id": 1001, "name": "20261125.1", "state": "inProgress"})
+    return Reply.json(200, {"id": 1001, "name": "20261125.1", "state": "inProgress"})
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpFake]:
     monkeypatch.setenv("DW_AZDO_PAT", TOKEN)
-    with fake_api(azure_devops) as server:
+    with HttpFake(azure_devops) as server:
         yield server
 
 
@@ -125,7 +115,7 @@ def test_endpoint_is_the_documented_one() -> None:
     )
 
 
-def test_run_is_accepted_by_the_fake_api(api: FakeApi) -> None:
+def test_run_is_accepted_by_the_fake_api(api: HttpFake) -> None:
     notifier = AzureDevOpsNotifier(settings(f"{api.url}/acme"), "receivers[0]")
     response = send(notifier, sample_event())
     assert response.status_code == 200
@@ -137,7 +127,7 @@ def test_run_is_accepted_by_the_fake_api(api: FakeApi) -> None:
     assert TOKEN.encode() not in received.body
 
 
-def test_the_fake_refuses_what_azure_devops_refuses(api: FakeApi) -> None:
+def test_the_fake_refuses_what_azure_devops_refuses(api: HttpFake) -> None:
     url = f"{api.url}/acme/ml%20models/_apis/pipelines/12/runs"
     good = "Basic " + base64.b64encode(f":{TOKEN}".encode()).decode()
     with httpx.Client() as client:
@@ -160,7 +150,7 @@ def test_sign_in_page_for_a_refused_token_is_not_a_delivery() -> None:
 
 
 @pytest.mark.parametrize("event", [sample_event("resolved"), sample_event(occasion="repeat")])
-def test_resolved_or_repeated_event_sends_nothing(api: FakeApi, event: AlertEvent) -> None:
+def test_resolved_or_repeated_event_sends_nothing(api: HttpFake, event: AlertEvent) -> None:
     notifier = AzureDevOpsNotifier(settings(api.url), "receivers[0]")
     assert notifier.build_request(message_for(event)) is None
     assert api.requests == []

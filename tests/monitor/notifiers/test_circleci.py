@@ -18,16 +18,8 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.circleci import CircleCiNotifier, CircleCiReceiverSettings, render_circleci
 from monitor.secrets import SecretError
-from tests.monitor.notifiers.fake_api import (
-    FakeApi,
-    error,
-    fake_api,
-    json_body,
-    message_for,
-    reply_json,
-    send,
-)
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import error, json_body, message_for, send
+from tests.support import HttpFake, Received, Reply, sample_event
 
 TOKEN = "CCIPAT_test_0123456789"
 DECLARED_PARAMETERS = {
@@ -44,7 +36,7 @@ DECLARED_PARAMETERS = {
 
 
 def circleci(request: Received) -> Reply:
-    if request.path != "/api/v2/project/gh/acme/models/pipeline":
+    if request.target != "/api/v2/project/gh/acme/models/pipeline":
         return error(404, "Project not found")
     if request.headers.get("circle-token") != TOKEN:
         return error(401, "You must log in first.")
@@ -60,16 +52,16 @@ def circleci(request: Received) -> Reply:
         return error(
             400, f"Unexpected argument(s): {', '.join(set(parameters) - DECLARED_PARAMETERS)}"
         )
-    return reply_json(
+    return Reply.json(
         201,
         {"number": 125, "state": "pending", "id": "4b9b35c7", "created_at": "2026-11-25T12:00:06Z"},
     )
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpFake]:
     monkeypatch.setenv("DW_CIRCLE_TOKEN", TOKEN)
-    with fake_api(circleci) as server:
+    with HttpFake(circleci) as server:
         yield server
 
 
@@ -102,7 +94,7 @@ def test_a_tag_replaces_the_branch() -> None:
     assert body.startswith(b'{"tag":"v1.2","parameters":{')
 
 
-def test_pipeline_is_accepted_by_the_fake_api(api: FakeApi) -> None:
+def test_pipeline_is_accepted_by_the_fake_api(api: HttpFake) -> None:
     notifier = CircleCiNotifier(settings(f"{api.url}/api/v2"), "receivers[0]")
     response = send(notifier, sample_event())
     assert response.status_code == 201
@@ -113,7 +105,7 @@ def test_pipeline_is_accepted_by_the_fake_api(api: FakeApi) -> None:
     assert TOKEN.encode() not in received.body
 
 
-def test_the_fake_refuses_what_circleci_refuses(api: FakeApi) -> None:
+def test_the_fake_refuses_what_circleci_refuses(api: HttpFake) -> None:
     url = f"{api.url}/api/v2/project/gh/acme/models/pipeline"
     with httpx.Client() as client:
         assert client.post(url, json={}, headers={"circle-token": "wrong"}).status_code == 401
@@ -127,7 +119,7 @@ def test_the_fake_refuses_what_circleci_refuses(api: FakeApi) -> None:
 
 
 @pytest.mark.parametrize("event", [sample_event("resolved"), sample_event(occasion="changed")])
-def test_resolved_or_changed_event_sends_nothing(api: FakeApi, event: AlertEvent) -> None:
+def test_resolved_or_changed_event_sends_nothing(api: HttpFake, event: AlertEvent) -> None:
     notifier = CircleCiNotifier(settings(f"{api.url}/api/v2"), "receivers[0]")
     assert notifier.build_request(message_for(event)) is None
     assert api.requests == []

@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.github import GitHubNotifier, GitHubReceiverSettings, render_github
-from tests.monitor.notifiers.fake_api import FakeApi, error, fake_api, json_body, message_for, send
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import error, json_body, message_for, send
+from tests.support import HttpFake, Received, Reply, sample_event
 
 TOKEN = "ghp_test_token_0123456789"
 DECLARED_INPUTS = {
@@ -41,7 +41,7 @@ def github(request: Received) -> Reply:
     body = json_body(request)
     if not isinstance(body, dict):
         return error(400, "Problems parsing JSON")
-    if request.path == "/repos/acme/models/dispatches":
+    if request.target == "/repos/acme/models/dispatches":
         event_type = body.get("event_type")
         if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
             return error(422, "event_type is required and at most 100 characters")
@@ -49,7 +49,7 @@ def github(request: Received) -> Reply:
         if not isinstance(payload, dict) or len(payload) > 10:
             return error(422, "client_payload: the maximum number of top-level properties is 10")
         return Reply(204)
-    if request.path == "/repos/acme/models/actions/workflows/retrain.yml/dispatches":
+    if request.target == "/repos/acme/models/actions/workflows/retrain.yml/dispatches":
         if not isinstance(body.get("ref"), str):
             return error(422, "ref is required")
         inputs = body.get("inputs", {})
@@ -66,9 +66,9 @@ def github(request: Received) -> Reply:
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpFake]:
     monkeypatch.setenv("DW_GITHUB_TOKEN", TOKEN)
-    with fake_api(github) as server:
+    with HttpFake(github) as server:
         yield server
 
 
@@ -110,7 +110,7 @@ def test_workflow_dispatch_body_is_exact() -> None:
 
 
 @pytest.mark.parametrize("mode", [{}, WORKFLOW])
-def test_dispatch_is_accepted_by_the_fake_api(api: FakeApi, mode: dict[str, str]) -> None:
+def test_dispatch_is_accepted_by_the_fake_api(api: HttpFake, mode: dict[str, str]) -> None:
     notifier = GitHubNotifier(settings(api.url, **mode), "receivers[0]")
     response = send(notifier, sample_event())
     assert response.status_code == 204
@@ -120,7 +120,7 @@ def test_dispatch_is_accepted_by_the_fake_api(api: FakeApi, mode: dict[str, str]
     assert received.headers["authorization"] == f"Bearer {TOKEN}"
 
 
-def test_the_fake_refuses_what_github_refuses(api: FakeApi) -> None:
+def test_the_fake_refuses_what_github_refuses(api: HttpFake) -> None:
     """The fake is strict: a payload over the limit and a wrong token are refused."""
     with httpx.Client() as client:
         too_many = {f"k{i}": i for i in range(11)}
@@ -148,7 +148,7 @@ def test_the_same_episode_renders_the_same_trigger() -> None:
     assert b'"idempotency_key":"credit-risk-3f2a9c0d1e4b-2"' in again
 
 
-def test_resolved_event_sends_nothing(api: FakeApi) -> None:
+def test_resolved_event_sends_nothing(api: HttpFake) -> None:
     notifier = GitHubNotifier(settings(api.url), "receivers[0]")
     assert notifier.build_request(message_for(sample_event("resolved"))) is None
     assert api.requests == []

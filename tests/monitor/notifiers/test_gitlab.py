@@ -16,16 +16,8 @@ import pytest
 
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.gitlab import GitLabNotifier, GitLabReceiverSettings, render_gitlab
-from tests.monitor.notifiers.fake_api import (
-    FakeApi,
-    error,
-    fake_api,
-    form_body,
-    message_for,
-    reply_json,
-    send,
-)
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import error, form_body, message_for, send
+from tests.support import HttpFake, Received, Reply, sample_event
 
 TOKEN = "glptt-0123456789abcdef"
 VARIABLE = re.compile(r"^variables\[([A-Za-z0-9_]+)\]$")
@@ -36,7 +28,7 @@ class FakeGitLab:
         self.pipelines: list[dict[str, str]] = []
 
     def __call__(self, request: Received) -> Reply:
-        if request.path != "/api/v4/projects/acme%2Fmodels/trigger/pipeline":
+        if request.target != "/api/v4/projects/acme%2Fmodels/trigger/pipeline":
             return error(404, "404 Project Not Found")
         fields = form_body(request)
         if fields is None:
@@ -56,7 +48,7 @@ class FakeGitLab:
             variables[match.group(1)] = value
         self.pipelines.append(variables)
         pipeline_id = len(self.pipelines)
-        return reply_json(201, {"id": pipeline_id, "ref": values["ref"], "status": "created"})
+        return Reply.json(201, {"id": pipeline_id, "ref": values["ref"], "status": "created"})
 
 
 @pytest.fixture
@@ -65,9 +57,9 @@ def gitlab() -> FakeGitLab:
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, gitlab: FakeGitLab) -> Iterator[FakeApi]:
+def api(monkeypatch: pytest.MonkeyPatch, gitlab: FakeGitLab) -> Iterator[HttpFake]:
     monkeypatch.setenv("DW_GITLAB_TRIGGER_TOKEN", TOKEN)
-    with fake_api(gitlab) as server:
+    with HttpFake(gitlab) as server:
         yield server
 
 
@@ -103,7 +95,7 @@ def test_form_body_is_exact() -> None:
     )
 
 
-def test_pipeline_is_created(api: FakeApi, gitlab: FakeGitLab) -> None:
+def test_pipeline_is_created(api: HttpFake, gitlab: FakeGitLab) -> None:
     notifier = GitLabNotifier(settings(api.url), "receivers[0]")
     response = send(notifier, sample_event())
     assert response.status_code == 201
@@ -118,7 +110,7 @@ def test_the_same_episode_sends_the_same_key() -> None:
     assert first == render_gitlab(sample_event(), "main", "t")
 
 
-def test_a_wrong_token_is_permanent(api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_token_is_permanent(api: HttpFake, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DW_GITLAB_TRIGGER_TOKEN", "revoked")
     notifier = GitLabNotifier(settings(api.url), "receivers[0]")
     response = send(notifier, sample_event())
@@ -126,7 +118,7 @@ def test_a_wrong_token_is_permanent(api: FakeApi, monkeypatch: pytest.MonkeyPatc
     assert notifier.classify(response) is Verdict.PERMANENT
 
 
-def test_resolved_event_sends_nothing(api: FakeApi) -> None:
+def test_resolved_event_sends_nothing(api: HttpFake) -> None:
     notifier = GitLabNotifier(settings(api.url), "receivers[0]")
     assert notifier.build_request(message_for(sample_event("resolved"))) is None
     assert api.requests == []

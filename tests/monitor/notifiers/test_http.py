@@ -18,8 +18,8 @@ from monitor.notifiers._template import TemplateError, compile_template
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.http import HttpNotifier, HttpReceiverSettings, render_http
 from monitor.settings_base import ConfigError
-from tests.monitor.notifiers.fake_api import FakeApi, error, fake_api, message_for, reply_json, send
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import error, message_for, send
+from tests.support import HttpFake, Received, Reply, sample_event
 
 API_KEY = "svc-key-0123"
 TEMPLATE = (
@@ -34,7 +34,7 @@ class FakeService:
         self.started: dict[str, object] = {}
 
     def __call__(self, request: Received) -> Reply:
-        if request.method != "PUT" or request.path != "/pipelines/retrain/runs":
+        if request.method != "PUT" or request.target != "/pipelines/retrain/runs":
             return error(405, "method not allowed")
         if request.headers.get("x-api-key") != API_KEY:
             return error(401, "unauthorized")
@@ -45,7 +45,7 @@ class FakeService:
             return error(400, "Idempotency-Key is required")
         if key not in self.started:
             self.started[key] = json.loads(request.body)
-        return reply_json(200, {"run": key})
+        return Reply.json(200, {"run": key})
 
 
 @pytest.fixture
@@ -54,9 +54,9 @@ def service() -> FakeService:
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, service: FakeService) -> Iterator[FakeApi]:
+def api(monkeypatch: pytest.MonkeyPatch, service: FakeService) -> Iterator[HttpFake]:
     monkeypatch.setenv("DW_SERVICE_KEY", API_KEY)
-    with fake_api(service) as server:
+    with HttpFake(service) as server:
         monkeypatch.setenv("DW_SERVICE_URL", f"{server.url}/pipelines/retrain/runs")
         yield server
 
@@ -87,7 +87,7 @@ def test_without_a_template_the_body_is_the_trigger_json() -> None:
     assert body.startswith(b'{"monitor":"credit-risk","rule":"drift",')
 
 
-def test_sent_once_per_episode(api: FakeApi, service: FakeService) -> None:
+def test_sent_once_per_episode(api: HttpFake, service: FakeService) -> None:
     notifier = HttpNotifier(settings(), "receivers[0]")
     first = send(notifier, sample_event())
     again = send(notifier, sample_event())
@@ -106,7 +106,7 @@ def test_sent_once_per_episode(api: FakeApi, service: FakeService) -> None:
     }
 
 
-def test_resolved_event_sends_nothing(api: FakeApi) -> None:
+def test_resolved_event_sends_nothing(api: HttpFake) -> None:
     notifier = HttpNotifier(settings(), "receivers[0]")
     assert notifier.build_request(message_for(sample_event("resolved"))) is None
     assert api.requests == []

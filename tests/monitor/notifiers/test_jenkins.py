@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.jenkins import JenkinsNotifier, JenkinsReceiverSettings, render_jenkins
-from tests.monitor.notifiers.fake_api import FakeApi, error, fake_api, form_body, message_for, send
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import error, form_body, message_for, send
+from tests.support import HttpFake, Received, Reply, sample_event
 
 BUILD_TOKEN = "retrain-remote-token"
 USER, API_TOKEN = "drift-bot", "11aa22bb33cc44dd55ee66ff77"
@@ -42,7 +42,7 @@ class FakeJenkins:
         self.queue: list[dict[str, str]] = []
 
     def __call__(self, request: Received) -> Reply:
-        if request.path != "/job/ml/job/retrain/buildWithParameters":
+        if request.target != "/job/ml/job/retrain/buildWithParameters":
             return error(404, "Not Found")
         fields = form_body(request)
         if fields is None:
@@ -66,10 +66,10 @@ def jenkins() -> FakeJenkins:
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, jenkins: FakeJenkins) -> Iterator[FakeApi]:
+def api(monkeypatch: pytest.MonkeyPatch, jenkins: FakeJenkins) -> Iterator[HttpFake]:
     monkeypatch.setenv("DW_JENKINS_BUILD_TOKEN", BUILD_TOKEN)
     monkeypatch.setenv("DW_JENKINS_API_TOKEN", API_TOKEN)
-    with fake_api(jenkins) as server:
+    with HttpFake(jenkins) as server:
         yield server
 
 
@@ -100,7 +100,7 @@ def test_form_body_is_exact() -> None:
         {"user": USER, "api_token_env": "DW_JENKINS_API_TOKEN"},
     ],
 )
-def test_build_is_queued(api: FakeApi, jenkins: FakeJenkins, auth: dict[str, object]) -> None:
+def test_build_is_queued(api: HttpFake, jenkins: FakeJenkins, auth: dict[str, object]) -> None:
     notifier = JenkinsNotifier(settings(api.url, **auth), "receivers[0]")
     response = send(notifier, sample_event())
     assert response.status_code == 201
@@ -108,14 +108,14 @@ def test_build_is_queued(api: FakeApi, jenkins: FakeJenkins, auth: dict[str, obj
     assert notifier.classify(response) is Verdict.DELIVERED
     (queued,) = jenkins.queue
     assert queued["DRIFTWARDEN_IDEMPOTENCY_KEY"] == "credit-risk-3f2a9c0d1e4b-2"
-    assert "token" not in api.requests[0].path  # the build token travels in the body
+    assert "token" not in api.requests[0].target  # the build token travels in the body
 
 
 def test_the_same_episode_sends_the_same_key() -> None:
     assert render_jenkins(sample_event()) == render_jenkins(sample_event())
 
 
-def test_a_wrong_build_token_is_permanent(api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_build_token_is_permanent(api: HttpFake, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DW_JENKINS_BUILD_TOKEN", "wrong")
     notifier = JenkinsNotifier(settings(api.url), "receivers[0]")
     response = send(notifier, sample_event())
@@ -123,7 +123,7 @@ def test_a_wrong_build_token_is_permanent(api: FakeApi, monkeypatch: pytest.Monk
     assert notifier.classify(response) is Verdict.PERMANENT
 
 
-def test_resolved_event_sends_nothing(api: FakeApi) -> None:
+def test_resolved_event_sends_nothing(api: HttpFake) -> None:
     notifier = JenkinsNotifier(settings(api.url), "receivers[0]")
     assert notifier.build_request(message_for(sample_event("resolved"))) is None
     assert api.requests == []

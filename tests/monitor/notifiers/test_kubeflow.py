@@ -20,16 +20,8 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.kubeflow import KubeflowNotifier, KubeflowReceiverSettings, render_kubeflow
 from monitor.secrets import SecretError
-from tests.monitor.notifiers.fake_api import (
-    FakeApi,
-    Handle,
-    fake_api,
-    json_body,
-    message_for,
-    reply_json,
-    send,
-)
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import json_body, message_for, send
+from tests.support import Handler, HttpFake, Received, Reply, sample_event
 
 TOKEN = "kfp-sa-token-0123456789"
 RUN_INPUT_FIELDS = {
@@ -44,12 +36,12 @@ RUN_INPUT_FIELDS = {
 
 
 def status(http: int, code: int, message: str) -> Reply:
-    return reply_json(http, {"error": message, "code": code, "message": message})
+    return Reply.json(http, {"error": message, "code": code, "message": message})
 
 
-def kubeflow_server(require_token: bool) -> Handle:
+def kubeflow_server(require_token: bool) -> Handler:
     def handle(request: Received) -> Reply:
-        if request.path != "/pipeline/apis/v2beta1/runs":
+        if request.target != "/pipeline/apis/v2beta1/runs":
             return status(404, 5, "Not Found")
         if require_token and request.headers.get("authorization") != f"Bearer {TOKEN}":
             return status(401, 16, "Unauthenticated: request header error")
@@ -69,15 +61,15 @@ def kubeflow_server(require_token: bool) -> Handle:
         parameters = body.get("runtime_config", {}).get("parameters", {})
         if not isinstance(parameters, dict):
             return status(400, 3, "Invalid input error: runtime_config.parameters")
-        return reply_json(200, {"run_id": "9f1c", "display_name": body["display_name"]})
+        return Reply.json(200, {"run_id": "9f1c", "display_name": body["display_name"]})
 
     return handle
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpFake]:
     monkeypatch.setenv("DW_KFP_TOKEN", TOKEN)
-    with fake_api(kubeflow_server(require_token=True)) as server:
+    with HttpFake(kubeflow_server(require_token=True)) as server:
         yield server
 
 
@@ -114,7 +106,7 @@ def test_the_same_episode_gets_the_same_run_name() -> None:
     assert again.startswith(b'{"display_name":"driftwarden-credit-risk-3f2a9c0d1e4b-2",')
 
 
-def test_run_is_accepted_by_the_fake_api(api: FakeApi) -> None:
+def test_run_is_accepted_by_the_fake_api(api: HttpFake) -> None:
     notifier = KubeflowNotifier(settings(f"{api.url}/pipeline"), "receivers[0]")
     response = send(notifier, sample_event())
     assert response.status_code == 200
@@ -125,14 +117,14 @@ def test_run_is_accepted_by_the_fake_api(api: FakeApi) -> None:
 
 
 def test_without_a_token_no_authorization_is_sent() -> None:
-    with fake_api(kubeflow_server(require_token=False)) as server:
+    with HttpFake(kubeflow_server(require_token=False)) as server:
         notifier = KubeflowNotifier(settings(f"{server.url}/pipeline", token_env=None), "r[0]")
         assert send(notifier, sample_event()).status_code == 200
         (received,) = server.requests
     assert "authorization" not in received.headers
 
 
-def test_the_fake_refuses_what_kubeflow_refuses(api: FakeApi) -> None:
+def test_the_fake_refuses_what_kubeflow_refuses(api: HttpFake) -> None:
     url = f"{api.url}/pipeline/apis/v2beta1/runs"
     auth = {"authorization": f"Bearer {TOKEN}"}
     reference = {"pipeline_id": "p", "pipeline_version_id": "v"}
@@ -150,7 +142,7 @@ def test_the_fake_refuses_what_kubeflow_refuses(api: FakeApi) -> None:
 
 
 @pytest.mark.parametrize("event", [sample_event("resolved"), sample_event(occasion="repeat")])
-def test_resolved_or_repeated_event_sends_nothing(api: FakeApi, event: AlertEvent) -> None:
+def test_resolved_or_repeated_event_sends_nothing(api: HttpFake, event: AlertEvent) -> None:
     notifier = KubeflowNotifier(settings(f"{api.url}/pipeline"), "receivers[0]")
     assert notifier.build_request(message_for(event)) is None
     assert api.requests == []

@@ -29,8 +29,8 @@ from monitor.notifiers.mlflow import (
     render_log_batch,
 )
 from monitor.secrets import SecretError
-from tests.monitor.notifiers.fake_api import FakeApi, Handle, fake_api, json_body, reply_json
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import json_body
+from tests.support import Handler, HttpFake, Received, Reply, sample_event
 
 RUN_ID = "4f2c9e1b7a8d4c3e9f0a1b2c3d4e5f60"
 TOKEN = "dapi-0123456789abcdef"
@@ -81,7 +81,7 @@ def settings(**overrides: Any) -> MlflowReceiverSettings:
 
 
 def error(status: int, code: str, text: str) -> Reply:
-    return reply_json(status, {"error_code": code, "message": text})
+    return Reply.json(status, {"error_code": code, "message": text})
 
 
 def _entity_problem(entity: Any, kind: str) -> str | None:
@@ -104,9 +104,9 @@ def _entity_problem(entity: Any, kind: str) -> str | None:
     return None
 
 
-def mlflow_server(authorization: str | None) -> Handle:
+def mlflow_server(authorization: str | None) -> Handler:
     def handle(request: Received) -> Reply:
-        if request.method != "POST" or request.path != "/api/2.0/mlflow/runs/log-batch":
+        if request.method != "POST" or request.target != "/api/2.0/mlflow/runs/log-batch":
             return error(404, "ENDPOINT_NOT_FOUND", "No API endpoint found")
         if authorization is not None and request.headers.get("authorization") != authorization:
             return error(401, "UNAUTHENTICATED", "Credential was not sent or was invalid")
@@ -129,14 +129,14 @@ def mlflow_server(authorization: str | None) -> Handle:
             problem = _entity_problem(entity, kind)
             if problem is not None:
                 return error(400, "INVALID_PARAMETER_VALUE", problem)
-        return reply_json(200, {})
+        return Reply.json(200, {})
 
     return handle
 
 
 @pytest.fixture
-def bearer_server() -> Iterator[FakeApi]:
-    with fake_api(mlflow_server(f"Bearer {TOKEN}")) as api:
+def bearer_server() -> Iterator[HttpFake]:
+    with HttpFake(mlflow_server(f"Bearer {TOKEN}")) as api:
         yield api
 
 
@@ -181,7 +181,7 @@ def test_keys_are_sanitised_and_cut_to_250_characters() -> None:
 
 
 def test_a_run_with_too_many_metrics_is_truncated_to_the_documented_limits(
-    bearer_server: FakeApi, monkeypatch: pytest.MonkeyPatch
+    bearer_server: HttpFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     results = [
         {
@@ -220,7 +220,7 @@ def test_non_finite_and_missing_values_are_skipped() -> None:
 
 
 def test_bearer_token_send_is_accepted(
-    bearer_server: FakeApi, monkeypatch: pytest.MonkeyPatch
+    bearer_server: HttpFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLFLOW_TOKEN", TOKEN)
     notifier = MlflowNotifier(
@@ -237,7 +237,7 @@ def test_bearer_token_send_is_accepted(
 def test_basic_auth_send_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_PASSWORD", "s3cret")
     expected = "Basic ZHJpZnR3YXJkZW46czNjcmV0"  # base64("driftwarden:s3cret")
-    with fake_api(mlflow_server(expected)) as api:
+    with HttpFake(mlflow_server(expected)) as api:
         notifier = MlflowNotifier(
             settings(tracking_uri=api.url, username="driftwarden", password_env="MLFLOW_PASSWORD"),
             "receivers[0]",
@@ -245,18 +245,18 @@ def test_basic_auth_send_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
         assert send(notifier, PAYLOAD).status_code == 200
 
 
-def test_missing_auth_and_unknown_run_are_permanent_failures(bearer_server: FakeApi) -> None:
+def test_missing_auth_and_unknown_run_are_permanent_failures(bearer_server: HttpFake) -> None:
     notifier = MlflowNotifier(settings(tracking_uri=bearer_server.url), "receivers[0]")
     response = send(notifier, PAYLOAD)
     assert response.status_code == 401
     assert notifier.classify(response) is Verdict.PERMANENT
-    with fake_api(mlflow_server(None)) as api:
+    with HttpFake(mlflow_server(None)) as api:
         unknown = MlflowNotifier(settings(tracking_uri=api.url, run_id="nope"), "receivers[0]")
         assert send(unknown, PAYLOAD).status_code == 404
 
 
 def test_the_fake_refuses_what_mlflow_refuses() -> None:
-    with fake_api(mlflow_server(None)) as api, httpx.Client() as client:
+    with HttpFake(mlflow_server(None)) as api, httpx.Client() as client:
         url = f"{api.url}/api/2.0/mlflow/runs/log-batch"
         assert client.post(url, json={"metrics": []}).status_code == 400
         metric = {"key": "a:b", "value": 1.0, "timestamp": 1, "step": 0}

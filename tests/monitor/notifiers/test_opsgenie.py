@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,16 +19,16 @@ from monitor.notifiers.opsgenie import (
     render_opsgenie,
 )
 from monitor.notifiers.registry import build_notifiers
-from tests.monitor.notifiers.conftest import Answer, Incoming
-from tests.support import sample_event
+from tests.monitor.notifiers.fake_api import message_for
+from tests.support import HttpFake, Received, Reply, sample_event
 
 API_KEY = "eb243592-faa2-4ba2-a551-1afdf565c889"
 PRIORITIES = {"P1", "P2", "P3", "P4", "P5"}
 FINGERPRINT = "3f2a9c0d1e4b5a6978877665544332211"
 
 
-def _unprocessable(field: str, problem: str) -> Answer:
-    return Answer.json(
+def _unprocessable(field: str, problem: str) -> Reply:
+    return Reply.json(
         422,
         {
             "message": "Request body is not processable. Please check the errors.",
@@ -49,27 +50,27 @@ class FakeOpsgenie:
     def __init__(self) -> None:
         self.open_aliases: set[str] = set()
 
-    def __call__(self, request: Incoming) -> Answer:
+    def __call__(self, request: Received) -> Reply:
         if request.headers.get("authorization") != f"GenieKey {API_KEY}":
-            return Answer.json(401, {"message": "Could not authenticate", "took": 0.0})
+            return Reply.json(401, {"message": "Could not authenticate", "took": 0.0})
         if request.method != "POST":
-            return Answer.json(405, {"message": "Method not allowed"})
+            return Reply.json(405, {"message": "Method not allowed"})
         if not request.headers.get("content-type", "").startswith("application/json"):
-            return Answer.json(415, {"message": "Unsupported media type"})
+            return Reply.json(415, {"message": "Unsupported media type"})
         try:
             document = request.json()
         except ValueError:
-            return Answer.json(400, {"message": "Invalid JSON body"})
+            return Reply.json(400, {"message": "Invalid JSON body"})
         if not isinstance(document, dict):
-            return Answer.json(400, {"message": "Invalid JSON body"})
+            return Reply.json(400, {"message": "Invalid JSON body"})
         parts = request.path.strip("/").split("/")
         if parts == ["v2", "alerts"]:
             return self._create(document)
         if len(parts) == 4 and parts[:2] == ["v2", "alerts"] and parts[3] == "close":
             return self._close(parts[2], request.query.get("identifierType", ["id"])[0], document)
-        return Answer.json(404, {"message": "Resource not found"})
+        return Reply.json(404, {"message": "Resource not found"})
 
-    def _create(self, document: dict[str, Any]) -> Answer:
+    def _create(self, document: dict[str, Any]) -> Reply:
         message = document.get("message")
         if not isinstance(message, str) or not message.strip():
             return _unprocessable("message", "Message can not be empty.")
@@ -96,7 +97,7 @@ class FakeOpsgenie:
         self.open_aliases.add(document.get("alias") or message)
         return self._accepted()
 
-    def _close(self, identifier: str, identifier_type: str, document: dict[str, Any]) -> Answer:
+    def _close(self, identifier: str, identifier_type: str, document: dict[str, Any]) -> Reply:
         if identifier_type not in ("id", "tiny", "alias"):
             return _unprocessable("identifierType", "should be one of id, tiny, alias")
         for field, limit in (("source", 100), ("user", 100), ("note", 25000)):
@@ -108,23 +109,26 @@ class FakeOpsgenie:
         return self._accepted()
 
     @staticmethod
-    def _accepted() -> Answer:
-        return Answer.json(
+    def _accepted() -> Reply:
+        return Reply.json(
             202,
             {"result": "Request will be processed", "took": 0.002, "requestId": str(uuid.uuid4())},
         )
 
 
 @pytest.fixture
-def opsgenie(fake_receiver: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+def fake_opsgenie() -> FakeOpsgenie:
+    return FakeOpsgenie()
+
+
+@pytest.fixture
+def opsgenie(fake_opsgenie: FakeOpsgenie, monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpFake]:
     monkeypatch.setenv("DW_OPSGENIE_KEY", API_KEY)
-    fake = FakeOpsgenie()
-    server = fake_receiver(fake)
-    server.fake = fake
-    return server
+    with HttpFake(fake_opsgenie) as server:
+        yield server
 
 
-def _notifier(server: Any) -> OpsgenieNotifier:
+def _notifier(server: HttpFake) -> OpsgenieNotifier:
     settings = OpsgenieReceiverSettings(
         name="ops", type="opsgenie", api_key_env="DW_OPSGENIE_KEY", url=server.url
     )
@@ -199,17 +203,19 @@ def test_region_and_url_choose_the_base_url() -> None:
         base(region="eu", url="http://127.0.0.1:9")
 
 
-def test_create_then_close_by_alias_end_to_end(opsgenie: Any, message_for: Any) -> None:
+def test_create_then_close_by_alias_end_to_end(
+    opsgenie: HttpFake, fake_opsgenie: FakeOpsgenie
+) -> None:
     notifier = _notifier(opsgenie)
     with httpx.Client() as client:
         response = client.send(notifier.build_request(message_for(sample_event("firing"))))
         assert response.status_code == 202
         assert notifier.classify(response) is Verdict.DELIVERED
-        assert opsgenie.fake.open_aliases == {FINGERPRINT}
+        assert fake_opsgenie.open_aliases == {FINGERPRINT}
         response = client.send(notifier.build_request(message_for(sample_event("resolved"))))
         assert response.status_code == 202
         assert notifier.classify(response) is Verdict.DELIVERED
-    assert opsgenie.fake.open_aliases == set()
+    assert fake_opsgenie.open_aliases == set()
     create, close = opsgenie.accepted()
     assert create.path == "/v2/alerts"
     assert create.headers["authorization"] == f"GenieKey {API_KEY}"
@@ -220,7 +226,7 @@ def test_create_then_close_by_alias_end_to_end(opsgenie: Any, message_for: Any) 
     assert close.json() == render_opsgenie(sample_event("resolved"))
 
 
-def test_the_eu_region_is_one_setting(opsgenie: Any, message_for: Any) -> None:
+def test_the_eu_region_is_one_setting(opsgenie: HttpFake) -> None:
     settings = OpsgenieReceiverSettings(
         name="ops", type="opsgenie", api_key_env="DW_OPSGENIE_KEY", region="eu"
     )
@@ -231,7 +237,7 @@ def test_the_eu_region_is_one_setting(opsgenie: Any, message_for: Any) -> None:
 
 
 def test_a_wrong_key_is_refused_for_good(
-    opsgenie: Any, message_for: Any, monkeypatch: pytest.MonkeyPatch
+    opsgenie: HttpFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DW_OPSGENIE_KEY", "not-the-key")
     notifier = _notifier(opsgenie)
@@ -241,7 +247,9 @@ def test_a_wrong_key_is_refused_for_good(
     assert notifier.classify(response) is Verdict.PERMANENT
 
 
-def test_a_create_without_message_is_refused_for_good(opsgenie: Any, message_for: Any) -> None:
+def test_a_create_without_message_is_refused_for_good(
+    opsgenie: HttpFake, fake_opsgenie: FakeOpsgenie
+) -> None:
     notifier = _notifier(opsgenie)
     request = notifier.build_request(message_for(sample_event()))
     body = render_opsgenie(sample_event())
@@ -251,21 +259,19 @@ def test_a_create_without_message_is_refused_for_good(opsgenie: Any, message_for
         response = client.post(str(request.url), headers=auth, json=body)
     assert response.status_code == 422
     assert notifier.classify(response) is Verdict.PERMANENT
-    assert opsgenie.fake.open_aliases == set()
+    assert fake_opsgenie.open_aliases == set()
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
-def test_throttling_and_server_errors_are_retryable(
-    opsgenie: Any, message_for: Any, status: int
-) -> None:
-    opsgenie.answer_next(Answer.json(status, {"message": "Too many requests"}))
+def test_throttling_and_server_errors_are_retryable(opsgenie: HttpFake, status: int) -> None:
+    opsgenie.respond(Reply.json(status, {"message": "Too many requests"}))
     notifier = _notifier(opsgenie)
     with httpx.Client() as client:
         response = client.send(notifier.build_request(message_for(sample_event())))
     assert notifier.classify(response) is Verdict.RETRYABLE
 
 
-def test_the_api_key_is_only_in_the_authorization_header(opsgenie: Any, message_for: Any) -> None:
+def test_the_api_key_is_only_in_the_authorization_header(opsgenie: HttpFake) -> None:
     notifier = _notifier(opsgenie)
     for status in ("firing", "resolved"):
         request = notifier.build_request(message_for(sample_event(status)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -17,15 +18,15 @@ from monitor.notifiers.pagerduty import (
     render_pagerduty,
 )
 from monitor.notifiers.registry import build_notifiers
-from tests.monitor.notifiers.conftest import Answer, Incoming
-from tests.support import sample_event
+from tests.monitor.notifiers.fake_api import message_for
+from tests.support import HttpFake, Received, Reply, sample_event
 
 ROUTING_KEY = "e93facc04764012d7bfb002500d5d1a6"  # 32 characters, as integration keys are
 SEVERITIES = {"critical", "error", "warning", "info"}
 
 
-def _invalid(*errors: str) -> Answer:
-    return Answer.json(
+def _invalid(*errors: str) -> Reply:
+    return Reply.json(
         400, {"status": "invalid event", "message": "Event object is invalid", "errors": errors}
     )
 
@@ -38,10 +39,10 @@ def _timestamp_ok(value: Any) -> bool:
     return True
 
 
-def enqueue_check(request: Incoming) -> Answer:
+def enqueue_check(request: Received) -> Reply:
     """What the Events API v2 checks (Send an Alert Event; Overview: 202, 400, 429, 5xx)."""
     if request.method != "POST" or request.path != "/v2/enqueue":
-        return Answer.json(404, {"status": "not found"})
+        return Reply.json(404, {"status": "not found"})
     if len(request.body) > 512 * 1024:
         return _invalid("payload exceeds 512 KB")
     if not request.headers.get("content-type", "").startswith("application/json"):
@@ -82,18 +83,19 @@ def enqueue_check(request: Incoming) -> Answer:
             return _invalid("'payload.custom_details' must be an object")
         if not all(isinstance(link.get("href"), str) for link in event.get("links", [])):
             return _invalid("'links[].href' is required")
-    return Answer.json(
+    return Reply.json(
         202, {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
     )
 
 
 @pytest.fixture
-def pagerduty(fake_receiver: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+def pagerduty(monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpFake]:
     monkeypatch.setenv("DW_PD_ROUTING_KEY", ROUTING_KEY)
-    return fake_receiver(enqueue_check)
+    with HttpFake(enqueue_check) as server:
+        yield server
 
 
-def _notifier(server: Any) -> PagerDutyNotifier:
+def _notifier(server: HttpFake) -> PagerDutyNotifier:
     settings = PagerDutyReceiverSettings(
         name="pager",
         type="pagerduty",
@@ -179,9 +181,7 @@ def test_default_url_is_the_documented_endpoint() -> None:
     assert settings.url == EVENTS_URL == "https://events.pagerduty.com/v2/enqueue"
 
 
-def test_trigger_then_resolve_are_accepted_with_one_dedup_key(
-    pagerduty: Any, message_for: Any
-) -> None:
+def test_trigger_then_resolve_are_accepted_with_one_dedup_key(pagerduty: HttpFake) -> None:
     notifier = _notifier(pagerduty)
     with httpx.Client() as client:
         for status in ("firing", "resolved"):
@@ -196,7 +196,7 @@ def test_trigger_then_resolve_are_accepted_with_one_dedup_key(
 
 
 def test_a_wrong_routing_key_is_refused_for_good(
-    pagerduty: Any, message_for: Any, monkeypatch: pytest.MonkeyPatch
+    pagerduty: HttpFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DW_PD_ROUTING_KEY", "0" * 32)
     notifier = _notifier(pagerduty)
@@ -207,7 +207,7 @@ def test_a_wrong_routing_key_is_refused_for_good(
     assert notifier.classify(response) is Verdict.PERMANENT
 
 
-def test_an_event_without_routing_key_is_refused_for_good(pagerduty: Any) -> None:
+def test_an_event_without_routing_key_is_refused_for_good(pagerduty: HttpFake) -> None:
     event = render_pagerduty(sample_event(), ROUTING_KEY)
     del event["routing_key"]
     with httpx.Client() as client:
@@ -218,10 +218,8 @@ def test_an_event_without_routing_key_is_refused_for_good(pagerduty: Any) -> Non
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
-def test_throttling_and_server_errors_are_retryable(
-    pagerduty: Any, message_for: Any, status: int
-) -> None:
-    pagerduty.answer_next(Answer.json(status, {"status": "throttle event"}))
+def test_throttling_and_server_errors_are_retryable(pagerduty: HttpFake, status: int) -> None:
+    pagerduty.respond(Reply.json(status, {"status": "throttle event"}))
     notifier = _notifier(pagerduty)
     with httpx.Client() as client:
         response = client.send(notifier.build_request(message_for(sample_event())))
@@ -229,9 +227,7 @@ def test_throttling_and_server_errors_are_retryable(
     assert notifier.classify(response) is Verdict.RETRYABLE
 
 
-def test_the_routing_key_is_only_in_the_body_where_the_api_requires_it(
-    pagerduty: Any, message_for: Any
-) -> None:
+def test_the_routing_key_is_only_in_the_body_where_the_api_requires_it(pagerduty: HttpFake) -> None:
     notifier = _notifier(pagerduty)
     request = notifier.build_request(message_for(sample_event()))
     assert ROUTING_KEY not in repr(notifier.settings)

@@ -17,16 +17,8 @@ from pydantic import ValidationError
 
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.prefect import PrefectNotifier, PrefectReceiverSettings, render_prefect
-from tests.monitor.notifiers.fake_api import (
-    FakeApi,
-    error,
-    fake_api,
-    json_body,
-    message_for,
-    reply_json,
-    send,
-)
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import error, json_body, message_for, send
+from tests.support import HttpFake, Received, Reply, sample_event
 
 API_KEY = "pnu_0123456789abcdef"
 ACCOUNT = uuid.UUID("11111111-1111-4111-8111-111111111111")
@@ -55,7 +47,7 @@ class FakePrefect:
         self.flow_runs: dict[str, dict[str, object]] = {}  # idempotency key -> flow run
 
     def __call__(self, request: Received) -> Reply:
-        if request.path != PATH:
+        if request.target != PATH:
             return error(404, "Deployment not found")
         if request.headers.get("authorization") != f"Bearer {API_KEY}":
             return error(401, "Invalid authentication credentials")
@@ -67,7 +59,7 @@ class FakePrefect:
             return error(409, "Error creating flow run: Validation failed for field")
         key = body.get("idempotency_key")
         if isinstance(key, str) and key in self.flow_runs:
-            return reply_json(200, self.flow_runs[key])
+            return Reply.json(200, self.flow_runs[key])
         flow_run = {
             "id": str(uuid.uuid4()),
             "deployment_id": str(DEPLOYMENT),
@@ -77,7 +69,7 @@ class FakePrefect:
             "state_type": "SCHEDULED",
         }
         self.flow_runs[str(key)] = flow_run
-        return reply_json(200, flow_run)
+        return Reply.json(200, flow_run)
 
 
 @pytest.fixture
@@ -86,9 +78,9 @@ def prefect() -> FakePrefect:
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, prefect: FakePrefect) -> Iterator[FakeApi]:
+def api(monkeypatch: pytest.MonkeyPatch, prefect: FakePrefect) -> Iterator[HttpFake]:
     monkeypatch.setenv("DW_PREFECT_API_KEY", API_KEY)
-    with fake_api(prefect) as server:
+    with HttpFake(prefect) as server:
         yield server
 
 
@@ -127,7 +119,7 @@ def test_cloud_endpoint_includes_account_and_workspace() -> None:
     )
 
 
-def test_one_flow_run_per_episode(api: FakeApi, prefect: FakePrefect) -> None:
+def test_one_flow_run_per_episode(api: HttpFake, prefect: FakePrefect) -> None:
     notifier = PrefectNotifier(settings(f"{api.url}/api"), "receivers[0]")
     first = send(notifier, sample_event())
     again = send(notifier, sample_event())
@@ -138,14 +130,14 @@ def test_one_flow_run_per_episode(api: FakeApi, prefect: FakePrefect) -> None:
     assert first.json()["tags"] == ["driftwarden"]
 
 
-def test_parameters_outside_the_schema_are_permanent(api: FakeApi) -> None:
+def test_parameters_outside_the_schema_are_permanent(api: HttpFake) -> None:
     notifier = PrefectNotifier(settings(f"{api.url}/api", parameter="event"), "receivers[0]")
     response = send(notifier, sample_event())
     assert response.status_code == 409
     assert notifier.classify(response) is Verdict.PERMANENT
 
 
-def test_resolved_event_sends_nothing(api: FakeApi) -> None:
+def test_resolved_event_sends_nothing(api: HttpFake) -> None:
     notifier = PrefectNotifier(settings(f"{api.url}/api"), "receivers[0]")
     assert notifier.build_request(message_for(sample_event("resolved"))) is None
     assert api.requests == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,8 +14,8 @@ from monitor.config import parse_settings
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.registry import build_notifiers
 from monitor.notifiers.slack import SlackNotifier, SlackReceiverSettings, render_slack
-from tests.monitor.notifiers.conftest import Answer, Incoming
-from tests.support import sample_event
+from tests.monitor.notifiers.fake_api import message_for
+from tests.support import HttpFake, Received, Reply, sample_event
 
 WEBHOOK_PATH = "/services/T0DRIFT01/B0DRIFT02/s3cretWebhookToken0001"
 
@@ -63,33 +64,33 @@ def _block_ok(block: Any) -> bool:
     return True
 
 
-def slack_check(request: Incoming) -> Answer:
+def slack_check(request: Received) -> Reply:
     """What Slack's incoming webhook checks, with its documented status and body strings."""
     if request.method != "POST" or request.path != WEBHOOK_PATH:
-        return Answer.text(404, "no_service")
+        return Reply.text(404, "no_service")
     if not request.headers.get("content-type", "").startswith("application/json"):
-        return Answer.text(400, "invalid_payload")
+        return Reply.text(400, "invalid_payload")
     try:
         document = request.json()
     except ValueError:
-        return Answer.text(400, "invalid_payload")
+        return Reply.text(400, "invalid_payload")
     if not isinstance(document, dict):
-        return Answer.text(400, "invalid_payload")
+        return Reply.text(400, "invalid_payload")
     if not document.get("text") and not document.get("blocks"):
-        return Answer.text(400, "no_text")
+        return Reply.text(400, "no_text")
     blocks = document.get("blocks")
     if blocks is not None and not (
         isinstance(blocks, list) and len(blocks) <= 50 and all(_block_ok(b) for b in blocks)
     ):
-        return Answer.text(400, "invalid_blocks")
-    return Answer.text(200, "ok")
+        return Reply.text(400, "invalid_blocks")
+    return Reply.text(200, "ok")
 
 
 @pytest.fixture
-def slack(fake_receiver: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    server = fake_receiver(slack_check)
-    monkeypatch.setenv("DW_SLACK_URL", server.url + WEBHOOK_PATH)
-    return server
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpFake]:
+    with HttpFake(slack_check) as server:
+        monkeypatch.setenv("DW_SLACK_URL", server.url + WEBHOOK_PATH)
+        yield server
 
 
 def _notifier() -> SlackNotifier:
@@ -172,7 +173,7 @@ def test_render_caps_the_column_list_escapes_mrkdwn_and_clips_the_header() -> No
     assert "`a&lt;b&gt;&amp;c`" in last_shown["text"]["text"]
 
 
-def test_firing_then_resolved_are_accepted_by_the_fake_slack(slack: Any, message_for: Any) -> None:
+def test_firing_then_resolved_are_accepted_by_the_fake_slack(slack: HttpFake) -> None:
     notifier = _notifier()
     with httpx.Client() as client:
         for status in ("firing", "resolved"):
@@ -186,7 +187,7 @@ def test_firing_then_resolved_are_accepted_by_the_fake_slack(slack: Any, message
     assert resolved.json() == render_slack(sample_event("resolved"))
 
 
-def test_a_body_without_text_or_blocks_is_refused_for_good(slack: Any, message_for: Any) -> None:
+def test_a_body_without_text_or_blocks_is_refused_for_good(slack: HttpFake) -> None:
     notifier = _notifier()
     request = notifier.build_request(message_for(sample_event()))
     with httpx.Client() as client:
@@ -198,7 +199,7 @@ def test_a_body_without_text_or_blocks_is_refused_for_good(slack: Any, message_f
 
 
 def test_a_revoked_webhook_is_refused_for_good(
-    slack: Any, message_for: Any, monkeypatch: pytest.MonkeyPatch
+    slack: HttpFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DW_SLACK_URL", slack.url + "/services/T0DRIFT01/B0DRIFT02/revoked")
     notifier = _notifier()
@@ -209,10 +210,8 @@ def test_a_revoked_webhook_is_refused_for_good(
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
-def test_throttling_and_server_errors_are_retryable(
-    slack: Any, message_for: Any, status: int
-) -> None:
-    slack.answer_next(Answer.json(status, {"ok": False}, {"retry-after": "1"}))
+def test_throttling_and_server_errors_are_retryable(slack: HttpFake, status: int) -> None:
+    slack.respond(Reply.json(status, {"ok": False}, {"retry-after": "1"}))
     notifier = _notifier()
     with httpx.Client() as client:
         response = client.send(notifier.build_request(message_for(sample_event())))
@@ -221,9 +220,7 @@ def test_throttling_and_server_errors_are_retryable(
     assert slack.accepted() == []
 
 
-def test_the_webhook_url_is_read_from_the_environment_and_never_rendered(
-    slack: Any, message_for: Any
-) -> None:
+def test_the_webhook_url_is_read_from_the_environment_and_never_rendered(slack: HttpFake) -> None:
     settings = SlackReceiverSettings(name="team-chat", type="slack", url_env="DW_SLACK_URL")
     request = _notifier().build_request(message_for(sample_event()))
     assert "s3cretWebhookToken0001" in str(request.url)

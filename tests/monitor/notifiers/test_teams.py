@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,8 +13,8 @@ from monitor.config import parse_settings
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.registry import build_notifiers
 from monitor.notifiers.teams import TeamsNotifier, TeamsReceiverSettings, render_teams
-from tests.monitor.notifiers.conftest import Answer, Incoming
-from tests.support import sample_event
+from tests.monitor.notifiers.fake_api import message_for
+from tests.support import HttpFake, Received, Reply, sample_event
 
 TRIGGER_PATH = "/workflows/0d6f3c1e9a/triggers/manual/paths/invoke"
 SIGNATURE = "s3cretWorkflowSig0001"
@@ -40,18 +41,18 @@ def _card_ok(card: Any) -> bool:
     )
 
 
-def workflow_check(request: Incoming) -> Answer:
+def workflow_check(request: Received) -> Reply:
     """The "When a Teams webhook request is received" trigger: signed URL, a message with cards."""
     if request.method != "POST" or request.path != TRIGGER_PATH:
-        return Answer.json(404, {"error": {"code": "TriggerNotFound"}})
+        return Reply.json(404, {"error": {"code": "TriggerNotFound"}})
     if request.query.get("sig") != [SIGNATURE]:
-        return Answer.json(401, {"error": {"code": "DirectApiInvalidAuthorizationSignature"}})
+        return Reply.json(401, {"error": {"code": "DirectApiInvalidAuthorizationSignature"}})
     if not request.headers.get("content-type", "").startswith("application/json"):
-        return Answer.json(400, {"error": {"code": "InvalidRequestContent"}})
+        return Reply.json(400, {"error": {"code": "InvalidRequestContent"}})
     try:
         document = request.json()
     except ValueError:
-        return Answer.json(400, {"error": {"code": "InvalidRequestContent"}})
+        return Reply.json(400, {"error": {"code": "InvalidRequestContent"}})
     attachments = document.get("attachments") if isinstance(document, dict) else None
     if (
         document.get("type") != "message"
@@ -61,18 +62,19 @@ def workflow_check(request: Incoming) -> Answer:
             a.get("contentType") == ADAPTIVE and _card_ok(a.get("content")) for a in attachments
         )
     ):
-        return Answer.json(400, {"error": {"code": "InvalidTemplate"}})
-    return Answer(202)
+        return Reply.json(400, {"error": {"code": "InvalidTemplate"}})
+    return Reply(202)
 
 
 @pytest.fixture
-def workflow(fake_receiver: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    server = fake_receiver(workflow_check)
-    url = (
-        f"{server.url}{TRIGGER_PATH}?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual&sig={SIGNATURE}"
-    )
-    monkeypatch.setenv("DW_TEAMS_URL", url)
-    return server
+def workflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpFake]:
+    with HttpFake(workflow_check) as server:
+        url = (
+            f"{server.url}{TRIGGER_PATH}"
+            f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual&sig={SIGNATURE}"
+        )
+        monkeypatch.setenv("DW_TEAMS_URL", url)
+        yield server
 
 
 def _notifier() -> TeamsNotifier:
@@ -161,9 +163,7 @@ def test_render_caps_the_column_list() -> None:
     assert facts[-1] == {"title": "+2 more", "value": "see the run"}
 
 
-def test_firing_then_resolved_are_accepted_by_the_fake_workflow(
-    workflow: Any, message_for: Any
-) -> None:
+def test_firing_then_resolved_are_accepted_by_the_fake_workflow(workflow: HttpFake) -> None:
     notifier = _notifier()
     with httpx.Client() as client:
         for status in ("firing", "resolved"):
@@ -178,7 +178,7 @@ def test_firing_then_resolved_are_accepted_by_the_fake_workflow(
 
 
 def test_a_bad_signature_is_refused_for_good(
-    workflow: Any, message_for: Any, monkeypatch: pytest.MonkeyPatch
+    workflow: HttpFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DW_TEAMS_URL", f"{workflow.url}{TRIGGER_PATH}?sig=stale")
     notifier = _notifier()
@@ -188,7 +188,7 @@ def test_a_bad_signature_is_refused_for_good(
     assert notifier.classify(response) is Verdict.PERMANENT
 
 
-def test_a_legacy_message_card_is_refused_for_good(workflow: Any, message_for: Any) -> None:
+def test_a_legacy_message_card_is_refused_for_good(workflow: HttpFake) -> None:
     notifier = _notifier()
     request = notifier.build_request(message_for(sample_event()))
     legacy = {"@type": "MessageCard", "summary": "drift", "text": "drift"}
@@ -199,19 +199,15 @@ def test_a_legacy_message_card_is_refused_for_good(workflow: Any, message_for: A
 
 
 @pytest.mark.parametrize("status", [429, 502])
-def test_throttling_and_gateway_errors_are_retryable(
-    workflow: Any, message_for: Any, status: int
-) -> None:
-    workflow.answer_next(
-        Answer.json(status, {"error": {"code": "Throttled"}}, {"retry-after": "3"})
-    )
+def test_throttling_and_gateway_errors_are_retryable(workflow: HttpFake, status: int) -> None:
+    workflow.respond(Reply.json(status, {"error": {"code": "Throttled"}}, {"retry-after": "3"}))
     notifier = _notifier()
     with httpx.Client() as client:
         response = client.send(notifier.build_request(message_for(sample_event())))
     assert notifier.classify(response) is Verdict.RETRYABLE
 
 
-def test_the_signed_url_is_never_rendered(workflow: Any, message_for: Any) -> None:
+def test_the_signed_url_is_never_rendered(workflow: HttpFake) -> None:
     settings = TeamsReceiverSettings(name="ops-channel", type="teams", url_env="DW_TEAMS_URL")
     request = _notifier().build_request(message_for(sample_event()))
     assert request.url.params["sig"] == SIGNATURE

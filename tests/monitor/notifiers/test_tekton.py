@@ -23,8 +23,8 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.tekton import TektonNotifier, TektonReceiverSettings, render_tekton
 from monitor.secrets import SecretError
-from tests.monitor.notifiers.fake_api import FakeApi, fake_api, message_for, reply_json, send
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import message_for, send
+from tests.support import HttpFake, Received, Reply, sample_event
 
 SECRET = "tekton-webhook-secret-0123"
 
@@ -54,21 +54,21 @@ class EventListener:
         return True
 
     def __call__(self, request: Received) -> Reply:
-        if request.path != "/":
-            return reply_json(404, {"message": "Not Found"})
+        if request.target != "/":
+            return Reply.json(404, {"message": "Not Found"})
         if self._passes_github_interceptor(request):
             self.fired.append(json.loads(request.body))
-        return reply_json(
+        return Reply.json(
             202,
             {"eventListener": "retrain", "namespace": "ci", "eventID": "6a3e5f0c"},
         )
 
 
 @pytest.fixture
-def listener(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeApi, EventListener]]:
+def listener(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[HttpFake, EventListener]]:
     monkeypatch.setenv("DW_TEKTON_SECRET", SECRET)
     handler = EventListener(secret=SECRET, event_types=("push",))
-    with fake_api(handler) as server:
+    with HttpFake(handler) as server:
         yield server, handler
 
 
@@ -97,7 +97,7 @@ def test_body_is_exact() -> None:
 
 
 def test_signed_event_passes_the_github_interceptor(
-    listener: tuple[FakeApi, EventListener],
+    listener: tuple[HttpFake, EventListener],
 ) -> None:
     server, handler = listener
     notifier = TektonNotifier(settings(f"{server.url}/"), "receivers[0]")
@@ -114,7 +114,7 @@ def test_signed_event_passes_the_github_interceptor(
 
 
 def test_the_fake_drops_what_the_interceptor_drops(
-    listener: tuple[FakeApi, EventListener],
+    listener: tuple[HttpFake, EventListener],
 ) -> None:
     """Tekton answers 202 before interceptors run: a bad signature fires nothing."""
     server, handler = listener
@@ -130,7 +130,7 @@ def test_the_fake_drops_what_the_interceptor_drops(
 
 def test_without_a_secret_nothing_is_signed() -> None:
     handler = EventListener()
-    with fake_api(handler) as server:
+    with HttpFake(handler) as server:
         notifier = TektonNotifier(
             settings(f"{server.url}/", secret_env=None, github_event=None), "receivers[0]"
         )
@@ -143,7 +143,7 @@ def test_without_a_secret_nothing_is_signed() -> None:
 
 @pytest.mark.parametrize("event", [sample_event("resolved"), sample_event(occasion="repeat")])
 def test_resolved_or_repeated_event_sends_nothing(
-    listener: tuple[FakeApi, EventListener], event: AlertEvent
+    listener: tuple[HttpFake, EventListener], event: AlertEvent
 ) -> None:
     server, _ = listener
     notifier = TektonNotifier(settings(f"{server.url}/"), "receivers[0]")

@@ -28,7 +28,7 @@ from monitor.notifiers.registry import SPECS, build_notifiers
 from monitor.notifiers.spec import NotifierSpec
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
 from tests.monitor.notifiers.fake_api import message_for
-from tests.support import ScriptedServer, sample_event
+from tests.support import HttpFake, sample_event
 
 DEPLOYMENT = "33333333-3333-4333-8333-333333333333"
 TRIGGER_KINDS = sorted(spec.type for spec in SPECS if spec.trigger)
@@ -89,15 +89,14 @@ def receiver(kind: str, url: str = "https://pipelines.example.com") -> dict[str,
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
-    server = ScriptedServer()
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpFake]:
     for name in ("GITHUB", "AIRFLOW", "ARGO", "JENKINS", "GITLAB", "PREFECT", "HTTP_AUTH"):
         monkeypatch.setenv(f"DW_T_{name}", f"secret-{name.lower()}")
     for name in ("AZURE_DEVOPS", "KUBEFLOW", "CIRCLECI", "TEKTON", "VERTEX"):
         monkeypatch.setenv(f"DW_T_{name}", f"secret-{name.lower()}")
-    monkeypatch.setenv("DW_T_HTTP_URL", f"{server.url}/hook")
-    yield server
-    server.close()
+    with HttpFake() as server:
+        monkeypatch.setenv("DW_T_HTTP_URL", f"{server.url}/hook")
+        yield server
 
 
 def test_every_trigger_kind_has_an_example_and_nothing_else_does() -> None:
@@ -114,7 +113,7 @@ def test_a_notifier_that_fires_once_per_episode_is_declared_a_trigger(spec: Noti
 
 @pytest.mark.parametrize("kind", TRIGGER_KINDS)
 def test_first_firing_builds_a_request_with_the_key_and_nothing_else_does(
-    kind: str, env: ScriptedServer
+    kind: str, env: HttpFake
 ) -> None:
     settings = parse_settings({"receivers": [receiver(kind, env.url)]})
     notifier = build_notifiers(settings.receivers)[f"retrain-{kind}"]
@@ -145,7 +144,7 @@ def test_secret_references_name_every_env_key(kind: str) -> None:
 
 
 def test_worker_records_a_resolved_trigger_as_delivered_without_sending(
-    sqlite_engine: Engine, env: ScriptedServer
+    sqlite_engine: Engine, env: HttpFake
 ) -> None:
     settings = parse_settings({"receivers": [receiver("http")]})
     now = datetime.now(UTC)

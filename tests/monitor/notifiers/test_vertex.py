@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -37,8 +37,8 @@ from monitor.notifiers.vertex import (
     render_vertex,
 )
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
-from tests.monitor.notifiers.fake_api import FakeApi, error, fake_api, json_body, message_for, send
-from tests.support import Received, Reply, sample_event
+from tests.monitor.notifiers.fake_api import error, json_body, message_for, send
+from tests.support import Clock, HttpFake, Received, Reply, sample_event
 
 TOKEN = "ya29.test-access-token"
 REFRESHED = "ya29.refreshed-by-google-auth"
@@ -52,18 +52,17 @@ class FakeVertex:
         self.jobs: set[str] = set()
 
     def __call__(self, request: Received) -> Reply:
-        parts = urlsplit(request.path)
-        if parts.path == "/token":  # OAuth2 JWT-bearer grant of a service account
+        if request.path == "/token":  # OAuth2 JWT-bearer grant of a service account
             form = parse_qs(request.body.decode())
             if form.get("grant_type") != [JWT_BEARER] or not form.get("assertion"):
                 return error(400, "invalid_grant")
             body = {"access_token": REFRESHED, "expires_in": 3600, "token_type": "Bearer"}
-            return Reply(200, {"content-type": "application/json"}, json.dumps(body).encode())
+            return Reply.json(200, body)
         if request.headers.get("authorization") not in (f"Bearer {TOKEN}", f"Bearer {REFRESHED}"):
             return error(401, "UNAUTHENTICATED")
-        if parts.path != PATH:
+        if request.path != PATH:
             return error(404, "NOT_FOUND")
-        (job_id,) = parse_qs(parts.query).get("pipelineJobId", [""])
+        (job_id,) = request.query.get("pipelineJobId", [""])
         if not re.fullmatch(r"[a-z][-a-z0-9]{0,127}", job_id):
             return error(400, "INVALID_ARGUMENT: pipelineJobId")
         job = json_body(request)
@@ -75,7 +74,7 @@ class FakeVertex:
             return error(409, "ALREADY_EXISTS")
         self.jobs.add(job_id)
         name = f"{PATH[4:]}/{job_id}"
-        return Reply(200, {"content-type": "application/json"}, json.dumps({"name": name}).encode())
+        return Reply.json(200, {"name": name})
 
 
 @pytest.fixture
@@ -88,8 +87,8 @@ def no_google_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 
 @pytest.fixture
-def api() -> Iterator[FakeApi]:
-    with fake_api(FakeVertex()) as server:
+def api() -> Iterator[HttpFake]:
+    with HttpFake(FakeVertex()) as server:
         yield server
 
 
@@ -141,7 +140,7 @@ def test_the_same_episode_gives_the_same_pipeline_job_id() -> None:
 
 
 def test_token_from_env_is_accepted_and_a_repeat_is_already_delivered(
-    api: FakeApi, monkeypatch: pytest.MonkeyPatch
+    api: HttpFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DW_VERTEX_TOKEN", TOKEN)
     notifier = VertexNotifier(settings(api.url), "receivers[0]")
@@ -155,14 +154,14 @@ def test_token_from_env_is_accepted_and_a_repeat_is_already_delivered(
     assert api.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
 
 
-def test_without_a_token_the_fake_refuses(api: FakeApi) -> None:
+def test_without_a_token_the_fake_refuses(api: HttpFake) -> None:
     response = send(VertexNotifier(settings(api.url), "receivers[0]"), sample_event())
     assert response.status_code == 401
     assert VertexNotifier(settings(), "k").classify(response) is Verdict.PERMANENT
 
 
 def test_default_credentials_are_refreshed_by_google_auth(
-    api: FakeApi,
+    api: HttpFake,
     no_google_credentials: None,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
@@ -216,7 +215,7 @@ def _deliver_once(engine: Engine, table: dict[str, Any]) -> DeliveryAttemptRow:
         DeliverySettings(),
         Metrics(),
         "w1",
-        clock=lambda: NOW,
+        clock=Clock(NOW),
     )
     try:
         assert worker.run_once() == 1
@@ -250,7 +249,7 @@ def _table(url: str, **overrides: Any) -> dict[str, Any]:
 )
 def test_token_acquisition_failure_is_a_retryable_failure_with_a_clear_message(
     sqlite_engine: Engine,
-    api: FakeApi,
+    api: HttpFake,
     no_google_credentials: None,
     caplog: pytest.LogCaptureFixture,
     overrides: dict[str, Any],
@@ -265,7 +264,7 @@ def test_token_acquisition_failure_is_a_retryable_failure_with_a_clear_message(
 
 
 def test_the_worker_adds_the_token_and_delivers(
-    sqlite_engine: Engine, api: FakeApi, monkeypatch: pytest.MonkeyPatch
+    sqlite_engine: Engine, api: HttpFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DW_VERTEX_TOKEN", TOKEN)
     attempt = _deliver_once(sqlite_engine, _table(api.url))
