@@ -96,6 +96,10 @@ STORE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 RUN_NOT_FOUND = _json_error("no such run (or an id no run can have)")
 PAGE_NOT_FOUND: dict[str, Any] = {
-    "description": "no such run or monitor (an HTML page)",
-    "content": {"text/html": {"schema": {"type": "string"}}},
+    "description": "no such run or monitor: an HTML page; JSON when the path matches no route "
+    "at all (a name with a line break)",
+    "content": {
+        "text/html": {"schema": {"type": "string"}},
+        "application/json": {"schema": ErrorDetail.model_json_schema()},
+    },
 }
