@@ -31,8 +31,11 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "not ready"]
+    status: Literal["ready", "degraded", "not ready"]
     checks: dict[str, bool] = Field(description="each check by name: store, scheduler, delivery")
+    hung_runs: list[str] | None = Field(
+        default=None, description="when degraded: monitors whose run is past its deadline"
+    )
 
 
 class ResultModel(BaseModel):

@@ -78,6 +78,8 @@ def build_services(settings: Settings) -> Services:
         worker_id=worker_id,
         base_url=settings.server.base_url(),
         refresh_receivers=refresh_receivers(settings.receivers),
+        lease=settings.scheduler.run_lease,
+        run_timeout=settings.scheduler.run_timeout,
     )
     return Services(engine=engine, metrics=metrics, context=context, worker_id=worker_id)
 
@@ -146,6 +148,7 @@ def run_daemon(settings: Settings) -> int:
         services.metrics,
         readiness,
         settings.server.base_url(),
+        hung_runs=scheduler.hung,
         authenticator=authenticator,
         redact=build_redactor(settings),
     )
