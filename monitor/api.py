@@ -224,7 +224,7 @@ def create_app(
 
     app.include_router(
         pages_router(engine, shown),
-        dependencies=read,
+        dependencies=auth.requires("read", browser=True),
         responses={404: PAGE_NOT_FOUND, **refusals, **STORE_RESPONSES},
     )
     return app

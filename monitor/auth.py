@@ -7,6 +7,11 @@ the daemon then listens on loopback only unless ``allow_unauthenticated`` says
 otherwise (``check_exposure``). A presented token is compared with every
 configured one in constant time (``hmac.compare_digest``), and is never
 logged or echoed: a refusal names the token's holder at most.
+
+The report pages are opened from links in alerts, by browsers that send no
+bearer header: a page route (``requires(scope, browser=True)``) also takes
+HTTP Basic credentials whose password is a token (the user name is not
+read), and its 401 asks for them, so the browser shows its login prompt.
 """
 
 from __future__ import annotations
@@ -18,7 +23,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import HTTPException, Security, params
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import (
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
 
 from monitor.config import ServerSettings, TokenScope
 from monitor.secrets import resolve_secret
@@ -33,6 +43,7 @@ IMPLIED_SCOPES: dict[TokenScope, frozenset[TokenScope]] = {
 }
 
 CHALLENGE = 'Bearer realm="driftwarden"'
+BROWSER_CHALLENGE = 'Basic realm="driftwarden", charset="UTF-8"'
 
 
 @dataclass(frozen=True, repr=False)
@@ -89,10 +100,16 @@ def check_exposure(server: ServerSettings) -> None:
 
 
 _BEARER = HTTPBearer(auto_error=False, description="a token from [server] tokens")
+_BASIC = HTTPBasic(
+    auto_error=False, description="report pages: any user name, a token as the password"
+)
 
 
-def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
+def _unauthorized(detail: str, error: str | None = None, *, browser: bool) -> HTTPException:
     challenge = CHALLENGE if error is None else f'{CHALLENGE}, error="{error}"'
+    if browser:
+        # A browser shows its login prompt only for a challenge it knows how to answer.
+        challenge = f"{BROWSER_CHALLENGE}, {challenge}"
     return HTTPException(401, detail, headers={"WWW-Authenticate": challenge})
 
 
@@ -118,25 +135,31 @@ class Authenticator:
                 found = token
         return found
 
-    def access(self, scope: TokenScope) -> Callable[..., Awaitable[None]]:
+    def access(self, scope: TokenScope, *, browser: bool = False) -> Callable[..., Awaitable[None]]:
         """A dependency that lets a request through with a token of ``scope``.
 
         Without tokens it lets every request through and asks for no header, so
-        the OpenAPI schema then declares no security either.
+        the OpenAPI schema then declares no security either. ``browser`` also
+        takes the token as an HTTP Basic password (the report pages).
         """
         if not self._tokens:
             return _open
 
-        # async: a plain def would wait for the threadpool, which a stuck store can fill,
-        # and /metrics must keep answering then (monitor.api).
-        async def require(
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
-        ) -> None:
-            if credentials is None:
-                raise _unauthorized("a bearer token is required")
-            holder = self._holder(credentials.credentials)
+        missing, invalid = (
+            (
+                "a token is required (a bearer token, or the password of HTTP Basic)",
+                "the token is not valid",
+            )
+            if browser
+            else ("a bearer token is required", "the bearer token is not valid")
+        )
+
+        def check(presented: str | None) -> None:
+            if presented is None:
+                raise _unauthorized(missing, browser=browser)
+            holder = self._holder(presented)
             if holder is None:
-                raise _unauthorized("the bearer token is not valid", "invalid_token")
+                raise _unauthorized(invalid, "invalid_token", browser=browser)
             if scope not in IMPLIED_SCOPES[holder.scope]:
                 raise HTTPException(
                     403,
@@ -147,8 +170,27 @@ class Authenticator:
                     },
                 )
 
-        return require
+        if not browser:
+            # async: a plain def would wait for the threadpool, which a stuck store can
+            # fill, and /metrics must keep answering then (monitor.api).
+            async def require(
+                bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+            ) -> None:
+                check(bearer.credentials if bearer is not None else None)
 
-    def requires(self, scope: TokenScope) -> list[params.Depends]:
+            return require
+
+        async def require_from_browser(
+            bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+            basic: Annotated[HTTPBasicCredentials | None, Security(_BASIC)],
+        ) -> None:
+            if bearer is not None:
+                check(bearer.credentials)
+            else:
+                check(basic.password if basic is not None else None)
+
+        return require_from_browser
+
+    def requires(self, scope: TokenScope, *, browser: bool = False) -> list[params.Depends]:
         """A route's ``dependencies=``: the one place it says which scope it needs."""
-        return [Security(self.access(scope))]
+        return [Security(self.access(scope, browser=browser))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,8 @@ from tests.support import serving
 
 READ = "read-token-0123456789abcdef"
 ADMIN = "admin-token-0123456789abcdef"
-PROTECTED = ["/metrics", "/api/runs", "/api/runs/1", "/runs/1", "/monitors/churn"]
+API = ["/metrics", "/api/runs", "/api/runs/1"]
+PAGES = ["/runs/1", "/monitors/churn"]
 OPEN = ["/healthz", "/readyz", "/openapi.json"]
 
 
@@ -58,7 +60,7 @@ def test_probes_and_the_schema_stay_open(sqlite_engine: Engine, tokens: ServerSe
     assert statuses == [200, 200, 200]
 
 
-@pytest.mark.parametrize("path", PROTECTED)
+@pytest.mark.parametrize("path", API)
 def test_a_missing_token_is_401_with_a_bearer_challenge(
     sqlite_engine: Engine, tokens: ServerSettings, path: str
 ) -> None:
@@ -72,7 +74,7 @@ def test_a_missing_token_is_401_with_a_bearer_challenge(
         assert response.json() == {"detail": "a bearer token is required"}
 
 
-@pytest.mark.parametrize("path", PROTECTED)
+@pytest.mark.parametrize("path", API)
 def test_a_wrong_token_is_401_invalid_token(
     sqlite_engine: Engine, tokens: ServerSettings, path: str
 ) -> None:
@@ -87,6 +89,34 @@ def test_a_wrong_token_is_401_invalid_token(
             'Bearer realm="driftwarden", error="invalid_token"'
         )
         assert response.json() == {"detail": "the bearer token is not valid"}
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_a_page_asks_a_browser_for_the_token_as_a_basic_password(
+    sqlite_engine: Engine, tokens: ServerSettings, path: str
+) -> None:
+    """Alert links open pages in browsers, which send no bearer header but answer Basic."""
+    add_runs(sqlite_engine, "churn", 1)
+    with guarded(sqlite_engine, tokens) as client:
+        missing = client.get(path)
+        wrong = client.get(path, headers=basic("anyone", READ + "x"))
+        by_password = client.get(path, headers=basic("anyone", READ))
+        by_bearer = client.get(path, headers=bearer(ADMIN))
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == (
+        'Basic realm="driftwarden", charset="UTF-8", Bearer realm="driftwarden"'
+    )
+    assert missing.json() == {
+        "detail": "a token is required (a bearer token, or the password of HTTP Basic)"
+    }
+    assert wrong.status_code == 401
+    assert wrong.json() == {"detail": "the token is not valid"}
+    assert (by_password.status_code, by_bearer.status_code) == (200, 200)
+    assert by_password.headers["content-type"].startswith("text/html")
 
 
 @pytest.mark.parametrize("token", [READ, ADMIN], ids=["read", "admin"])
