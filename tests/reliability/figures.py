@@ -244,7 +244,7 @@ def delivery_figures(
         "requests": len(arrivals),
         "accepted": len(accepted),
         "messages_queued": len(queued),
-        "messages_received": len(first),
+        "messages_received": sum(1 for m in queued if m.message_id in delivered_ids),
         "never_received": sum(1 for m in queued if m.message_id not in delivered_ids),
         "still_pending": sum(1 for m in queued if m.status in ("pending", "sending")),
         "dead": sum(1 for m in queued if m.status == "dead"),
