@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,12 +14,6 @@ import httpx
 
 HEALTHY_DEADLINE_SECONDS = 60.0
 STOP_DEADLINE_SECONDS = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -65,13 +58,19 @@ class DaemonFailed(Exception):
 
 
 def start_daemon(
-    name: str, config: Path, env: Mapping[str, str], log_path: Path, port: int
+    name: str,
+    config: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    port: int,
+    code: Path | None = None,
 ) -> Daemon:
-    """Start ``driftwarden run`` and wait (with a deadline) for its /healthz."""
+    """Start ``driftwarden run`` (from checkout ``code``, if given); wait for its /healthz."""
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "monitor.cli", "run", "--config", str(config)],
             env=dict(env),
+            cwd=code,
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )

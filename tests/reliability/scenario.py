@@ -7,7 +7,7 @@ and off, so alerts fire and resolve every few seconds:
   other period of 10 s (``file-a``) and 14 s (``file-b``);
 - ``demo``: the built-in demo source, drifting 8 s in every 16;
 - ``sql``: a table in the suite's own PostgreSQL, shifting every other 12 s;
-- ``hung-tcp``: a SQL source whose server (``Blackhole``) accepts and never
+- ``hung-tcp``: a SQL source whose server (``TcpFault("hang")``) accepts and never
   answers; ``hung-pg``: a query that waits in ``pg_sleep`` for a day.
 
 Each drifting monitor tells three receivers: ``healthy`` (always 200),

@@ -1,9 +1,9 @@
 """The reliability suite: real daemons under kill -9, hangs and a store restart, measured.
 
 One run, phase after phase, each with a deadline (today's daemon has runs
-that never end, so nothing here waits without one):
+that never end, so nothing here waits without one).
 
-1. set-up: a PostgreSQL cluster of the suite's own (``cluster.py``) holds the
+1. set-up: a PostgreSQL cluster of the suite's own (``tests/faults.py``) holds the
    store and the SQL monitors' table; the monitors, receivers and data of
    ``scenario.py``; daemon ``a`` started;
 2. steady: the load runs untouched; the ``flaky`` receiver starts refusing
@@ -31,6 +31,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -45,8 +46,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from tests.reliability.cluster import Cluster, ClusterError, server_binaries
-from tests.reliability.daemons import Daemon, DaemonFailed, free_port, start_daemon
+from tests.faults import PostgresCluster, TcpFault, free_port, postgres_bin
+from tests.reliability.daemons import Daemon, DaemonFailed, start_daemon
 from tests.reliability.figures import (
     Phase,
     StoredMessage,
@@ -69,11 +70,13 @@ from tests.reliability.scenario import (
     write_files,
     write_table,
 )
-from tests.reliability.servers import Blackhole, RecordingReceiver
+from tests.reliability.servers import RecordingReceiver
 
 OVERRIDES_ENV = "DRIFTWARDEN_RELIABILITY_SET"
 STORE_TIMEOUT_SECONDS = 5
 START_ATTEMPTS = 3
+SERVER_SETTINGS = {"max_connections": "300", "client_connection_check_interval": "1000"}
+"""Sessions of a daemon killed mid-query (a pg_sleep) end within a second, not a day."""
 LOG_NEEDLES = {
     "tracebacks": "Traceback (most recent call last)",
     "fires skipped, previous run still running": "maximum number of running instances reached",
@@ -207,23 +210,28 @@ def read_messages(engine: Engine) -> list[StoredMessage]:
 class Load:
     """The daemons and their counterparts for one run of the suite."""
 
-    def __init__(self, plan: Plan, directory: Path, cluster: Cluster) -> None:
+    def __init__(
+        self, plan: Plan, directory: Path, cluster: PostgresCluster, code: Path | None
+    ) -> None:
         self.plan = plan
         self.directory = directory
         self.cluster = cluster
         self.timeline = Timeline()
         self.rng = random.Random(plan.seed)
-        self.receivers = {name: RecordingReceiver(name) for name in RECORDING_RECEIVERS}
-        self.hung_source = Blackhole()
-        self.hung_receiver = Blackhole()
+        self.receivers = {name: RecordingReceiver() for name in RECORDING_RECEIVERS}
+        self.hung_source = TcpFault("hang")
+        self.hung_receiver = TcpFault("hang")
         self.daemons: dict[str, Daemon] = {}
         self.configs: dict[str, tuple[Path, int]] = {}
-        self.store_url = cluster.url("store")
+        self.store_url = cluster.url
+        self.code = code
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+        if code is not None:
+            self.env["PYTHONPATH"] = str(code)
         self.env.update(
             {
                 f"{ENV_PREFIX}STORE_URL": self.store_url,
-                f"{ENV_PREFIX}SOURCE_URL": cluster.url("source"),
+                f"{ENV_PREFIX}SOURCE_URL": _source_url(cluster),
                 f"{ENV_PREFIX}HUNG_SOURCE_URL": (
                     f"postgresql+psycopg://postgres@127.0.0.1:{self.hung_source.port}/hung"
                 ),
@@ -262,14 +270,14 @@ class Load:
         started = time.monotonic()
         for _ in range(START_ATTEMPTS):
             try:
-                self.daemons[name] = start_daemon(name, path, self.env, log, port)
+                self.daemons[name] = start_daemon(name, path, self.env, log, port, self.code)
             except DaemonFailed as exc:
                 self.timeline.restart_failures.append(str(exc))
                 continue
             self.timeline.restart_seconds.append(round(time.monotonic() - started, 2))
             return
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        raise SuiteError(f"daemon {name} failed to start {START_ATTEMPTS} times:\n{tail}")
+        raise DaemonFailed(f"daemon {name} failed to start {START_ATTEMPTS} times:\n{tail}")
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -302,7 +310,7 @@ class Load:
         back.join()
         with self.phase("outage"):
             stopped = time.time()
-            self.cluster.stop("fast")
+            self.cluster.stop()
             hold(plan.outage_seconds)
             self.cluster.start()
             self.timeline.outage_seconds = round(time.time() - stopped, 1)
@@ -399,34 +407,38 @@ class Load:
         }
 
 
-def _prepare_cluster(cluster: Cluster, plan: Plan, directory: Path) -> None:
-    cluster.create()
-    cluster.start()
-    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+def _source_url(cluster: PostgresCluster) -> str:
+    return f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/source"
+
+
+def _prepare_data(cluster: PostgresCluster, plan: Plan, directory: Path) -> None:
+    admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            connection.execute(text("CREATE DATABASE store"))
             connection.execute(text("CREATE DATABASE source"))
     finally:
         admin.dispose()
     now = datetime.now(UTC).replace(microsecond=0)
     start, end = now - timedelta(minutes=10), now + plan.horizon()
-    write_table(cluster.url("source"), start, end, plan.seed)
+    write_table(_source_url(cluster), start, end, plan.seed)
     write_files(directory, start, end, plan.seed)
 
 
-def run_suite(plan: Plan, directory: Path) -> Report:
-    """Run ``plan`` with ``directory`` for configs, data and daemon logs; return its figures."""
-    binaries = server_binaries()
+def run_suite(plan: Plan, directory: Path, code: Path | None = None) -> Report:
+    """Run ``plan`` with ``directory`` for configs, data and daemon logs; return its figures.
+
+    ``code``: a checkout to run the daemon from (default: this one), for figures before a change.
+    """
+    binaries = postgres_bin()
     if binaries is None:
         raise SuiteError("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
-    cluster = Cluster(free_port(), binaries)
     try:
-        try:
-            _prepare_cluster(cluster, plan, directory)
-        except ClusterError as exc:
-            raise SuiteError(f"own PostgreSQL cluster: {exc}") from None
-        load = Load(plan, directory, cluster)
+        cluster = PostgresCluster(binaries, settings=SERVER_SETTINGS)
+    except subprocess.CalledProcessError as exc:
+        raise SuiteError(f"own PostgreSQL cluster: {exc}") from None
+    try:
+        _prepare_data(cluster, plan, directory)
+        load = Load(plan, directory, cluster, code)
         try:
             load.run()
             return Report(plan, load.figures())
@@ -548,6 +560,9 @@ def parse_args(argv: Sequence[str]) -> tuple[Plan, argparse.Namespace]:
         metavar="KEY=VALUE",
         help="a config key to add, e.g. scheduler.run_timeout=20s or monitors.*.window=4s",
     )
+    parser.add_argument(
+        "--code", type=Path, help="run the daemon from this checkout (figures before a change)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args(argv)
     plan = SHORT if args.short else FULL
@@ -573,8 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan, args = parse_args(sys.argv[1:] if argv is None else argv)
     directory = Path(tempfile.mkdtemp(prefix="driftwarden-reliability-"))
     try:
-        report = run_suite(plan, directory)
-    except SuiteError as exc:
+        report = run_suite(plan, directory, args.code)
+    except (SuiteError, DaemonFailed) as exc:
         print(f"reliability suite: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.cluster import server_binaries
+from tests.faults import postgres_bin
 from tests.reliability.suite import SHORT, SuiteError, overrides_from_env, render, run_suite
 
 LATENCY_P95_SECONDS = 5.0
@@ -29,7 +29,7 @@ def _unavailable(reason: str) -> None:
 
 @pytest.mark.xfail(strict=False, reason="issue 11 fixes pending")
 def test_no_run_or_message_is_lost_stuck_repeated_or_reordered(tmp_path: Path) -> None:
-    if server_binaries() is None:
+    if postgres_bin() is None:
         _unavailable("no PostgreSQL server binaries (initdb, pg_ctl) for an own cluster")
     try:
         report = run_suite(replace(SHORT, overrides=overrides_from_env()), tmp_path)
