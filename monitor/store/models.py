@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -52,6 +53,23 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class InstallationRow(Base):
+    """The store's identity: one row, written by migration 0008 and never changed.
+
+    Its random ``installation_id`` is mixed into every message id and
+    idempotency key (``monitor.alerting``, ``monitor.sinks``): one store derives
+    the same id for the same event on every retry, replica and restart, and a
+    fresh store never reuses another's ids for different events.
+    """
+
+    __tablename__ = "installation"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_installation_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installation_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class MonitorRow(Base):
