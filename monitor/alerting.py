@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from monitor.alerts.event import AlertEvent, DriftedColumn
+from monitor.alerts.event import AlertEvent, DriftedColumn, Occasion
 from monitor.alerts.grouping import Group, Member, Notice, group_fingerprint, next_notice
 from monitor.alerts.rules import RuleSettings, RunFacts, default_rules, rule_labels
 from monitor.alerts.silences import is_silenced
@@ -22,6 +22,12 @@ from monitor.config import MonitorSettings
 from monitor.sources.base import Window
 from monitor.store import alerts as store
 from monitor.store.installation import installation_id
+from monitor.store.outbox import add_outbox
+
+SUPERSEDABLE: frozenset[Occasion] = frozenset({"changed", "repeat"})
+"""Occasions a newer message of the same group makes redundant: it tells the receiver the
+group's state as of later. A first firing and a resolution are never superseded (a pager
+opens and closes its incident with them; a trigger starts its pipeline on the first)."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,7 @@ def process_alerts(
             labels,
             idempotency_key(installation, monitor.name, notice.group),
         )
-        store.add_outbox(
+        add_outbox(
             session,
             message_id=message_id(installation, notice.group, receiver),
             receiver=receiver,
@@ -138,6 +144,8 @@ def process_alerts(
             payload=event.to_payload(),
             run_id=run.run_id,
             now=now,
+            group_key=notice.group.fingerprint,
+            supersedable=notice.occasion in SUPERSEDABLE,
         )
         queued += 1
     return queued

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from detectors import ColumnResult, finite_or_none
 from monitor.config import MonitorSettings
-from monitor.store.alerts import add_outbox
 from monitor.store.installation import installation_id
+from monitor.store.outbox import add_outbox
 from monitor.store.runs import Claim
 from monitor.vocabulary import RunStatus
 

@@ -1,9 +1,21 @@
-"""Repository functions over the outbox: claim due messages, record each attempt.
+"""Repository functions over the outbox: queue messages, claim due ones, record each attempt.
 
 A claim is committed before any HTTP is sent, so a message is only ever in
 flight with one worker at a time. A claim is a lease: a worker that dies
 mid-send leaves the row in "sending" until ``claimed_until`` passes, and then
 the row is due again. Receivers de-duplicate the rare resend on ``message_id``.
+
+Messages of one alert group (``group_key``: one monitor and one receiver) go
+in the order they were queued, whatever their retries: a message is not
+claimed while an older one of its group is pending or sending, so a late
+"firing" never follows its "resolved". The row id is the order: a run queues
+its group's message while it holds the group's row lock, so a later message of
+a group always has a higher id. When a message is queued, older ones of its
+group that are still pending and *supersedable* (a repeat or a change of a
+still-firing episode, which the newer message makes redundant) become
+"superseded" and are never sent. An episode's first firing and its
+resolution are never superseded: a pager needs both, in order, and a
+retraining trigger starts its pipeline on the first firing.
 """
 
 from __future__ import annotations
@@ -11,13 +23,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
     and_,
+    exists,
     func,
     insert,
     or_,
@@ -25,13 +38,15 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.orm import Session, aliased
 
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
 from monitor.vocabulary import OutboxStatus
 
 Outcome = Literal["delivered", "retry", "dead"]
-Status = Literal["pending", "sending", "delivered", "dead"]
-STATUSES: tuple[Status, ...] = ("pending", "sending", "delivered", "dead")
+Status = OutboxStatus
+STATUSES: tuple[Status, ...] = get_args(OutboxStatus)
+UNFINISHED: tuple[Status, ...] = ("pending", "sending")
 
 _STATUS_AFTER: dict[Outcome, str] = {"delivered": "delivered", "retry": "pending", "dead": "dead"}
 
@@ -67,10 +82,62 @@ class AttemptRecord:
     next_attempt_at: datetime | None = None
 
 
+def add_outbox(
+    session: Session,
+    *,
+    message_id: str,
+    receiver: str,
+    event_type: str,
+    payload: dict[str, Any],
+    run_id: int | None,
+    now: datetime,
+    group_key: str | None = None,
+    supersedable: bool = False,
+) -> None:
+    """Queue a message in the caller's transaction; it supersedes what it makes redundant."""
+    if group_key is not None:
+        session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.receiver == receiver,
+                OutboxRow.group_key == group_key,
+                OutboxRow.status == "pending",
+                OutboxRow.supersedable.is_(True),
+            )
+            .values(status="superseded", last_error=f"superseded by {message_id}")
+        )
+    session.add(
+        OutboxRow(
+            message_id=message_id,
+            receiver=receiver,
+            event_type=event_type,
+            payload=payload,
+            run_id=run_id,
+            created_at=now,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            group_key=group_key,
+            supersedable=supersedable,
+        )
+    )
+
+
 def _due(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
-        and_(OutboxRow.status == "sending", OutboxRow.claimed_until < now),
+    """Due, and not behind an older message of its group that is still on its way."""
+    older = aliased(OutboxRow)
+    ahead = exists().where(
+        older.receiver == OutboxRow.receiver,
+        older.group_key == OutboxRow.group_key,
+        older.id < OutboxRow.id,
+        older.status.in_(UNFINISHED),
+    )
+    return and_(
+        or_(
+            and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
+            and_(OutboxRow.status == "sending", OutboxRow.claimed_until < now),
+        ),
+        ~ahead,
     )
 
 
@@ -83,7 +150,7 @@ def _claim_ids_postgresql(
         .where(_due(now), *_not_for(exclude))
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=OutboxRow)
     )
     return list(connection.execute(query).scalars())
 
@@ -358,8 +425,6 @@ def queue_stats(engine: Engine, now: datetime, timeout_seconds: float = 2.0) -> 
         ):
             counts[status] = int(count)
         oldest = connection.execute(
-            select(func.min(OutboxRow.created_at)).where(
-                OutboxRow.status.in_(("pending", "sending"))
-            )
+            select(func.min(OutboxRow.created_at)).where(OutboxRow.status.in_(UNFINISHED))
         ).scalar_one_or_none()
     return QueueStats(counts, max(now - oldest, timedelta(0)) if oldest is not None else None)

@@ -236,7 +236,11 @@ def clock() -> Clock:
 
 
 def scripted_runs(
-    engine: Engine, monitor: MonitorSettings, clock: Clock, script: str
+    engine: Engine,
+    monitor: MonitorSettings,
+    clock: Clock,
+    script: str,
+    refresh: frozenset[str] = frozenset(),
 ) -> Iterator[None]:
     """Run the demo monitor once per letter: S a shifted window, Q a quiet one."""
     ctx = RunContext(
@@ -246,6 +250,7 @@ def scripted_runs(
         worker_id="test",
         base_url="http://127.0.0.1:8470",
         clock=clock,
+        refresh_receivers=refresh,
     )
     for index, letter in enumerate(script):
         slot = T0 + timedelta(minutes=2 * index) + (SHIFTED_PHASE if letter == "S" else QUIET_PHASE)
@@ -454,3 +459,26 @@ def test_retries_replays_and_replicas_keep_the_stores_ids(
     (_, (receiver, state, resolved_id, resolved_key)) = message_keys(engine)
     assert (receiver, state, resolved_key) == ("ops", "resolved", fired_key)
     assert resolved_id != fired_id
+
+
+def test_messages_carry_their_group_and_newer_ones_supersede_pending_repeats(
+    engine: Engine, clock: Clock
+) -> None:
+    """A refresh receiver (Alertmanager) gets a repeat every run; none was sent yet."""
+    monitor = _settings([{"name": "drift", "type": "dataset_drift", "resolve_after": 1}])
+    for _ in scripted_runs(engine, monitor, clock, "SSSQ", refresh=frozenset({"ops"})):
+        pass
+    with Session(engine) as session:
+        rows = session.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
+        stored = [
+            (r.payload["occasion"], r.group_key, r.supersedable, r.status, r.last_error)
+            for r in rows
+        ]
+        ids = [r.message_id for r in rows]
+    group = group_fingerprint("demo", "ops")
+    assert stored == [
+        ("first", group, False, "pending", None),
+        ("repeat", group, True, "superseded", f"superseded by {ids[2]}"),
+        ("repeat", group, True, "superseded", f"superseded by {ids[3]}"),
+        ("resolved", group, False, "pending", None),
+    ]
