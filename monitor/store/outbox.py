@@ -141,13 +141,28 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+@dataclass(frozen=True)
+class ReceiverScope:
+    """The receivers a claim takes messages for: ``names``, and every receiver outside
+    ``known`` (messages for a receiver no longer configured)."""
+
+    names: frozenset[str]
+    known: frozenset[str]
+
+    def where(self) -> ColumnElement[bool]:
+        return or_(
+            OutboxRow.receiver.in_(sorted(self.names)),
+            OutboxRow.receiver.not_in(sorted(self.known)),
+        )
+
+
 def _claim_ids_postgresql(
-    connection: Connection, now: datetime, limit: int, exclude: Collection[str]
+    connection: Connection, now: datetime, limit: int, scope: list[ColumnElement[bool]]
 ) -> list[int]:
     # Rows locked by another worker's open claim are skipped, not waited for.
     query = (
         select(OutboxRow.id)
-        .where(_due(now), *_not_for(exclude))
+        .where(_due(now), *scope)
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=OutboxRow)
@@ -164,13 +179,13 @@ def _claim_ids_conditional(
     now: datetime,
     limit: int,
     claim: dict[str, Any],
-    exclude: Collection[str],
+    scope: list[ColumnElement[bool]],
 ) -> list[int]:
     # No row locks: every candidate is taken by a conditional UPDATE that
     # re-checks it is still due, so of two workers only one sees rowcount 1.
     query = (
         select(OutboxRow.id)
-        .where(_due(now), *_not_for(exclude))
+        .where(_due(now), *scope)
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
     )
@@ -189,23 +204,26 @@ def claim_due(
     lease: timedelta,
     limit: int,
     exclude_receivers: Collection[str] = (),
+    receivers: ReceiverScope | None = None,
 ) -> list[ClaimedMessage]:
     """Claim up to ``limit`` due messages for ``worker_id`` and commit the claim.
 
-    Messages for ``exclude_receivers`` (rate-limited right now) are left where they are.
+    Only messages for ``receivers`` (all, when None) are claimed; those for
+    ``exclude_receivers`` (rate-limited right now) are left where they are.
     """
     claim: dict[str, Any] = {
         "status": "sending",
         "claimed_by": worker_id,
         "claimed_until": now + lease,
     }
+    scope = _not_for(exclude_receivers) + ([receivers.where()] if receivers is not None else [])
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            ids = _claim_ids_postgresql(connection, now, limit, exclude_receivers)
+            ids = _claim_ids_postgresql(connection, now, limit, scope)
             if ids:
                 connection.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(**claim))
         else:
-            ids = _claim_ids_conditional(connection, now, limit, claim, exclude_receivers)
+            ids = _claim_ids_conditional(connection, now, limit, claim, scope)
         if not ids:
             return []
         rows = connection.execute(
