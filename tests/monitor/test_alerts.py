@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -482,3 +484,48 @@ def test_messages_carry_their_group_and_newer_ones_supersede_pending_repeats(
         ("repeat", group, True, "superseded", f"superseded by {ids[3]}"),
         ("resolved", group, False, "pending", None),
     ]
+
+
+REPLICA = """
+import sys
+from sqlalchemy.orm import Session
+from monitor.store.engine import make_engine, upgrade
+from monitor.store.installation import installation_id
+engine = make_engine(sys.argv[1])
+upgrade(engine)
+with Session(engine) as session:
+    print(installation_id(session))
+"""
+
+
+def test_replicas_starting_together_on_a_fresh_postgresql_share_one_installation_id(
+    postgres_url: str,
+) -> None:
+    """Two replicas migrate one empty store at once: one identity, whoever creates it.
+
+    A replica whose migration lost the race fails to start (its error names the
+    store) and is started again, as its supervisor would.
+    """
+
+    def start() -> subprocess.Popen[str]:
+        command = [sys.executable, "-c", REPLICA, postgres_url]
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    replicas = [start() for _ in range(2)]
+    seen: list[str] = []
+    for _attempt in range(2):
+        restarted = []
+        for replica in replicas:
+            out, _ = replica.communicate(timeout=120)
+            if replica.returncode == 0:
+                seen.append(out.strip())
+            else:
+                restarted.append(start())
+        replicas = restarted
+    assert replicas == [] and len(seen) == 2
+    assert len(set(seen)) == 1 and len(seen[0]) == 32
+    engine = make_engine(postgres_url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT installation_id FROM installation")).all()
+    engine.dispose()
+    assert [row.installation_id for row in rows] == seen[:1]
