@@ -13,12 +13,12 @@ off) and redirects are never followed: a 3xx is a permanent failure.
 
 ``run_forever`` sends on one thread per receiver, a *lane*, so a receiver that
 hangs holds only its own lane until the timeout: the others go on. A lane
-claims only its receivers' messages (``ReceiverScope``), one after another,
-so each receiver still gets its messages in order. With more receivers than
-``max_lanes`` (8 by default), lanes take several receivers each, dealt out
-in name order. Any lane takes the messages of receivers no longer configured
-(they are dead-lettered without a request). A worker thus runs at most
-``max_lanes`` sending threads, each holding at most one request.
+claims only its receivers' messages (``ReceiverScope``) and sends them one
+after another; the outbox keeps each alert group in order. With more
+receivers than ``max_lanes`` (8 by default), lanes take several receivers
+each, dealt out in name order. Any lane takes the messages of receivers no
+longer configured (they are dead-lettered without a request). A worker thus
+runs at most ``max_lanes`` sending threads, each holding at most one request.
 """
 
 from __future__ import annotations
