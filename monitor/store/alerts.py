@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
@@ -16,7 +15,6 @@ from monitor.store.models import (
     AlertRow,
     AlertTransitionRow,
     NotificationGroupRow,
-    OutboxRow,
     RunRow,
     SilenceRow,
 )
@@ -104,31 +102,6 @@ def save_group(session: Session, monitor_id: int, receiver: str, group: Group) -
     row.started_at = group.started_at
     row.last_sent_at = group.last_sent_at
     row.sent = group.sent
-
-
-def add_outbox(
-    session: Session,
-    *,
-    message_id: str,
-    receiver: str,
-    event_type: str,
-    payload: dict[str, Any],
-    run_id: int,
-    now: datetime,
-) -> None:
-    session.add(
-        OutboxRow(
-            message_id=message_id,
-            receiver=receiver,
-            event_type=event_type,
-            payload=payload,
-            run_id=run_id,
-            created_at=now,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-        )
-    )
 
 
 def _silence(row: SilenceRow) -> Silence:
