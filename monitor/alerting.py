@@ -85,6 +85,7 @@ def process_alerts(
     now = facts.now
     rules = monitor_rules(monitor)
     fingerprints = {rule.name: alert_fingerprint(monitor.name, rule.name) for rule in rules}
+    store.lock_monitor(session, run.monitor_id)
     before = store.load_alerts(session, list(fingerprints.values()))
     after: dict[str, Alert] = {}
     for rule in rules:

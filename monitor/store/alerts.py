@@ -14,10 +14,22 @@ from monitor.alerts.state import Alert
 from monitor.store.models import (
     AlertRow,
     AlertTransitionRow,
+    MonitorRow,
     NotificationGroupRow,
     RunRow,
     SilenceRow,
 )
+
+
+def lock_monitor(session: Session, monitor_id: int) -> None:
+    """Hold the monitor's row until the transaction ends: one run at a time steps its alerts.
+
+    Two replicas may finish runs of one monitor at once (different slots).
+    Locking the alert rows is not enough: the first run of a rule finds no
+    row to lock, and both would insert it. (PostgreSQL; SQLite has one
+    writer at a time anyway.)
+    """
+    session.execute(select(MonitorRow.id).where(MonitorRow.id == monitor_id).with_for_update())
 
 
 def load_alerts(session: Session, fingerprints: Sequence[str]) -> dict[str, Alert]:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from monitor.alerting import RunContextForAlerts, process_alerts
 from monitor.alerts.event import Severity
 from monitor.alerts.grouping import Group, Member, group_fingerprint, next_notice
 from monitor.alerts.rules import ColumnFact, Condition, RunFacts
@@ -30,13 +32,15 @@ from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 from monitor.runner import RunContext, run_check
 from monitor.sources import FileSourceSettings, build_source
+from monitor.sources.base import Window
 from monitor.store.alerts import add_silence, expire_silence, list_silences
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.installation import installation_id
 from monitor.store.models import AlertTransitionRow, Base, OutboxRow
 from monitor.store.outbox import replay
+from monitor.store.runs import claim_run, ensure_monitor
 from monitor.vocabulary import RunStatus
-from tests.support import Clock, HttpFake, Reply
+from tests.support import Clock, HttpFake, Reply, wait_for
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 QUIET_PHASE = timedelta(seconds=30)  # demo source: windows ending here are not shifted
@@ -503,8 +507,7 @@ def test_replicas_starting_together_on_a_fresh_postgresql_share_one_installation
 ) -> None:
     """Two replicas migrate one empty store at once: one identity, whoever creates it.
 
-    A replica whose migration lost the race fails to start (its error names the
-    store) and is started again, as its supervisor would.
+    Migrations take turns under an advisory lock, so neither fails to start.
     """
 
     def start() -> subprocess.Popen[str]:
@@ -512,20 +515,70 @@ def test_replicas_starting_together_on_a_fresh_postgresql_share_one_installation
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     replicas = [start() for _ in range(2)]
-    seen: list[str] = []
-    for _attempt in range(2):
-        restarted = []
-        for replica in replicas:
-            out, _ = replica.communicate(timeout=120)
-            if replica.returncode == 0:
-                seen.append(out.strip())
-            else:
-                restarted.append(start())
-        replicas = restarted
-    assert replicas == [] and len(seen) == 2
+    outcomes = [replica.communicate(timeout=120) for replica in replicas]
+    assert [replica.returncode for replica in replicas] == [0, 0], [err for _, err in outcomes]
+    seen = [out.strip() for out, _ in outcomes]
     assert len(set(seen)) == 1 and len(seen[0]) == 32
     engine = make_engine(postgres_url)
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT installation_id FROM installation")).all()
     engine.dispose()
     assert [row.installation_id for row in rows] == seen[:1]
+
+
+def test_two_runs_of_one_monitor_stepping_its_new_alerts_at_once_both_commit(
+    postgres_url: str,
+) -> None:
+    """Replicas finishing two slots of one monitor together: the second waits, then steps."""
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    monitor = _settings([{"name": "drift", "type": "dataset_drift"}])
+    monitor_id = ensure_monitor(engine, monitor.name)
+    window = Window(T0 - timedelta(minutes=5), T0)
+    claims = [
+        claim_run(
+            engine,
+            monitor_id,
+            T0 + timedelta(minutes=k),
+            "schedule",
+            window.start,
+            window.end,
+            "test",
+            T0 + timedelta(hours=1),
+        )
+        for k in range(2)
+    ]
+
+    def step_alerts(session: Session, run_id: int) -> None:
+        run = RunContextForAlerts(run_id, monitor_id, window, "http://x/runs/1", ())
+        process_alerts(session, monitor, run, facts(drifted=True))
+
+    second_done = threading.Event()
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with Session(engine) as session, session.begin():
+                assert claims[1] is not None
+                step_alerts(session, claims[1].run_id)
+        except BaseException as exc:  # the assertion below shows it
+            errors.append(exc)
+        second_done.set()
+
+    with Session(engine) as first, first.begin():
+        assert claims[0] is not None
+        step_alerts(first, claims[0].run_id)
+        thread = threading.Thread(target=second)
+        thread.start()
+
+        def second_waits() -> bool:
+            with engine.connect() as connection:
+                return bool(
+                    connection.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+                )
+
+        wait_for(second_waits, "the second run waiting for the monitor's lock")
+        assert not second_done.is_set()
+    thread.join(timeout=30)
+    engine.dispose()
+    assert errors == []
