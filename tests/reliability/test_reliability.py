@@ -27,7 +27,6 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"LOUD SKIP: {reason}")
 
 
-@pytest.mark.xfail(strict=False, reason="issue 11 fixes pending")
 def test_no_run_or_message_is_lost_stuck_repeated_or_reordered(tmp_path: Path) -> None:
     if postgres_bin() is None:
         _unavailable("no PostgreSQL server binaries (initdb, pg_ctl) for an own cluster")
