@@ -91,8 +91,16 @@ def create_app(
     base_url: str,
     *,
     store_timeout: float = 2.0,
+    hung_runs: Callable[[], list[str]] | None = None,
 ) -> FastAPI:
-    """The HTTP app. ``readiness`` returns the daemon's own checks (scheduler, ...)."""
+    """The HTTP app. ``readiness`` returns the daemon's own checks (scheduler, ...).
+
+    ``hung_runs`` names monitors whose run is past its deadline: ``/readyz``
+    then says "degraded" and names them, but stays 200. Those runs are already
+    stored as failed (with their alerts) and hold no capacity the others need,
+    and neither a restart nor leaving the Service would unhang their source;
+    a 503 would only hide the API and stall rollouts.
+    """
     app = FastAPI(title="driftwarden", docs_url=None, redoc_url=None, openapi_url=None)
     probe_store = _StoreProbe(engine, store_timeout)
     base = base_url.rstrip("/")
@@ -118,10 +126,14 @@ def create_app(
         for name, ok in readiness().items():
             checks.setdefault(name, bool(ok))
         ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        hung = hung_runs() if hung_runs is not None else []
+        body: dict[str, Any] = {
+            "status": "not ready" if not ready else "degraded" if hung else "ready",
+            "checks": checks,
+        }
+        if hung:
+            body["hung_runs"] = hung
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:

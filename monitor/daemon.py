@@ -73,6 +73,8 @@ def build_services(settings: Settings) -> Services:
         worker_id=worker_id,
         base_url=settings.server.base_url(),
         refresh_receivers=refresh_receivers(settings.receivers),
+        lease=settings.scheduler.run_lease,
+        run_timeout=settings.scheduler.run_timeout,
     )
     return Services(engine=engine, metrics=metrics, context=context, worker_id=worker_id)
 
@@ -116,7 +118,13 @@ def run_daemon(settings: Settings) -> int:
     def readiness() -> dict[str, bool]:
         return {"scheduler": scheduler.running, "delivery": worker_thread.is_alive()}
 
-    app = create_app(services.engine, services.metrics, readiness, settings.server.base_url())
+    app = create_app(
+        services.engine,
+        services.metrics,
+        readiness,
+        settings.server.base_url(),
+        hung_runs=scheduler.hung,
+    )
     server = build_server(app, settings.server.host, settings.server.port)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

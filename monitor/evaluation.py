@@ -26,7 +26,7 @@ from detectors import decide as decide_dataset
 from detectors.budget import RunLevels, corrected_level
 from monitor.columns import require_columns
 from monitor.config import MonitorSettings
-from monitor.profiles import PERFORMANCE_METRICS, ReferenceProfile
+from monitor.profiles import ReferenceProfile
 from monitor.vocabulary import ResultCheck
 
 MULTIVARIATE_COLUMN = "*"
@@ -128,7 +128,7 @@ def run_verdict(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tu
 def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
     if monitor.performance is None:
         return frozenset()
-    return frozenset(PERFORMANCE_METRICS[monitor.performance.task])
+    return frozenset(monitor.performance.metrics())
 
 
 def result_check(monitor: MonitorSettings, result: ColumnResult) -> ResultCheck:

@@ -156,6 +156,12 @@ class Metrics:
                 registry=r,
             )
         )
+        self.run_hung = Gauge(
+            "driftwarden_monitor_run_hung",
+            "1 while a run of the monitor is past scheduler.run_timeout and has not returned.",
+            ["monitor"],
+            registry=r,
+        )
         self.deliveries = Counter(
             "driftwarden_deliveries",
             "Delivery attempts by receiver and outcome (delivered, retry, dead).",
@@ -194,6 +200,7 @@ class Metrics:
         for outcome in RUN_OUTCOMES:
             self.runs.labels(monitor=monitor, outcome=outcome)
         self.run_duration.labels(monitor=monitor)
+        self.run_hung.labels(monitor=monitor).set(0)
         self.schedule_period.labels(monitor=monitor).set(schedule_period.total_seconds())
 
     def declare_receiver(self, receiver: str) -> None:
@@ -214,6 +221,9 @@ class Metrics:
         """An empty window: counted, but the gauges keep showing the latest successful run."""
         self.runs.labels(monitor=monitor, outcome="empty").inc()
         self.run_duration.labels(monitor=monitor).observe(duration_seconds)
+
+    def show_hung(self, monitor: str, hung: bool) -> None:
+        self.run_hung.labels(monitor=monitor).set(1 if hung else 0)
 
     def record_successful_run(
         self,

@@ -39,12 +39,6 @@ log = logging.getLogger("driftwarden.profiles")
 
 _KEY_VERSION = "driftwarden-reference-v2"
 
-PERFORMANCE_METRICS: Mapping[str, tuple[str, ...]] = {
-    "classification": ("accuracy", "f1"),
-    "regression": ("mae", "rmse"),
-}
-"""The metrics a monitor's ``performance`` settings compute, per task."""
-
 
 @dataclass(frozen=True)
 class ReferenceProfile:
@@ -94,7 +88,7 @@ def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> Referenc
             reference[perf.label],
             reference[perf.prediction],
             task=perf.task,
-            metrics=PERFORMANCE_METRICS[perf.task],
+            metrics=perf.metrics(),
         )
         if perf
         else None
@@ -168,19 +162,25 @@ class KeyedProfile:
 class ProfileCache:
     """Reference profiles in memory, per monitor: from memory, else the store, else fitted now.
 
-    The lock makes two runs of one monitor in two threads (a catch-up slot
-    beside the current one) fit a new reference once, not twice.
+    A lock per monitor makes two runs of one monitor in two threads fit a new
+    reference once, not twice; per monitor, so that a reference whose source
+    hangs holds up no other monitor.
     """
 
     def __init__(self) -> None:
         self._profiles: dict[int, KeyedProfile] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[int, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _lock(self, monitor_id: int) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(monitor_id, threading.Lock())
 
     def get(
         self, engine: Engine, monitor: MonitorSettings, monitor_id: int, source: Source
     ) -> KeyedProfile:
         key = reference_key(monitor)
-        with self._lock:
+        with self._lock(monitor_id):
             cached = self._profiles.get(monitor_id)
             if cached is not None and cached.key == key:
                 return cached

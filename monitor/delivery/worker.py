@@ -32,6 +32,7 @@ from monitor.metrics import Metrics
 from monitor.notifiers.auth import AuthenticationError, authenticator_of
 from monitor.notifiers.base import Notifier, OutboundMessage, Verdict
 from monitor.secrets import SecretError, resolve_secret
+from monitor.settings_base import http_url_problem
 from monitor.store.models import utcnow
 from monitor.store.outbox import (
     AttemptRecord,
@@ -213,10 +214,19 @@ class DeliveryWorker:
         except (SecretError, SigningKeyError, AuthenticationError) as exc:
             # These messages name the variable or the problem, never the value.
             raise _Failed(f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]) from None
+        except httpx.InvalidURL:
+            # Its message quotes the URL; a URL that cannot be parsed never will be.
+            raise _Failed(
+                "InvalidURL: the receiver's URL cannot be parsed", permanent=True
+            ) from None
         except Exception as exc:
             # Anything else raised while building may quote the URL or a header
-            # value (httpx.InvalidURL does), so only the class name is kept.
+            # value, so only the class name is kept.
             raise _Failed(f"{type(exc).__name__} while building the request") from None
+        # A URL from the environment (url_env) is first seen here; config checked the others.
+        problem = http_url_problem(str(request.url))
+        if problem is not None:
+            raise _Failed(f"the receiver's URL cannot be sent to: {problem}", permanent=True)
         try:
             self.egress.check(request.url)
         except EgressRefused as exc:

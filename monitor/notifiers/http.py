@@ -25,13 +25,13 @@ from monitor.notifiers._template import compile_template, render_template
 from monitor.notifiers._trigger import TriggerNotifier, trigger_payload
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings, exactly_one
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings, exactly_one
 
 
 class HttpReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["http"]
-    url: str | None = Field(default=None, description="a URL that holds no token")
+    url: HttpUrlStr | None = Field(default=None, description="a URL that holds no token")
     url_env: str | None = None
     method: Literal["POST", "PUT", "PATCH"] = "POST"
     headers_env: dict[str, str] = Field(

@@ -32,23 +32,34 @@ the seed has no effect when the window holds more than ``limit`` rows.
 
 Timestamps come back parsed to UTC; every other column comes back as the
 driver returns it. Error messages show the URL with its password as ``***``.
+
+**Timeouts.** A database that accepts connections and never answers must
+not hold a run for ever. On PostgreSQL ``connect_timeout`` (10 s) bounds the
+connection (libpq's own parameter) and ``statement_timeout`` (60 s) each
+statement (``SET statement_timeout`` on every new connection; the server
+cancels a statement past it). Other drivers take their own timeouts as URL
+query parameters (e.g. ``?connect_timeout=10&read_timeout=60`` for PyMySQL);
+whatever the database, the run's deadline (``scheduler.run_timeout``) ends a
+run that still hangs.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import pandas as pd
 import sqlalchemy as sa
-from pydantic import model_validator
+from pydantic import Field, field_validator, model_validator
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.sql import FromClause
 
 from monitor.secrets import SecretError, resolve_secret
-from monitor.settings_base import exactly_one
+from monitor.settings_base import SettingsModel, as_duration, exactly_one
 from monitor.sources._frames import check_limit, to_utc, utc_window
 from monitor.sources.base import SourceError, Window
 from monitor.sources.spec import SourceSettingsModel, SourceSpec
@@ -56,7 +67,22 @@ from monitor.sources.spec import SourceSettingsModel, SourceSpec
 PARTITION_ROWS = 10_000
 
 
-class SqlSourceSettings(SourceSettingsModel):
+class SqlTimeouts(SettingsModel):
+    """How long a SQL source or reference waits for a connection and for each statement.
+
+    Excluded from dumps, so not part of a reference's key: how long to wait
+    does not change what is read, and changing it must not refit a profile.
+    """
+
+    connect_timeout: timedelta = Field(default=timedelta(seconds=10), exclude=True)
+    statement_timeout: timedelta = Field(default=timedelta(seconds=60), exclude=True)
+
+    _check_timeouts = field_validator("connect_timeout", "statement_timeout", mode="before")(
+        as_duration
+    )
+
+
+class SqlSourceSettings(SourceSettingsModel, SqlTimeouts):
     type: Literal["sql"]
     url: str | None = None
     url_env: str | None = None
@@ -71,19 +97,26 @@ class SqlSourceSettings(SourceSettingsModel):
         return self
 
 
-def _set_utc(dbapi_connection: Any, _record: Any) -> None:
-    # Outside a transaction, so a rollback of the first transaction cannot undo it.
-    autocommit = dbapi_connection.autocommit
-    dbapi_connection.autocommit = True
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("SET TIME ZONE 'UTC'")
-    finally:
-        cursor.close()
-        dbapi_connection.autocommit = autocommit
+def _postgres_session(statement_timeout: timedelta) -> Callable[[Any, Any], None]:
+    """Set each new connection's time zone to UTC and its statement timeout."""
+    milliseconds = max(1, round(statement_timeout.total_seconds() * 1000))
+
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # Outside a transaction, so a rollback of the first transaction cannot undo it.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SET TIME ZONE 'UTC'")
+            cursor.execute(f"SET statement_timeout = {milliseconds}")
+        finally:
+            cursor.close()
+            dbapi_connection.autocommit = autocommit
+
+    return configure
 
 
-def create_source_engine(url: str, kind: str) -> tuple[Engine, str]:
+def create_source_engine(url: str, kind: str, timeouts: SqlTimeouts) -> tuple[Engine, str]:
     """An engine for ``url`` and the label errors carry: ``kind (url with *** password)``."""
     try:
         parsed = sa.make_url(url)
@@ -92,12 +125,19 @@ def create_source_engine(url: str, kind: str) -> tuple[Engine, str]:
             f"{kind}: cannot parse the URL (expected dialect+driver://user@host/database)"
         ) from None
     origin = f"{kind} ({parsed.render_as_string(hide_password=True)})"
+    postgres = parsed.get_backend_name() == "postgresql"
+    # libpq takes whole seconds (and waits at least 2).
+    connect_args = (
+        {"connect_timeout": max(1, math.ceil(timeouts.connect_timeout.total_seconds()))}
+        if postgres
+        else {}
+    )
     try:
-        engine = sa.create_engine(parsed, pool_pre_ping=True)
+        engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except (NoSuchModuleError, ImportError, ArgumentError) as exc:
         raise SourceError(f"{origin}: cannot use this URL: {exc}") from None
-    if engine.dialect.name == "postgresql":
-        event.listen(engine, "connect", _set_utc)
+    if postgres:
+        event.listen(engine, "connect", _postgres_session(timeouts.statement_timeout))
     return engine, origin
 
 
@@ -257,7 +297,7 @@ class SqlSource:
         else:
             assert settings.url is not None
             url = settings.url
-        self._engine, self._origin = create_source_engine(url, "source sql")
+        self._engine, self._origin = create_source_engine(url, "source sql", settings)
         if settings.table is not None:
             self._source = _table(settings.table, settings.timestamp_column)
         else:
@@ -284,13 +324,18 @@ class SqlSource:
 SPEC = SourceSpec(type="sql", settings=SqlSourceSettings, factory=SqlSource)
 
 
-def read_query(url: str, query: str, limit: int | None, seed: int) -> pd.DataFrame:
+DEFAULT_TIMEOUTS = SqlTimeouts()
+
+
+def read_query(
+    url: str, query: str, limit: int | None, seed: int, timeouts: SqlTimeouts = DEFAULT_TIMEOUTS
+) -> pd.DataFrame:
     """At most ``limit`` rows of ``query`` (sampled as a source samples), columns as returned.
 
     ``limit=None`` fetches every row.
     Used for SQL references; the engine lives only for this call.
     """
-    engine, origin = create_source_engine(url, "reference sql")
+    engine, origin = create_source_engine(url, "reference sql", timeouts)
     try:
         return _sample(engine, origin, _query(query, None), None, None, None, limit, seed)
     finally:

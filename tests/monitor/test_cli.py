@@ -256,3 +256,72 @@ def test_silences_add_list_expire(
     assert "no silence with id 9" in capsys.readouterr().err
     assert main(["silences", "add", "-c", config, "-m", "monitor", "--comment", "x"]) == 2
     assert 'matcher "monitor": expected name=value' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "check"])
+def test_a_config_without_monitors_is_refused(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[store]\nurl = "{sqlite_url}"\n')
+    assert main([command, "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    where = {"validate": f"{config}", "run": "cannot start", "check": "nothing to check"}[command]
+    assert err == f"driftwarden: error: {where}: monitors: the config defines no [[monitors]]\n"
+
+
+UNUSABLE_SECRET = "s3cr3t-Value!"
+
+# (key, the variable's value, what validate and run say of it)
+MALFORMED_SECRETS = [
+    (
+        "secret_env",
+        UNUSABLE_SECRET,
+        "receivers[0].secret_env: the value of DW_TEST_SECRET is unusable: "
+        "the signing secret is not base64 (expected whsec_<base64>)",
+    ),
+    (
+        "secret_env",
+        "whsec_",
+        "receivers[0].secret_env: the value of DW_TEST_SECRET is unusable: "
+        "the signing secret is empty",
+    ),
+    (
+        "url_env",
+        f"file:///{UNUSABLE_SECRET}",
+        "receivers[0].url_env: the value of DW_TEST_SECRET is unusable: "
+        'expected an http:// or https:// URL, got scheme "file"',
+    ),
+    (
+        "url_env",
+        f"https://[{UNUSABLE_SECRET}",
+        "receivers[0].url_env: the value of DW_TEST_SECRET is unusable: "
+        "not a valid URL (its host or port cannot be read)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), MALFORMED_SECRETS)
+def test_a_malformed_secret_is_an_error_naming_key_and_variable_never_the_value(
+    tmp_path: Path,
+    sqlite_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    key: str,
+    value: str,
+    expected: str,
+) -> None:
+    write_frames(tmp_path, shift=0.0)
+    config = write_config(tmp_path, sqlite_url)
+    other = {"secret_env": 'url = "http://127.0.0.1:9/"', "url_env": ""}[key]
+    config.write_text(
+        config.read_text()
+        + f'\n[[receivers]]\nname = "hook"\ntype = "webhook"\n{key} = "DW_TEST_SECRET"\n{other}\n'
+    )
+    monkeypatch.setenv("DW_TEST_SECRET", value)
+    assert main(["validate", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == f"driftwarden: error: {config}: {expected}\n"
+    assert main(["run", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"driftwarden: error: cannot start: {expected}\n"
+    assert UNUSABLE_SECRET not in err

@@ -119,6 +119,7 @@ def test_declared_monitors_and_receivers_have_their_series_from_the_start() -> N
         (("monitor", "m"),): 300.0
     }
     assert series(metrics, "driftwarden_run_duration_seconds_count") == {(("monitor", "m"),): 0.0}
+    assert series(metrics, "driftwarden_monitor_run_hung") == {(("monitor", "m"),): 0.0}
     assert series(metrics, "driftwarden_deliveries_total") == {
         (("outcome", outcome), ("receiver", "hook")): 0.0
         for outcome in ("delivered", "retry", "dead")
