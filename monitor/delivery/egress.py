@@ -9,8 +9,9 @@ is dead at once) and names the host, never the URL's path or query.
 
 Loopback stays allowed: tests and sidecars listen there.
 
-What this does not stop: httpx resolves the name again when it connects, so a
-DNS server answering differently a moment later (DNS rebinding) gets through.
+What this does not stop: httpx (or smtplib) resolves the name again when it
+connects, so a DNS server answering differently a moment later (DNS
+rebinding) gets through.
 Pinning the checked address would need a transport of our own.
 """
 
@@ -103,7 +104,18 @@ it resolves to 169.254.169.254, a link-local or cloud metadata address \
 
     def check(self, url: httpx.URL) -> None:
         """Return if ``url`` may be requested; raise ``EgressRefused`` naming the host if not."""
-        host = _normalise(url.host)
+        self.check_host(url.host)
+
+    def check_host(self, host: str) -> None:
+        """Return if ``host`` may be connected to (any protocol: SMTP too); else raise.
+
+        >>> EgressPolicy().check_host("169.254.169.254")
+        Traceback (most recent call last):
+        ...
+        monitor.delivery.egress.EgressRefused: refused to send to host "169.254.169.254": \
+a link-local or cloud metadata address (allow it with [delivery] allow_hosts if this is intended)
+        """
+        host = _normalise(host)
         if not host or host in self._allowed_names:
             return  # no host: httpx refuses the URL itself
         if host in BLOCKED_NAMES:

@@ -71,6 +71,16 @@ def compile_template(source: str) -> jinja2.Template:
     return template
 
 
+def checked_template(source: str | None) -> str | None:
+    """A pydantic validator for a template key: ``source`` unchanged if it compiles.
+
+    A :class:`TemplateError` is a ``ValueError``, so pydantic names the key.
+    """
+    if source is not None:
+        compile_template(source)
+    return source
+
+
 def render_template(template: jinja2.Template, context: dict[str, Any]) -> str:
     """``template`` rendered with ``context`` (an event's payload dict) as its variables."""
     return template.render(context)
