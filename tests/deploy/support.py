@@ -12,15 +12,7 @@ from typing import Any, Final
 import pytest
 import yaml
 
-from monitor.config import ServerSettings
-
 DEPLOY: Final = Path(__file__).resolve().parents[2] / "deploy"
-
-needs_api_tokens = pytest.mark.skipif(
-    "tokens" not in ServerSettings.model_fields,
-    reason="LOUD SKIP: this checkout's config has no [server] tokens (the API token work of "
-    "branch h11-api), which every deploy config uses to listen beyond loopback",
-)
 
 READ_TOKEN: Final = "read-token-for-the-deploy-tests-0123456789"
 """A value for every token variable a deploy config names (16 characters or more)."""

@@ -23,7 +23,6 @@ from tests.deploy.support import (
     assert_valid_config,
     command_or_skip,
     load_yaml,
-    needs_api_tokens,
     run,
 )
 
@@ -109,7 +108,6 @@ def test_every_variable_it_needs_is_in_the_env_example() -> None:
     assert needed == listed
 
 
-@needs_api_tokens
 def test_the_driftwarden_config_it_mounts_is_valid_with_what_compose_passes() -> None:
     config = driftwarden_config()
     environment = driftwarden_environment()

@@ -20,7 +20,6 @@ from tests.deploy.support import (
     READ_TOKEN,
     assert_valid_config,
     command_or_skip,
-    needs_api_tokens,
     run,
 )
 
@@ -113,7 +112,6 @@ def test_it_exposes_its_port_and_probes_healthz_on_it() -> None:
     assert "CMD" in probe and f"http://127.0.0.1:{port}/healthz" in probe
 
 
-@needs_api_tokens
 def test_its_config_is_valid_and_guards_the_api_with_a_read_token() -> None:
     config = copied_config()
     raw = tomllib.loads(config.read_text())

@@ -24,7 +24,6 @@ from tests.deploy.support import (
     READ_TOKEN,
     assert_valid_config,
     command_or_skip,
-    needs_api_tokens,
     run,
 )
 from tests.deploy.test_dockerfile import only
@@ -106,7 +105,6 @@ def test_references_resolve() -> None:
     assert service_port["targetPort"] in ports
 
 
-@needs_api_tokens
 def test_two_replicas_share_a_postgresql_store_and_the_config_is_valid(tmp_path: Path) -> None:
     assert one("Deployment")["spec"]["replicas"] == 2
     arguments = container()["args"]

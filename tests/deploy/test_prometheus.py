@@ -4,8 +4,9 @@ promtool checks the rules, runs their unit tests (rules.test.yml) and checks
 the scrape config. Then a real daemon runs the demo monitor: every metric a
 dashboard query or a rule names must be in its /metrics, with the labels the
 query selects on; and a real Prometheus (Debian's ``prometheus``) scrapes it
-with the rules loaded, so that every rule evaluates without error, every
-recording rule and every dashboard query returns series.
+with the rules loaded and the read token from the file prometheus.yml names,
+so that every rule evaluates without error, every recording rule and every
+dashboard query returns series.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tests.monitor.test_daemon_e2e import free_port, start_daemon, stop_daemon
 from tests.support import HttpFake, wait_for
 
 PROMETHEUS = DEPLOY / "prometheus"
+READ = {"Authorization": f"Bearer {READ_TOKEN}"}
 DASHBOARD = DEPLOY / "grafana" / "driftwarden.json"
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -175,7 +177,8 @@ class RunningDaemon:
 
 
 def write_demo_config(directory: Path, port: int, hook_url: str) -> Path:
-    """The demo monitor (drift statistics, p-values, pooled tests, performance) and a receiver."""
+    """The demo monitor (drift statistics, p-values, pooled tests, performance), a receiver,
+    and the read token that Prometheus presents, as in the deploy configs."""
     path = directory / "driftwarden.toml"
     path.write_text(
         f"""
@@ -184,6 +187,7 @@ url = "sqlite:///{directory}/driftwarden.db"
 
 [server]
 listen = "127.0.0.1:{port}"
+tokens = [{{ name = "prometheus", scope = "read", token_env = "DEPLOY_TEST_READ_TOKEN" }}]
 
 [delivery]
 poll_interval = "100ms"
@@ -246,13 +250,14 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
     port = free_port()
     with HttpFake() as receiver:
         config = write_demo_config(directory, port, f"{receiver.url}/hook")
-        process = start_daemon(config, dict(os.environ), port, directory / "daemon.log")
+        environment = {**os.environ, "DEPLOY_TEST_READ_TOKEN": READ_TOKEN}
+        process = start_daemon(config, environment, port, directory / "daemon.log")
         url = f"http://127.0.0.1:{port}"
         try:
             texts: list[str] = []
 
             def ran_four_times() -> bool:
-                texts.append(httpx.get(f"{url}/metrics", timeout=5).text)
+                texts.append(httpx.get(f"{url}/metrics", headers=READ, timeout=5).text)
                 return successful_runs(texts[-1]) >= 4
 
             wait_for(ran_four_times, "four successful runs of the demo monitor")
@@ -297,6 +302,11 @@ def test_the_dashboard_draws_every_metric_family_the_issue_asks_for() -> None:
         "driftwarden_deliveries_total",
         "driftwarden_performance_value",
     }
+
+
+def test_the_daemon_shows_its_metrics_to_the_read_token_only(daemon: RunningDaemon) -> None:
+    assert httpx.get(f"{daemon.url}/metrics", timeout=5).status_code == 401
+    assert httpx.get(f"{daemon.url}/metrics", headers=READ, timeout=5).status_code == 200
 
 
 @pytest.fixture
