@@ -18,7 +18,7 @@ from monitor.auth import Authenticator, check_exposure, load_tokens
 from monitor.config import Settings, secret_references
 from monitor.delivery.ratelimit import RateLimiter, receiver_rate_limits
 from monitor.delivery.worker import DeliveryWorker
-from monitor.metrics import ColumnSample, Metrics
+from monitor.metrics import Metrics
 from monitor.notifiers.registry import build_notifiers, refresh_receivers, signing_secrets
 from monitor.redaction import Redactor, config_strings
 from monitor.runner import RunContext
@@ -57,18 +57,16 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.store.resolved_url())
     upgrade(engine)
     metrics = Metrics()
+    for monitor in settings.monitors:
+        metrics.declare_monitor(monitor.name, monitor.schedule.period())
+    for receiver in settings.receivers:
+        metrics.declare_receiver(receiver.name)
     for run in latest_successful_runs(engine):
         summary = run.summary
         if summary.finished_at is None:
             continue
         metrics.show_latest(
-            summary.monitor,
-            bool(summary.drifted),
-            summary.finished_at,
-            [
-                ColumnSample(r.column, r.method, r.statistic, r.p_value, r.drifted)
-                for r in run.results
-            ],
+            summary.monitor, bool(summary.drifted), summary.finished_at, run.results
         )
     worker_id = worker_identity()
     context = RunContext(
