@@ -27,8 +27,9 @@ not leak into the next:
 Every step's process also measures its floor (both frames; the reference
 alone for the fit, the current frame alone for the test against stored
 profiles) on the same frames just before the step, so that a step and the
-floor it is divided by share the machine's load. Targets (issue 14): full report <= 4x its floor, test
-against stored profiles <= 3x the floor of the current frame alone.
+floor it is divided by share the machine's load. Targets (issue 14): full
+report <= 4x its floor, test against stored profiles <= 3x the floor of the
+current frame alone.
 
 Wall time is time.perf_counter around one run of the step. Memory: the
 step's peak is the growth of the process's resident set during the step,
