@@ -14,14 +14,15 @@ coarse grid is searched:
   current values: at index ``k`` (the last of its ties) it is
   ``(k + 1) / n2 - #(reference <= c_k) / n1``. At any other index the same
   formulas undershoot, so the maximum over all indices is the statistic.
-* The current indices are cut into blocks of ``BLOCK``. The searches at a
-  block's two ends give the formulas' exact values there and a bound on
-  every value inside (a count inside lies between the ends' counts), so only
-  blocks whose bound beats the best exact value found are searched in
-  full. The ECDF gap moves little within a block, so few are: the work is
-  ``O(n2 / BLOCK log n1)`` plus a few blocks, not ``O((n1 + n2) log)``.
-  Ties change nothing: a block whose ends are equal values is one tie,
-  whose bound is its ends' own values; heavy ties only open more blocks.
+* The current indices are cut into blocks of ``BLOCK``. The search at
+  each block's first value gives the formulas' exact values there and,
+  with the next block's, a bound on every value inside (a count inside
+  lies between the two), so only blocks whose bound beats the best exact
+  value found are searched in full. The ECDF gap moves little within a
+  block, so few are: the work is ``O(n2 / BLOCK log n1)`` plus a few
+  blocks, not ``O((n1 + n2) log)``. Ties change nothing: inside a run of
+  equal current values the bounds are the run's own values, so only the
+  block where a run ends is searched.
 
 The counts are the ones ``ks_2samp`` divides, with the same arithmetic
 (each count divided by its sample size, then subtracted), and rounding is
@@ -64,33 +65,40 @@ def largest_ecdf_gaps(reference: FloatArray, current: FloatArray) -> tuple[float
     n1, n2 = reference.size, current.size
     starts = np.arange(0, n2, BLOCK)
     ends = np.minimum(starts + BLOCK, n2) - 1
-    first, last = current[starts], current[ends]
+    first = current[starts]
     below_first = np.searchsorted(reference, first, side="left")
-    upto_first = np.searchsorted(reference, first, side="right")
-    below_last = np.searchsorted(reference, last, side="left")
-    upto_last = np.searchsorted(reference, last, side="right")
-    above = max(
-        float(_rises_above(below_first, starts, n1, n2).max()),
-        float(_rises_above(below_last, ends, n1, n2).max()),
-    )
-    below = max(
-        float(_rises_below(upto_first, starts, n1, n2).max()),
-        float(_rises_below(upto_last, ends, n1, n2).max()),
-    )
-    # Inside a block a count below c_k is at most the last one's and a count at
-    # or below c_k at least the first one's; where first == last (one tie) the
-    # bounds are the ends' own values, so such a block is never opened.
-    open_blocks = (_rises_above(below_last, starts, n1, n2) > above) | (
+    upto_first = _at_or_below(reference, first, below_first)
+    above = float(_rises_above(below_first, starts, n1, n2).max())
+    below = float(_rises_below(upto_first, starts, n1, n2).max())
+    # Inside a block, fewer reference values lie below c_k than below the next
+    # block's first value, and at least as many at or below c_k as at or below
+    # the block's own first value: so neither gap inside can beat these bounds.
+    below_next = np.append(below_first[1:], n1)
+    open_blocks = (_rises_above(below_next, starts, n1, n2) > above) | (
         _rises_below(upto_first, ends, n1, n2) > below
     )
     if open_blocks.any():
         inside = _indices_of_blocks(starts[open_blocks], ends[open_blocks] + 1)
         values = current[inside]
         below_values = np.searchsorted(reference, values, side="left")
-        upto_values = np.searchsorted(reference, values, side="right")
+        upto_values = _at_or_below(reference, values, below_values)
         above = max(above, float(_rises_above(below_values, inside, n1, n2).max()))
         below = max(below, float(_rises_below(upto_values, inside, n1, n2).max()))
     return above, below
+
+
+def _at_or_below(reference: FloatArray, values: FloatArray, below: IntArray) -> IntArray:
+    """``#(reference <= v)`` from ``#(reference < v)``: more only where the next one ties.
+
+    One binary search per value instead of two: continuous data has no
+    ties, and a tied value is searched again on its own.
+    """
+    tied = reference[np.minimum(below, reference.size - 1)] == values
+    if not tied.any():
+        return below
+    upto = below.copy()
+    upto[tied] = np.searchsorted(reference, values[tied], side="right")
+    return upto
 
 
 def _rises_above(reference_counts: IntArray, index: IntArray, n1: int, n2: int) -> FloatArray:
