@@ -114,16 +114,20 @@ def prepare_categorical(series: pd.Series) -> PreparedColumn:
     """Count the non-missing values of ``series`` by their category key.
 
     Counting happens on the distinct values first, so the per-value Python
-    work is proportional to the number of categories, not rows.
+    work is proportional to the number of categories, not rows; pandas
+    leaves the missing values out of the count itself (the ones ``isna``
+    sees), so the column is never copied without them.
+
+    >>> prepare_categorical(pd.Series(["b", None, "a", "b", float("nan")])).category_counts
+    {'a': 1, 'b': 2}
     """
-    missing = series.isna()
     counts: dict[str, int] = {}
-    for value, count in series[~missing].value_counts(sort=False).items():
+    for value, count in series.value_counts(sort=False, dropna=True).items():
         if count > 0:  # a pandas Categorical also lists categories it never saw
             key = category_key(value)
             counts[key] = counts.get(key, 0) + int(count)
     return PreparedColumn(
         n_total=int(series.size),
-        n_missing=int(missing.sum()),
+        n_missing=int(series.isna().sum()),
         category_counts=dict(sorted(counts.items())),
     )
