@@ -32,14 +32,15 @@ report <= 4x its floor, test against stored profiles <= 3x the floor of the
 current frame alone.
 
 Wall time is time.perf_counter around one run of the step. Memory: the
-step's peak is the growth of the process's resident set during the step,
-its high-water mark (VmHWM, reset through /proc/self/clear_refs just before
-the step) minus the resident set when the step starts; where /proc cannot
-reset it, the growth of getrusage's peak. "Peak memory / frames" is (the
-two frames' own bytes + the step's peak) / the frames' own bytes (target
-<= 1.3): what the step needs beyond the data it was handed, the
-interpreter and libraries left out. tracemalloc is not used: tracing every
-allocation would slow the step being timed.
+step's peak is the growth of the process's resident set during the step, its
+high-water mark (VmHWM, reset through /proc/self/clear_refs just before the
+step) minus the resident set when the step starts, after glibc's malloc_trim
+has returned the heap left free by building the frames (else the step would
+reuse it unseen); where /proc cannot reset it, the growth of getrusage's
+peak. "Peak memory / frames" is (the two frames' own bytes + the step's
+peak) / the frames' own bytes (target <= 1.3): what the step needs beyond
+the data it was handed, the interpreter and libraries left out. tracemalloc
+is not used: tracing every allocation would slow the step being timed.
 
 Then the monitor-level false-alarm rate of the default decision over
 DRIFTWARDEN_BENCH_PAIRS (default 200) seeded no-drift pairs of 25 columns
@@ -51,6 +52,8 @@ against its 60 s target.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import resource
@@ -142,7 +145,11 @@ def step_peak_tracker() -> Callable[[], int]:
     Linux resets the high-water mark through /proc/self/clear_refs, so the
     step's own peak is seen even when building the frames peaked higher;
     elsewhere the growth of getrusage's lifetime peak is the best available.
+    glibc first hands the heap that building the frames freed back to the
+    system (malloc_trim): kept, the step would reuse it unseen.
     """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
     try:
         Path("/proc/self/clear_refs").write_text("5")
         start = _proc_status_kb("VmRSS")
