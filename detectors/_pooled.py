@@ -7,8 +7,10 @@ equal it. scipy gets there by sorting the reference, the current window and
 often the pooled sample on every call. The profile already holds the
 reference sorted and ``prepare_numeric`` the current window, so the two
 sorted runs are only merged here, by a stable argsort, which numpy's
-timsort does in linear time on two runs. With a 1M-row reference this is the difference
-between a run costing O(current) and costing O(reference log reference).
+timsort does in linear time on two runs. With a 1M-row reference this is
+the difference between a run costing O(current) and costing O(reference
+log reference). (KS, the default, needs only the largest ECDF gaps and
+skips the merge: ``detectors._ecdf_gaps``.)
 
 >>> import numpy as np
 >>> pooled = pool_sorted(np.array([1.0, 2.0, 2.0]), np.array([2.0, 3.0]))
