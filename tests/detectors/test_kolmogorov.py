@@ -118,3 +118,17 @@ def test_ks_on_large_samples_agrees_with_ks_2samp(
     assert result.statistic == expected.statistic
     assert result.p_value == pytest.approx(expected.pvalue, rel=REL, abs=0.0)
     assert result.details["p_value_method"] == "asymptotic"
+
+
+def test_ks_on_large_tied_samples_agrees_with_ks_2samp() -> None:
+    rng = np.random.default_rng(3)
+    reference = rng.integers(0, 10, 300_000).astype(np.float64)
+    shares = np.full(10, 0.097)
+    shares[3] += 0.03  # an excess of 3s: D about 0.02, a p-value in the tail sum's range
+    current = rng.choice(10, 200_000, p=shares).astype(np.float64)
+    profile = detectors.fit_profile(pd.Series(reference, name="x"), "numeric")
+    result = detectors.compare_column(profile, pd.Series(current), method="ks")
+    expected = stats.ks_2samp(reference, current)
+    assert 1e-300 < expected.pvalue < 1e-6
+    assert result.statistic == expected.statistic
+    assert result.p_value == pytest.approx(expected.pvalue, rel=REL, abs=0.0)
