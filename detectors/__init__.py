@@ -1,7 +1,8 @@
 """driftwarden's statistics: fit a reference profile, test a column, correct, compare.
 
-Pure numpy/scipy/pandas; never imports ``monitor``, so a notebook or a CI
-job gets the same numbers the daemon stores.
+Pure numpy/scipy/pandas, and scikit-learn for model metrics and
+calibration (``detectors.performance``); never imports ``monitor``, so a
+notebook or a CI job gets the same numbers the daemon stores.
 """
 
 from detectors._json import finite_or_none
@@ -22,7 +23,17 @@ from detectors.noise import (
     normed_energy_noise_floor,
     normed_wasserstein_noise_floor,
 )
-from detectors.performance import compare_performance, performance_metrics
+from detectors.performance import (
+    METRICS as PERFORMANCE_METRICS,
+)
+from detectors.performance import (
+    MetricSpec,
+    PerformanceProfile,
+    compare_performance,
+    estimate_performance,
+    fit_performance,
+    performance_metrics,
+)
 from detectors.profile import ColumnProfile, fit_profile
 from detectors.registry import (
     METHODS,
@@ -43,7 +54,10 @@ __all__ = [
     "DatasetDecision",
     "DecisionRule",
     "MethodSpec",
+    "MetricSpec",
     "MultivariateProfile",
+    "PERFORMANCE_METRICS",
+    "PerformanceProfile",
     "PerformanceTask",
     "ResultStatus",
     "UnknownMethodError",
@@ -51,6 +65,8 @@ __all__ = [
     "choice_table",
     "choose_method",
     "compare_performance",
+    "estimate_performance",
+    "fit_performance",
     "decide",
     "default_method",
     "fit_multivariate",

@@ -19,6 +19,7 @@ ResultStatus = Literal[
     "constant",
     "invalid_values",
     "identifier",
+    "single_class",
 ]
 """Why a result is (or is not) a real test outcome; anything but "ok" is never drifted.
 
@@ -26,6 +27,8 @@ ResultStatus = Literal[
 "identifier": a categorical reference whose values are nearly all distinct
 (ids, free text, timestamps stored as text), which no distribution test can
 compare with a new window.
+"single_class": a window's labels hold one class only, so a ranking metric
+(ROC AUC, average precision) is undefined.
 """
 
 PerformanceTask = Literal["classification", "regression"]

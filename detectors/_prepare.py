@@ -3,7 +3,8 @@
 Reference and current columns go through the same code, so that a value
 counts the same way on both sides: missing values are excluded and counted,
 infinities are excluded and counted, strings that do not parse as numbers
-are counted as unparsable, and categories are stringified one way.
+are counted as unparsable, and categories are stringified one way. A column
+of lists, structs or bytes is refused with a ValueError naming it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ import numpy.typing as npt
 import pandas as pd
 
 _MAX_EXAMPLES = 5
+_NESTED = (list, tuple, dict, set, frozenset, np.ndarray, bytes, bytearray, memoryview)
+_SCALAR_INFERRED = frozenset(
+    {"empty", "string", "boolean", "integer", "floating", "mixed-integer-float", "decimal"}
+    | {"datetime", "datetime64", "date", "time", "timedelta", "timedelta64", "period"}
+)
+_NESTED_ARROW = ("list<", "large_list<", "fixed_size_list<", "struct<", "map<", "binary")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +46,51 @@ class PreparedColumn:
         if self.category_counts is not None:
             return sum(self.category_counts.values())
         return 0
+
+
+def _nested_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "struct"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "bytes"
+    return "list"
+
+
+def check_scalar(series: pd.Series) -> None:
+    """Raise ValueError naming the column when it holds lists, structs or bytes.
+
+    No test compares such values, and counting them as categories would mean
+    counting their text: a column of lists is a schema to fix, not a result.
+    Object columns of strings and numbers are recognised without a Python loop.
+
+    >>> check_scalar(pd.Series(["a", None, "b"], name="device"))
+    >>> check_scalar(pd.Series([[1, 2], [3]], name="tags"))
+    Traceback (most recent call last):
+    ...
+    ValueError: column 'tags' holds list values (list); drift tests compare numbers, \
+strings and booleans only
+    """
+    name = "a column" if series.name is None else f"column {str(series.name)!r}"
+    if isinstance(series.dtype, pd.ArrowDtype):
+        arrow_type = str(series.dtype.pyarrow_dtype)
+        if arrow_type.startswith(_NESTED_ARROW):
+            raise ValueError(f"{name} has the type {arrow_type}; {_SCALARS_ONLY}")
+        return
+    if series.dtype != object:
+        return
+    if pd.api.types.infer_dtype(series, skipna=True) in _SCALAR_INFERRED:
+        return
+    for value in series:
+        if isinstance(value, _NESTED):
+            kind = _nested_kind(value)
+            held = type(value)
+            where = "" if held.__module__ == "builtins" else f"{held.__module__}."
+            raise ValueError(
+                f"{name} holds {kind} values ({where}{held.__qualname__}); {_SCALARS_ONLY}"
+            )
+
+
+_SCALARS_ONLY = "drift tests compare numbers, strings and booleans only"
 
 
 def category_key(value: Any) -> str:
@@ -82,6 +134,7 @@ def prepare_numeric(series: pd.Series) -> PreparedColumn:
     >>> prepared.numeric.tolist(), prepared.n_missing, prepared.n_infinite
     ([-1.0, 2.0], 1, 1)
     """
+    check_scalar(series)
     examples: tuple[str, ...] = ()
     unparsable_count = 0
     if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf":
@@ -121,6 +174,7 @@ def prepare_categorical(series: pd.Series) -> PreparedColumn:
     >>> prepare_categorical(pd.Series(["b", None, "a", "b", float("nan")])).category_counts
     {'a': 1, 'b': 2}
     """
+    check_scalar(series)
     counts: dict[str, int] = {}
     for value, count in series.value_counts(sort=False, dropna=True).items():
         if count > 0:  # a pandas Categorical also lists categories it never saw

@@ -18,6 +18,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from detectors._histograms import histograms
 from detectors._kinds import ResultStatus
 from detectors._outcome import MethodOutcome, format_number, significance_and_size_reason
 from detectors._prepare import PreparedColumn, prepare_categorical, prepare_numeric
@@ -229,6 +230,9 @@ def _result(
     effect_floor: float | None = None,
 ) -> ColumnResult:
     ok = outcome.status == "ok"
+    merged = {**details, **outcome.details}
+    if ok and "reference_counts" not in merged:
+        merged.update(_report_histograms(profile, prepared))
     return ColumnResult(
         column=profile.column,
         method=spec.name,
@@ -240,10 +244,22 @@ def _result(
         n_current=prepared.n_usable,
         status=outcome.status,
         reason=outcome.reason,
-        details={**details, **outcome.details},
+        details=merged,
         effect=outcome.effect if ok else None,
         effect_floor=effect_floor if ok else None,
     )
+
+
+def _report_histograms(profile: ColumnProfile, prepared: PreparedColumn) -> dict[str, Any]:
+    """The two histograms a report draws, for the methods that do not count them to test.
+
+    Numeric columns are counted into the profile's quantile bins, categorical
+    ones by category (``detectors._histograms``), the same bins the binned
+    methods test on. A hand-built numeric profile without bins gets none.
+    """
+    if profile.kind == "numeric" and profile.bin_edges is None:
+        return {}
+    return histograms(profile, prepared).details
 
 
 def _check_effect_floor(spec: MethodSpec, effect_floor: float | None) -> None:

@@ -30,6 +30,12 @@ class ColumnResult:
     ``effect_floor`` is None when no floor applies, and then size is not
     required. ``reason`` names the condition that decided.
 
+    A tested column (status ``"ok"``) has its two histograms in ``details``,
+    whatever the method, so a report can draw them: ``reference_counts`` and
+    ``current_counts``, lists over the reference quantile bins of
+    ``bin_edges`` (``len(bin_edges) + 1`` bins, the outer two open) for a
+    numeric column, dicts from category to count for a categorical one.
+
     Floats are never NaN or infinite (None stands for "no value"), and
     ``details`` is converted to JSON-safe types on construction, so
     ``json.dumps(result.to_dict())`` always works.

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from monitor.compare import compare_frames
 from monitor.config import Settings, missing_secrets
+from monitor.delivery.signing import SigningKeyError, signing_key
+from monitor.notifiers.registry import signing_secrets
 from monitor.report import MonitorReport, to_json, to_text
 from monitor.runner import run_check
-from monitor.secrets import SecretError
-from monitor.settings_base import ConfigError
+from monitor.secrets import SecretError, resolve_secret
+from monitor.settings_base import ConfigError, http_url_problem
 from monitor.sources.file import read_frame
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import utcnow
@@ -32,21 +34,79 @@ def _print(reports: list[MonitorReport], output_format: str) -> None:
     print(to_json(reports) if output_format == "json" else to_text(reports))
 
 
+NO_MONITORS = "monitors: the config defines no [[monitors]]"
+
+
+def malformed_secrets(settings: Settings) -> list[str]:
+    """One message per secret that is set but cannot work, naming its key and variable.
+
+    A signing secret must be a Standard Webhooks secret and a receiver's
+    ``url_env`` an http(s) URL; either would otherwise fail every delivery.
+    The messages never hold the value. Unset ones are ``missing_secrets``'.
+    """
+    signing = signing_secrets(settings.receivers)
+    problems = []
+    for index, receiver in enumerate(settings.receivers):
+        checks = [
+            ("url_env", getattr(receiver, "url_env", None), http_url_problem),
+            ("secret_env", signing[receiver.name], _signing_secret_problem),
+        ]
+        for field_name, env_name, problem_of in checks:
+            key = f"receivers[{index}].{field_name}"
+            if env_name is None:
+                continue
+            try:
+                value = resolve_secret(env_name, key)
+            except SecretError:
+                continue
+            problem = problem_of(value)
+            if problem is not None:
+                problems.append(f"{key}: the value of {env_name} is unusable: {problem}")
+    return problems
+
+
+def _signing_secret_problem(secret: str) -> str | None:
+    try:
+        signing_key(secret)
+    except SigningKeyError as exc:
+        return str(exc)
+    return None
+
+
 def validate(settings: Settings, path: Path) -> int:
-    """Valid config; secrets not set here are warnings (CI validating a config may lack them)."""
+    """Valid config; secrets not set here are warnings (CI validating a config may lack them).
+
+    A secret that is set but malformed is an error: the daemon would refuse it.
+    """
+    if not settings.monitors:
+        raise ConfigError(f"{path}: {NO_MONITORS}")
+    malformed = malformed_secrets(settings)
+    if malformed:
+        raise SecretError(f"{path}: " + "; ".join(malformed))
+    from monitor.auth import check_exposure
+
     print(f"{path}: valid ({len(settings.monitors)} monitors, {len(settings.receivers)} receivers)")
     for message in missing_secrets(settings):
         print(f"warning: {message}", file=sys.stderr)
+    try:
+        check_exposure(settings.server)
+    except ConfigError as exc:
+        print(f"warning: `run` will refuse to start: {exc}", file=sys.stderr)
     return EXIT_OK
 
 
 def run(settings: Settings) -> int:
-    """The daemon refuses to start with a secret missing, rather than fail at the first alert."""
+    """The daemon refuses to start with nothing to monitor or a secret missing or malformed.
+
+    Better now than at the first alert.
+    """
     from monitor.daemon import run_daemon
 
-    missing = missing_secrets(settings)
-    if missing:
-        raise SecretError("cannot start: " + "; ".join(missing))
+    if not settings.monitors:
+        raise ConfigError(f"cannot start: {NO_MONITORS}")
+    unusable = missing_secrets(settings) + malformed_secrets(settings)
+    if unusable:
+        raise SecretError("cannot start: " + "; ".join(unusable))
     return run_daemon(settings)
 
 
@@ -66,7 +126,7 @@ def check(settings: Settings, monitor_names: list[str] | None, output_format: st
         [settings.monitor(name) for name in monitor_names] if monitor_names else settings.monitors
     )
     if not monitors:
-        raise ConfigError("the config defines no [[monitors]] to check")
+        raise ConfigError(f"nothing to check: {NO_MONITORS}")
     services = build_services(settings)
     reports = []
     for monitor in monitors:

@@ -20,10 +20,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from detectors import METHODS
 from detectors.budget import FalseAlarmBudget
-from monitor.alerts.rules import RuleSettings
+from detectors.choice import RULES as CHOICE_RULES
+from monitor.alerts.rules import ColumnDriftRule, PerformanceRule, RuleSettings
 from monitor.config_loading import config_error, read_toml, union_tags
 from monitor.durations import parse_false_alarms
 from monitor.notifiers.registry import SINK_TYPES, SPECS
@@ -33,6 +36,9 @@ from monitor.references import ReferenceSettingsModel, get_reference_spec
 from monitor.schedule import Schedule, parse_schedule
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import (
+    MAX_COLUMN_NAME,
+    MAX_MONITOR_NAME,
+    MAX_RECEIVER_NAME,
     ConfigError,
     SettingsModel,
     as_duration,
@@ -50,6 +56,20 @@ class StoreSettings(SettingsModel):
 
     _check_retention = field_validator("retention", mode="before")(as_duration)
 
+    @field_validator("url")
+    @classmethod
+    def _sqlalchemy_url(cls, url: str | None) -> str | None:
+        """Unparseable fails now rather than at every command (the message shows no URL)."""
+        if url is not None:
+            try:
+                make_url(url)
+            except (ArgumentError, ValueError):
+                raise ValueError(
+                    'not an SQLAlchemy URL such as "sqlite:///driftwarden.db" or '
+                    '"postgresql+psycopg://host/db"'
+                ) from None
+        return url
+
     @model_validator(mode="after")
     def _one_url(self) -> StoreSettings:
         exactly_one(self, "url", "url_env")
@@ -62,9 +82,34 @@ class StoreSettings(SettingsModel):
         return self.url
 
 
+TokenScope: TypeAlias = Literal["read", "admin"]
+
+
+class TokenSettings(SettingsModel):
+    """A bearer token the HTTP API accepts; its value is read from ``token_env`` at start."""
+
+    name: str = Field(min_length=1, description="who holds it; shown in logs, never the token")
+    scope: TokenScope = Field(description="read: /metrics and GET /api/*; admin: also writes")
+    token_env: str = Field(min_length=1)
+
+
 class ServerSettings(SettingsModel):
     listen: str = "127.0.0.1:8470"
     public_url: str | None = None
+    tokens: tuple[TokenSettings, ...] = ()
+    allow_unauthenticated: bool = Field(
+        default=False,
+        description="serve without tokens on an address other than loopback",
+    )
+
+    @field_validator("tokens")
+    @classmethod
+    def _unique_names(cls, tokens: tuple[TokenSettings, ...]) -> tuple[TokenSettings, ...]:
+        names = [token.name for token in tokens]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f'tokens[{index}].name: token name "{name}" is used twice')
+        return tokens
 
     @field_validator("listen")
     @classmethod
@@ -90,8 +135,18 @@ class SchedulerSettings(SettingsModel):
     misfire_grace: timedelta = Field(default=timedelta(seconds=60))
     catch_up: bool = False
     max_concurrent_runs: int = Field(default=4, ge=1)
+    run_timeout: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="a run still in progress after this is stored as failed (timed out)",
+    )
+    run_lease: timedelta = Field(
+        default=timedelta(seconds=15),
+        description="a claim not renewed for this long is expired by any process",
+    )
 
-    _check_grace = field_validator("misfire_grace", mode="before")(as_duration)
+    _check_durations = field_validator("misfire_grace", "run_timeout", "run_lease", mode="before")(
+        as_duration
+    )
 
 
 class DeliverySettings(SettingsModel):
@@ -144,7 +199,7 @@ else:
 
 
 class ColumnSettings(SettingsModel):
-    name: str
+    name: str = Field(min_length=1, max_length=MAX_COLUMN_NAME)
     kind: Literal["numeric", "categorical"]
     method: str | None = None
     threshold: float | None = Field(default=None, gt=0)
@@ -169,15 +224,50 @@ class ColumnSettings(SettingsModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _threshold_fits_method(self) -> ColumnSettings:
+        """What the detectors would refuse at every run, refused now.
+
+        Without a method, every method the automatic choice may pick for the
+        kind must take the setting (``detectors.choice``).
+        """
+        names: tuple[str, ...]
+        if self.method is not None:
+            names, which = (self.method,), self.method
+        else:
+            names = tuple(
+                dict.fromkeys(m for r in CHOICE_RULES if r.kind == self.kind for m in r.methods)
+            )
+            which = f"the automatic method of {self.kind} columns ({', '.join(names)})"
+        tests = [name for name in names if METHODS[name].has_p_value]
+        distances = [name for name in names if not METHODS[name].has_p_value]
+        if self.threshold is not None and self.threshold >= 1 and tests:
+            raise ValueError(
+                f"threshold {self.threshold:g} must be below 1: {which} "
+                f"{'is' if not distances else 'may be'} a p-value test, whose threshold is "
+                "a significance level"
+            )
+        if self.effect_floor is not None and distances:
+            raise ValueError(
+                f"effect_floor applies to p-value tests only: {which} "
+                f"{'is' if not tests else 'may be'} a distance, whose floor is its threshold"
+            )
+        return self
+
 
 class PerformanceSettings(SettingsModel):
     task: Literal["classification", "regression"]
-    prediction: str
-    label: str
+    prediction: str = Field(min_length=1)
+    label: str = Field(min_length=1, max_length=MAX_COLUMN_NAME)
     allowed_drop: float = Field(default=0.05, ge=0)
+
+    def metrics(self) -> tuple[str, ...]:
+        """The metrics this task computes (``detectors.performance`` names)."""
+        return ("accuracy", "f1") if self.task == "classification" else ("mae", "rmse")
 
 
 DEFAULT_FALSE_ALARMS = "1/30d"
+MAX_SEQUENTIAL_SCALE = 1000
 
 
 class ThresholdSettings(SettingsModel):
@@ -221,6 +311,11 @@ class ThresholdSettings(SettingsModel):
     def _scales(cls, scales: tuple[int, ...]) -> tuple[int, ...]:
         if any(scale < 2 for scale in scales):
             raise ValueError(f"every scale must be at least 2 windows, got {list(scales)}")
+        if any(scale > MAX_SEQUENTIAL_SCALE for scale in scales):
+            # Every run reads twice the largest scale of stored windows.
+            raise ValueError(
+                f"every scale must be at most {MAX_SEQUENTIAL_SCALE} windows, got {list(scales)}"
+            )
         if list(scales) != sorted(set(scales)):
             raise ValueError(f"scales must be distinct and increasing, got {list(scales)}")
         return scales
@@ -248,14 +343,14 @@ class ThresholdSettings(SettingsModel):
 
 
 class MonitorSettings(SettingsModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_MONITOR_NAME)
     schedule: Schedule
     window: timedelta = Field(default=timedelta(hours=1))
     sample_limit: int = Field(default=100_000, ge=1)
     reference_limit: int = Field(default=1_000_000, ge=1)
     source: SourceSettings
     reference: ReferenceSettings
-    columns: tuple[ColumnSettings, ...] = Field(min_length=1)
+    columns: tuple[ColumnSettings, ...]
     performance: PerformanceSettings | None = None
     thresholds: ThresholdSettings = ThresholdSettings()
     receivers: tuple[str, ...] = ()
@@ -274,6 +369,15 @@ class MonitorSettings(SettingsModel):
         if not isinstance(value, str):
             raise ValueError(f'expected a cron expression or "every 5m", got {value!r}')
         return parse_schedule(value)
+
+    @field_validator("columns")
+    @classmethod
+    def _some_columns(cls, columns: tuple[ColumnSettings, ...]) -> tuple[ColumnSettings, ...]:
+        # Not Field(min_length=1): pydantic would also report an empty tuple
+        # whenever one column is invalid, as if none were configured.
+        if not columns:
+            raise ValueError("at least one column is required")
+        return columns
 
     @model_validator(mode="after")
     def _unique_rules(self) -> MonitorSettings:
@@ -326,9 +430,14 @@ class Settings(SettingsModel):
         names = [monitor.name for monitor in self.monitors]
         for index, name in enumerate(names):
             if name in names[:index]:
-                raise ValueError(f'monitor name "{name}" is used twice')
+                raise ValueError(f'monitors[{index}].name: monitor name "{name}" is used twice')
         receiver_list = [receiver.name for receiver in self.receivers]
         for index, name in enumerate(receiver_list):
+            if not 0 < len(name) <= MAX_RECEIVER_NAME:
+                raise ValueError(
+                    f"receivers[{index}].name: expected 1 to {MAX_RECEIVER_NAME} characters, "
+                    f"got {len(name)}"
+                )
             if name in receiver_list[:index]:
                 raise ValueError(f'receivers[{index}].name: receiver name "{name}" is used twice')
         receiver_names = set(receiver_list)
@@ -339,6 +448,10 @@ class Settings(SettingsModel):
                 (f"monitors[{index}].rules[{r}].receivers", rule.receivers or ())
                 for r, rule in enumerate(monitor.rules)
             ]
+            for key, routed in [*routes, (f"monitors[{index}].sinks", monitor.sinks)]:
+                repeated = sorted({name for name in routed if routed.count(name) > 1})
+                if repeated:
+                    raise ValueError(f'{key}: receiver "{repeated[0]}" is listed twice')
             for key, routed in routes:
                 for receiver in routed:
                     if receiver not in receiver_names:
@@ -357,6 +470,34 @@ class Settings(SettingsModel):
                         f'{key}: receiver "{sink}" is of type {types[sink]}, not a sink '
                         f"(sink types: {', '.join(sorted(SINK_TYPES))})"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _rules_fit_their_monitor(self) -> Settings:
+        """A rule that can only ever be "unknown" is a config error, not a silent alert."""
+        for index, monitor in enumerate(self.monitors):
+            columns = [column.name for column in monitor.columns]
+            for r, rule in enumerate(monitor.rules):
+                key = f"monitors[{index}].rules[{r}]"
+                if isinstance(rule, ColumnDriftRule):
+                    for name in rule.columns:
+                        if name not in columns:
+                            raise ValueError(
+                                f'{key}.columns: "{name}" is not one of the monitor\'s columns '
+                                f"({', '.join(columns)})"
+                            )
+                if isinstance(rule, PerformanceRule):
+                    if monitor.performance is None:
+                        raise ValueError(
+                            f"{key}.type: a performance rule needs the monitor's performance "
+                            "table (task, prediction, label)"
+                        )
+                    metrics = monitor.performance.metrics()
+                    if rule.metric is not None and rule.metric not in metrics:
+                        raise ValueError(
+                            f'{key}.metric: "{rule.metric}" is not a '
+                            f"{monitor.performance.task} metric ({', '.join(metrics)})"
+                        )
         return self
 
     def monitor(self, name: str) -> MonitorSettings:
@@ -378,6 +519,8 @@ def secret_references(settings: Settings) -> list[tuple[str, str]]:
     references: list[tuple[str, str]] = []
     if settings.store.url_env:
         references.append(("store.url_env", settings.store.url_env))
+    for index, token in enumerate(settings.server.tokens):
+        references.append((f"server.tokens[{index}].token_env", token.token_env))
     for index, monitor in enumerate(settings.monitors):
         for key, env_name in get_source_spec(monitor.source.type).secrets(monitor.source):
             references.append((f"monitors[{index}].source.{key}", env_name))

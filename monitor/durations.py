@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -10,19 +11,47 @@ from detectors.budget import FalseAlarmBudget
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
+MAX_DURATION = timedelta(days=36500)
+"""The longest duration config takes (100 years): any longer is a typo, and datetimes
+around "now" plus or minus it would leave the calendar (year 1 to 9999)."""
+
+
+class DurationRangeError(ValueError):
+    """A well-formed duration that is not above zero or is longer than ``MAX_DURATION``."""
+
 
 def parse_duration(text: str) -> timedelta:
     """Parse "90s", "5m", "1.5h", "7d" into a positive timedelta.
 
     >>> parse_duration("5m")
     datetime.timedelta(seconds=300)
+    >>> parse_duration("0s")
+    Traceback (most recent call last):
+    ...
+    monitor.durations.DurationRangeError: expected a positive duration, got "0s"
     """
     match = _DURATION.match(text)
     if match is None:
         raise ValueError(f'expected a duration such as "30s", "5m", "2h" or "1d", got "{text}"')
-    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds <= 0:
-        raise ValueError(f'expected a positive duration, got "{text}"')
+    return duration_of(float(match.group(1)) * _UNIT_SECONDS[match.group(2)], f'"{text}"')
+
+
+def duration_of(seconds: float, shown: str) -> timedelta:
+    """``seconds`` as a timedelta, if positive, finite and at most ``MAX_DURATION``.
+
+    ``shown`` is how the value reads in the config, for the message.
+
+    >>> duration_of(1e10, "1e10")
+    Traceback (most recent call last):
+    ...
+    monitor.durations.DurationRangeError: expected a duration up to 36500d (100 years), got 1e10
+    """
+    if math.isnan(seconds) or seconds <= 0:
+        raise DurationRangeError(f"expected a positive duration, got {shown}")
+    if seconds > MAX_DURATION.total_seconds():
+        raise DurationRangeError(
+            f"expected a duration up to {MAX_DURATION.days}d (100 years), got {shown}"
+        )
     return timedelta(seconds=seconds)
 
 
@@ -46,4 +75,6 @@ def parse_false_alarms(text: str) -> FalseAlarmBudget:
     alarms = float(match.group(1))
     if alarms <= 0:
         raise ValueError(f'{expected} with more than 0 alarms, got "{text}"')
+    if math.isinf(alarms):
+        raise ValueError(f'{expected}, got "{text}" (too many alarms)')
     return FalseAlarmBudget(alarms=alarms, horizon_hours=horizon.total_seconds() / 3600)

@@ -91,14 +91,14 @@ def evaluate(
                 compare_pca_reconstruction(profile.multivariate, current[names], level=single)
             )
     perf = monitor.performance
-    if perf and len(current) and perf.label in current and perf.prediction in current:
+    has_labels = perf is not None and perf.label in current and perf.prediction in current
+    if perf and profile.performance and len(current) and has_labels:
         results += compare_performance(
             profile.performance,
             current[perf.label],
             current[perf.prediction],
-            perf.task,
+            level=0.5,  # the band shrinks to the reference's median: allowed_drop decides as before
             allowed_drop=perf.allowed_drop,
-            column=perf.label,
         )
     return results
 
@@ -128,9 +128,7 @@ def run_verdict(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tu
 def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
     if monitor.performance is None:
         return frozenset()
-    return frozenset(
-        ("accuracy", "f1") if monitor.performance.task == "classification" else ("mae", "rmse")
-    )
+    return frozenset(monitor.performance.metrics())
 
 
 def result_check(monitor: MonitorSettings, result: ColumnResult) -> ResultCheck:

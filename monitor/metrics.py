@@ -74,6 +74,12 @@ class Metrics:
             ["monitor", "column", "method"],
             registry=r,
         )
+        self.run_hung = Gauge(
+            "driftwarden_monitor_run_hung",
+            "1 while a run of the monitor is past scheduler.run_timeout and has not returned.",
+            ["monitor"],
+            registry=r,
+        )
         self.deliveries = Counter(
             "driftwarden_deliveries",
             "Delivery attempts by receiver and outcome.",
@@ -110,6 +116,9 @@ class Metrics:
     def record_failed_run(self, monitor: str, duration_seconds: float) -> None:
         self.runs.labels(monitor=monitor, outcome="failed").inc()
         self.run_duration.labels(monitor=monitor).observe(duration_seconds)
+
+    def show_hung(self, monitor: str, hung: bool) -> None:
+        self.run_hung.labels(monitor=monitor).set(1 if hung else 0)
 
     def record_successful_run(
         self,

@@ -23,10 +23,12 @@ from sqlalchemy import Engine
 from detectors import (
     ColumnProfile,
     MultivariateProfile,
+    PerformanceProfile,
     fit_multivariate,
+    fit_performance,
     fit_profile,
-    performance_metrics,
 )
+from detectors.performance import PERFORMANCE_FORMAT
 from monitor.columns import require_columns
 from monitor.config import MonitorSettings
 from monitor.references import ReferenceRequest, load_reference, reference_key_parts
@@ -43,14 +45,14 @@ class ReferenceProfile:
     """Everything a run needs from the reference: per-column profiles and model metrics."""
 
     columns: Mapping[str, ColumnProfile]
-    performance: Mapping[str, float]
+    performance: PerformanceProfile | None
     n_rows: int
     multivariate: MultivariateProfile | None = None
 
     def to_bytes(self) -> bytes:
         body = {
             "columns": {name: profile.to_dict() for name, profile in self.columns.items()},
-            "performance": dict(self.performance),
+            "performance": self.performance.to_dict() if self.performance else None,
             "n_rows": self.n_rows,
             "multivariate": self.multivariate.to_dict() if self.multivariate else None,
         }
@@ -63,7 +65,9 @@ class ReferenceProfile:
             columns={
                 name: ColumnProfile.from_dict(profile) for name, profile in body["columns"].items()
             },
-            performance=body["performance"],
+            performance=PerformanceProfile.from_dict(body["performance"])
+            if body.get("performance")
+            else None,
             n_rows=body["n_rows"],
             multivariate=MultivariateProfile.from_dict(body["multivariate"])
             if body.get("multivariate")
@@ -80,9 +84,14 @@ def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> Referenc
         for column in monitor.columns
     }
     metrics = (
-        performance_metrics(reference[perf.label], reference[perf.prediction], perf.task)
+        fit_performance(
+            reference[perf.label],
+            reference[perf.prediction],
+            task=perf.task,
+            metrics=perf.metrics(),
+        )
         if perf
-        else {}
+        else None
     )
     multivariate = (
         fit_multivariate(reference, [(column.name, column.kind) for column in monitor.columns])
@@ -104,6 +113,18 @@ def reference_request(monitor: MonitorSettings) -> ReferenceRequest:
     )
 
 
+def _performance_part(monitor: MonitorSettings) -> str:
+    """The performance settings and the layout of the profile fitted for them.
+
+    The layout is part of the key so that a stored performance profile of an
+    older layout is refitted rather than refused; a monitor without
+    ``performance`` keeps its key.
+    """
+    if monitor.performance is None:
+        return "null"
+    return monitor.performance.model_dump_json() + f"\nperformance-format-{PERFORMANCE_FORMAT}"
+
+
 def reference_key(monitor: MonitorSettings) -> str:
     """A sha256 hex digest that changes whenever the reference profile would.
 
@@ -123,7 +144,7 @@ def reference_key(monitor: MonitorSettings) -> str:
         monitor.reference.model_dump_json(),
         json.dumps({"reference_limit": monitor.reference_limit}),
         json.dumps([json.loads(column.model_dump_json()) for column in monitor.columns]),
-        monitor.performance.model_dump_json() if monitor.performance else "null",
+        _performance_part(monitor),
         json.dumps({"multivariate": monitor.thresholds.multivariate}),
         *reference_key_parts(reference_request(monitor)),
     ]
@@ -141,19 +162,25 @@ class KeyedProfile:
 class ProfileCache:
     """Reference profiles in memory, per monitor: from memory, else the store, else fitted now.
 
-    The lock makes two runs of one monitor in two threads (a catch-up slot
-    beside the current one) fit a new reference once, not twice.
+    A lock per monitor makes two runs of one monitor in two threads fit a new
+    reference once, not twice; per monitor, so that a reference whose source
+    hangs holds up no other monitor.
     """
 
     def __init__(self) -> None:
         self._profiles: dict[int, KeyedProfile] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[int, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _lock(self, monitor_id: int) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(monitor_id, threading.Lock())
 
     def get(
         self, engine: Engine, monitor: MonitorSettings, monitor_id: int, source: Source
     ) -> KeyedProfile:
         key = reference_key(monitor)
-        with self._lock:
+        with self._lock(monitor_id):
             cached = self._profiles.get(monitor_id)
             if cached is not None and cached.key == key:
                 return cached

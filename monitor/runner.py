@@ -4,16 +4,21 @@ claim -> reference profile (``monitor.profiles``) -> sample -> the window's
 tests (``monitor.evaluation``) -> pooled windows (``monitor.sequential``) ->
 verdict -> store run, results, alert transitions, sink messages
 (``monitor.sinks``) and window sketches in one transaction. A run that
-cannot complete is stored as failed with a readable reason.
+cannot complete is stored as failed with a readable reason, whatever the
+exception; only a store error leaves the row ``running``, and then its lease
+(renewed by a heartbeat while the run is in progress) runs out and any
+process's sweep (``expire_claims``) fails it, with its alerts, and hands the
+slot back for a retry while it is within its grace.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -42,6 +47,12 @@ from monitor.vocabulary import RunStatus
 
 log = logging.getLogger("driftwarden.runner")
 
+DEFAULT_LEASE = timedelta(seconds=15)
+MAX_ATTEMPTS = 3
+"""Claims of one slot at most: a run that kills its process every time is not retried forever."""
+RETRIED_TRIGGERS = frozenset({"schedule", "catch_up"})
+EXPIRED_REASON = "claim expired: the process running it stopped or lost the store"
+
 
 @dataclass(frozen=True)
 class RunContext:
@@ -59,6 +70,10 @@ class RunContext:
     """Reference profiles in memory, per monitor."""
     sketches: SketchCache = field(default_factory=dict)
     """Decoded window sketches of the sequential tests' history (``monitor.sequential``)."""
+    lease: timedelta = DEFAULT_LEASE
+    """How long a claim holds without renewal; renewed every third of it while running."""
+    run_timeout: timedelta | None = None
+    """A run is no longer renewed past this: its claim then expires even if its thread hangs."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +189,7 @@ def _alert_inputs(
         run_id=claim.run_id,
         monitor_id=claim.monitor_id,
         window=window,
-        run_url=f"{ctx.base_url}/api/runs/{claim.run_id}",
+        run_url=f"{ctx.base_url}/runs/{claim.run_id}",
         drifted_columns=_drifted_columns(results),
         refresh_receivers=ctx.refresh_receivers,
         schedule_period=monitor.schedule.period(),
@@ -210,49 +225,147 @@ def _add_history(
         )
 
 
+def _window(monitor: MonitorSettings, scheduled_for: datetime) -> Window:
+    return Window(start=scheduled_for - monitor.window, end=scheduled_for)
+
+
+def claim_slot(
+    ctx: RunContext,
+    monitor: MonitorSettings,
+    scheduled_for: datetime,
+    trigger: str,
+    retry: store.Claim | None = None,
+) -> store.Claim | None:
+    """Claim a slot (or, given the expired claim in ``retry``, its next attempt).
+
+    None when another process holds or took it. A store error propagates:
+    nothing was claimed, so the caller may try the slot again.
+    """
+    lease_until = ctx.clock() + ctx.lease
+    if retry is not None:
+        return store.reclaim_run(ctx.engine, retry, ctx.worker_id, lease_until)
+    window = _window(monitor, scheduled_for)
+    monitor_id = store.ensure_monitor(ctx.engine, monitor.name)
+    return store.claim_run(
+        ctx.engine,
+        monitor_id,
+        scheduled_for,
+        trigger,
+        window.start,
+        window.end,
+        ctx.worker_id,
+        lease_until,
+    )
+
+
 def run_check(
     ctx: RunContext, monitor: MonitorSettings, scheduled_for: datetime, trigger: str
 ) -> RunOutcome | None:
     """Run one slot of one monitor; None when another process already claimed the slot."""
-    started = time.monotonic()
-    window = Window(start=scheduled_for - monitor.window, end=scheduled_for)
-    monitor_id = store.ensure_monitor(ctx.engine, monitor.name)
-    claim = store.claim_run(
-        ctx.engine, monitor_id, scheduled_for, trigger, window.start, window.end, ctx.worker_id
-    )
+    claim = claim_slot(ctx, monitor, scheduled_for, trigger)
     if claim is None:
         log.info("monitor %s slot %s already claimed; skipping", monitor.name, scheduled_for)
         return None
-    source = ctx.sources[monitor.name]
-    try:
-        keyed = ctx.profiles.get(ctx.engine, monitor, monitor_id, source)
-        key, profile = keyed.key, keyed.profile
-        current = source.sample(window, monitor.sample_limit, seed=int(scheduled_for.timestamp()))
-        levels = monitor_levels(monitor)
-        prepared = prepare_window(monitor, profile, current)
-        results = evaluate(monitor, profile, current, prepared, levels)
-        pooled = sequential_tests(
-            ctx.engine,
-            monitor,
-            monitor_id,
-            key,
-            profile.columns,
-            window,
-            prepared,
-            results,
-            levels,
-            ctx.sketches,
+    return run_claimed(ctx, monitor, claim)
+
+
+class _Heartbeat:
+    """Renews a claim's lease every third of it until the run ends or ``run_timeout`` passes.
+
+    A daemon thread that is never joined: a renewal stuck on a store that does
+    not answer must not hold up the run that it keeps alive.
+    """
+
+    def __init__(self, ctx: RunContext, claim: store.Claim) -> None:
+        self._ctx = ctx
+        self._claim = claim
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"lease-{claim.run_id}", daemon=True
         )
-        results += pooled.results
-    except (SourceError, DataError, ValueError) as exc:
-        reason = str(exc)
-        log.warning("run %d of monitor %s failed: %s", claim.run_id, monitor.name, reason)
-        alerts, facts = _alert_inputs(ctx, monitor, claim, window, "failed", False, reason, ())
-        with Session(ctx.engine) as session, session.begin():
-            store.fail_run(session, claim, reason)
-            log_queued(process_alerts(session, monitor, alerts, facts), monitor)
-        ctx.metrics.record_failed_run(monitor.name, time.monotonic() - started)
-        return RunOutcome(claim.run_id, monitor.name, "failed", None, reason, window)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+
+    def _beat(self) -> None:
+        ctx, claim = self._ctx, self._claim
+        until = time.monotonic() + ctx.run_timeout.total_seconds() if ctx.run_timeout else None
+        while not self._stop.wait(ctx.lease.total_seconds() / 3):
+            if until is not None and time.monotonic() > until:
+                return
+            try:
+                if not store.renew_lease(ctx.engine, claim, ctx.clock() + ctx.lease):
+                    return
+            except SQLAlchemyError as exc:
+                log.warning("run %d: lease not renewed (%s)", claim.run_id, type(exc).__name__)
+
+
+def run_claimed(ctx: RunContext, monitor: MonitorSettings, claim: store.Claim) -> RunOutcome | None:
+    """Run a claimed slot to its end: stored as succeeded, empty or failed.
+
+    None when the claim was lost before the outcome could be stored (expired or
+    timed out meanwhile: another process owns the row now). A store error
+    propagates with the row still ``running``; its lease then expires.
+    """
+    started = time.monotonic()
+    with _Heartbeat(ctx, claim):
+        try:
+            return _evaluate_and_store(ctx, monitor, claim, started)
+        except store.ClaimLost:
+            log.warning(
+                "run %d of monitor %s: its claim was lost (expired or timed out); "
+                "its outcome was not stored",
+                claim.run_id,
+                monitor.name,
+            )
+            return None
+        except (SourceError, DataError, ValueError) as exc:
+            reason = str(exc)
+            log.warning("run %d of monitor %s failed: %s", claim.run_id, monitor.name, reason)
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:
+            reason = unexpected_reason(exc)
+            log.exception("run %d of monitor %s failed unexpectedly", claim.run_id, monitor.name)
+        return store_failure(ctx, monitor, claim, reason, time.monotonic() - started)
+
+
+def unexpected_reason(exc: BaseException) -> str:
+    """One readable line for an exception nobody expected (the log has the traceback)."""
+    message = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return f"unexpected error: {text}"[:500]
+
+
+def _evaluate_and_store(
+    ctx: RunContext, monitor: MonitorSettings, claim: store.Claim, started: float
+) -> RunOutcome:
+    window = _window(monitor, claim.scheduled_for)
+    source = ctx.sources[monitor.name]
+    keyed = ctx.profiles.get(ctx.engine, monitor, claim.monitor_id, source)
+    key, profile = keyed.key, keyed.profile
+    seed = int(claim.scheduled_for.timestamp())
+    current = source.sample(window, monitor.sample_limit, seed=seed)
+    levels = monitor_levels(monitor)
+    prepared = prepare_window(monitor, profile, current)
+    results = evaluate(monitor, profile, current, prepared, levels)
+    pooled = sequential_tests(
+        ctx.engine,
+        monitor,
+        claim.monitor_id,
+        key,
+        profile.columns,
+        window,
+        prepared,
+        results,
+        levels,
+        ctx.sketches,
+    )
+    results += pooled.results
     if len(current) == 0:
         drifted, reason = False, f"no data: the window {window.start} .. {window.end} is empty"
     else:
@@ -286,13 +399,102 @@ def run_check(
     return RunOutcome(claim.run_id, monitor.name, status, drifted, reason, window, results)
 
 
-def run_check_safely(
-    ctx: RunContext, monitor: MonitorSettings, scheduled_for: datetime, trigger: str
+def store_failure(
+    ctx: RunContext,
+    monitor: MonitorSettings,
+    claim: store.Claim,
+    reason: str,
+    duration: float,
+    *,
+    expired_before: datetime | None = None,
 ) -> RunOutcome | None:
-    """The scheduler's entry: a store outage is logged, never kills the daemon."""
+    """Store the claimed run as failed and advance its alerts, in one transaction.
+
+    None when the claim no longer holds (``expired_before``: when its lease was
+    renewed after all). Should the alert work itself break, the run is still
+    stored as failed, without it: a row must never stay ``running``.
+    """
+    window = _window(monitor, claim.scheduled_for)
     try:
-        return run_check(ctx, monitor, scheduled_for, trigger)
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        log.error("monitor %s: store unavailable, run skipped (%s)", monitor.name, reason)
+        alerts, facts = _alert_inputs(ctx, monitor, claim, window, "failed", False, reason, ())
+        with Session(ctx.engine) as session, session.begin():
+            store.fail_run(session, claim, reason, expired_before=expired_before)
+            log_queued(process_alerts(session, monitor, alerts, facts), monitor)
+    except store.ClaimLost:
         return None
+    except SQLAlchemyError:
+        raise
+    except Exception:
+        log.exception("run %d of monitor %s: alerts not processed", claim.run_id, monitor.name)
+        try:
+            with Session(ctx.engine) as session, session.begin():
+                store.fail_run(session, claim, reason, expired_before=expired_before)
+        except store.ClaimLost:
+            return None
+    ctx.metrics.record_failed_run(monitor.name, duration)
+    return RunOutcome(claim.run_id, monitor.name, "failed", None, reason, window)
+
+
+def expire_claims(
+    ctx: RunContext, monitors: Mapping[str, MonitorSettings], grace: timedelta
+) -> list[tuple[MonitorSettings, store.Claim]]:
+    """Fail every run whose lease ran out (with its alerts); returns the claims to retry.
+
+    Any process may sweep: the conditional update lets one of them fail each
+    row. A slot is handed back for a retry when it is a scheduled one, still
+    within ``grace`` of its time, and has had fewer than ``MAX_ATTEMPTS``
+    claims. A monitor this process does not know (not in its config) is
+    failed without alerts: its rules are not known here.
+    """
+    now = ctx.clock()
+    retries: list[tuple[MonitorSettings, store.Claim]] = []
+    for expired in store.expired_claims(ctx.engine, now):
+        claim = expired.claim
+        monitor = monitors.get(expired.monitor)
+        if not _expire(ctx, monitor, expired, now):
+            continue
+        log.warning(
+            "run %d of monitor %s (slot %s): %s",
+            claim.run_id,
+            expired.monitor,
+            claim.scheduled_for,
+            EXPIRED_REASON,
+        )
+        if (
+            monitor is not None
+            and claim.trigger in RETRIED_TRIGGERS
+            and claim.attempt < MAX_ATTEMPTS
+            and now <= claim.scheduled_for + grace
+        ):
+            retries.append((monitor, claim))
+    return retries
+
+
+def _expire(
+    ctx: RunContext, monitor: MonitorSettings | None, expired: store.ExpiredClaim, now: datetime
+) -> bool:
+    """Fail one expired claim; False when it was renewed, or swept elsewhere, meanwhile."""
+    if monitor is not None:
+        duration = (now - expired.started_at).total_seconds()
+        failed = store_failure(
+            ctx, monitor, expired.claim, EXPIRED_REASON, duration, expired_before=now
+        )
+        return failed is not None
+    with Session(ctx.engine) as session, session.begin():
+        try:
+            store.fail_run(session, expired.claim, EXPIRED_REASON, expired_before=now)
+        except store.ClaimLost:
+            return False
+    return True
+
+
+def time_out(
+    ctx: RunContext, monitor: MonitorSettings, claim: store.Claim, limit: timedelta
+) -> None:
+    """Store a run still in progress past ``limit`` as failed; its thread's outcome is dropped."""
+    reason = (
+        f"timed out: still running after {limit.total_seconds():g}s (scheduler.run_timeout); "
+        "the source may be hung"
+    )
+    if store_failure(ctx, monitor, claim, reason, limit.total_seconds()) is not None:
+        log.error("run %d of monitor %s %s", claim.run_id, monitor.name, reason)

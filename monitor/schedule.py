@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from monitor.cron import cron_trigger
-from monitor.durations import parse_duration
+from monitor.durations import DurationRangeError, parse_duration
+
+MIN_INTERVAL = timedelta(seconds=1)
+"""The shortest "every": a run samples, tests and stores a window, which takes longer."""
+
+CRON_HORIZON = timedelta(days=5 * 366)
+"""A cron expression must fire within this long of now ("0 0 30 2 *" never does)."""
 
 
 @dataclass(frozen=True)
@@ -29,15 +35,37 @@ class Schedule:
 
 
 def parse_schedule(text: str) -> Schedule:
+    """``Schedule`` of "every <duration>" (at least ``MIN_INTERVAL``) or a cron expression.
+
+    A cron expression must fire within ``CRON_HORIZON`` of now.
+
+    >>> parse_schedule("every 500ms")
+    Traceback (most recent call last):
+    ...
+    ValueError: "every 500ms" is shorter than the shortest interval, 1s
+    >>> parse_schedule("0 0 30 2 *")
+    Traceback (most recent call last):
+    ...
+    ValueError: "0 0 30 2 *" never fires (no fire time in the next 5 years)
+    """
     expected = 'expected a cron expression or "every 5m"'
     stripped = text.strip()
     if stripped.startswith("every "):
         try:
-            return Schedule(every=parse_duration(stripped.removeprefix("every ")))
+            every = parse_duration(stripped.removeprefix("every "))
+        except DurationRangeError:
+            raise
         except ValueError:
             raise ValueError(f'{expected}, got "{text}"') from None
+        if every < MIN_INTERVAL:
+            raise ValueError(f'"{text}" is shorter than the shortest interval, 1s')
+        return Schedule(every=every)
     try:
-        cron_trigger(stripped)
+        trigger = cron_trigger(stripped)
     except ValueError:
         raise ValueError(f'{expected}, got "{text}"') from None
+    start = datetime.now(UTC)
+    first = trigger.get_next_fire_time(None, start)
+    if first is None or first - start > CRON_HORIZON:
+        raise ValueError(f'"{text}" never fires (no fire time in the next 5 years)')
     return Schedule(cron=stripped)

@@ -1,16 +1,18 @@
-"""APScheduler wiring: it only decides when; ``runner.run_check`` does the work.
+"""APScheduler wiring: it only decides when; ``monitor.dispatch`` starts runs, ``runner`` runs.
 
 Fire times are a pure function of the schedule (intervals are aligned to a
 fixed origin, cron is evaluated in UTC), so every replica computes the same
 slots and the store's unique (monitor, scheduled_for) key lets exactly one of
-them run each slot.
+them run each slot. A fire only hands the slot to the dispatcher, so no job
+of APScheduler's ever waits for a run; besides the monitors' jobs there are
+two of the store's: the sweep of expired claims (every third of
+``run_lease``, and at start) and retention (hourly).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
@@ -21,7 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import MonitorSettings, SchedulerSettings
 from monitor.cron import cron_trigger
-from monitor.runner import RunContext, run_check_safely
+from monitor.dispatch import DueSlot, RunDispatcher
+from monitor.runner import RunContext, expire_claims
 from monitor.schedule import Schedule
 from monitor.store.retention import prune
 from monitor.store.runs import latest_scheduled_slot
@@ -84,7 +87,7 @@ def slots_between(trigger: BaseTrigger, after: datetime, until: datetime) -> lis
 
 
 class Scheduler:
-    """Fires every monitor on its schedule, runs in a bounded thread pool."""
+    """Fires every monitor on its schedule; the dispatcher runs the slots."""
 
     def __init__(
         self,
@@ -100,20 +103,28 @@ class Scheduler:
         self._settings = settings
         self._clock = clock
         self._triggers = {monitor.name: build_trigger(monitor.schedule) for monitor in monitors}
+        self._dispatcher = RunDispatcher(
+            ctx, settings.max_concurrent_runs, settings.run_timeout, clock
+        )
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": JobExecutor(settings.max_concurrent_runs)},
+            # Fires only queue a slot; the store's jobs get threads of their own, so a
+            # store that hangs them cannot hold up the fires.
+            executors={"default": JobExecutor(2), "store": JobExecutor(2)},
             job_defaults={
                 "coalesce": not settings.catch_up,
                 "max_instances": 1,
                 "misfire_grace_time": int(settings.misfire_grace.total_seconds()) or 1,
             },
         )
-        self._catch_up_pool: ThreadPoolExecutor | None = None
 
     @property
     def running(self) -> bool:
-        return bool(self._scheduler.running)
+        return bool(self._scheduler.running) and self._dispatcher.running
+
+    def hung(self) -> list[str]:
+        """Monitors with a run past ``run_timeout`` that has not returned."""
+        return self._dispatcher.hung()
 
     def start(self) -> None:
         missed = self._missed_slots() if self._settings.catch_up else []
@@ -125,28 +136,54 @@ class Scheduler:
                 id=monitor.name,
                 name=f"monitor {monitor.name}",
             )
-            # The current slot also runs at once, so a newcomer sees a result
-            # straight away; if another replica already ran it, its claim wins.
-            self._scheduler.add_job(
-                self._fire, args=[monitor], id=f"{monitor.name}:start", name="first run"
-            )
+        self._scheduler.add_job(
+            self._sweep,
+            IntervalTrigger(seconds=self._settings.run_lease.total_seconds() / 3, timezone=UTC),
+            id="sweep",
+            name="expired claims",
+            executor="store",
+            next_run_time=self._clock(),
+        )
         self._scheduler.add_job(
             self._prune,
             IntervalTrigger(hours=1, timezone=UTC),
             id="retention",
             name="retention",
+            executor="store",
             next_run_time=self._clock(),
         )
+        self._dispatcher.start()
+        for monitor, slot in missed:
+            self._dispatcher.submit(DueSlot(monitor, slot, "catch_up", expires=None))
+        now = self._clock()
+        for monitor in self._monitors:
+            # The current slot also runs at once, so a newcomer sees a result
+            # straight away; if another replica already ran it, its claim wins.
+            current = latest_slot(self._triggers[monitor.name], now)
+            if current is not None:
+                self._dispatcher.submit(DueSlot(monitor, current, "schedule", expires=None))
         self._scheduler.start()
-        if missed:
-            self._catch_up_pool = ThreadPoolExecutor(1, thread_name_prefix="catch-up")
-            for monitor, slot in missed:
-                self._catch_up_pool.submit(run_check_safely, self._ctx, monitor, slot, "catch_up")
 
     def _fire(self, monitor: MonitorSettings) -> None:
         slot = latest_slot(self._triggers[monitor.name], self._clock())
         if slot is not None:
-            run_check_safely(self._ctx, monitor, slot, "schedule")
+            expires = slot + self._settings.misfire_grace
+            self._dispatcher.submit(DueSlot(monitor, slot, "schedule", expires))
+
+    def _sweep(self) -> None:
+        """Fail runs whose claim expired (any replica's) and retry those within their grace."""
+        monitors = {monitor.name: monitor for monitor in self._monitors}
+        grace = self._settings.misfire_grace
+        try:
+            retries = expire_claims(self._ctx, monitors, grace)
+        except SQLAlchemyError as exc:
+            log.error("sweep: store unavailable (%s)", type(exc).__name__)
+            return
+        for monitor, claim in retries:
+            expires = claim.scheduled_for + grace
+            self._dispatcher.submit(
+                DueSlot(monitor, claim.scheduled_for, claim.trigger, expires, retry=claim)
+            )
 
     def _prune(self) -> None:
         try:
@@ -180,12 +217,9 @@ class Scheduler:
     def shutdown(self, timeout: float) -> bool:
         """Stop firing; wait up to ``timeout`` seconds for runs in flight (False if some remain)."""
         self._scheduler.pause()
-        if self._catch_up_pool is not None:
-            self._catch_up_pool.shutdown(wait=False, cancel_futures=True)
-        waiter: Future[None] = ThreadPoolExecutor(1).submit(self._scheduler.shutdown, True)
-        try:
-            waiter.result(timeout=timeout)
-        except TimeoutError:
+        finished = self._dispatcher.stop(timeout)
+        if not finished:
             log.warning("runs still in flight after %.0fs; stopping without them", timeout)
-            return False
-        return True
+        # The store's jobs may hang on a store that does not answer: do not wait for them.
+        self._scheduler.shutdown(wait=False)
+        return finished

@@ -9,18 +9,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar, Union, get_args
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from monitor.durations import parse_duration
+from monitor.durations import duration_of, parse_duration
 
 
 class ConfigError(Exception):
     """The config cannot be used; the message says where and why."""
 
 
+# The widths of the store's columns that config names are written to
+# (monitor.store.models); a longer name would fail every run on PostgreSQL.
+MAX_MONITOR_NAME = 200  # monitors.name
+MAX_RULE_NAME = 100  # alerts.rule
+MAX_RECEIVER_NAME = 200  # outbox.receiver, notification_groups.receiver
+MAX_COLUMN_NAME = 200  # results.column: a column's or a performance label's name
+
+
 class SettingsModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No setting means anything at inf or nan: a threshold of inf never fires,
+    # and nan compares false with everything.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class RateLimitedSettings(SettingsModel):
@@ -39,14 +50,72 @@ class RateLimitedSettings(SettingsModel):
 
 
 def as_duration(value: Any) -> timedelta:
-    """A pydantic "before" validator: "30s", "5m", "2h", "1d" or a number of seconds."""
+    """A pydantic "before" validator: "30s", "5m", "2h", "1d" or a number of seconds.
+
+    Every form is checked alike: above zero and at most ``durations.MAX_DURATION``.
+
+    >>> as_duration(-1)
+    Traceback (most recent call last):
+    ...
+    monitor.durations.DurationRangeError: expected a positive duration, got -1
+    """
     if isinstance(value, timedelta):
-        return value
+        return duration_of(value.total_seconds(), str(value))
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=float(value))
+        return duration_of(float(value), repr(value))
     if isinstance(value, str):
         return parse_duration(value)
     raise ValueError(f'expected a duration such as "30s" or "5m", got {value!r}')
+
+
+def http_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a receiver's endpoint, or None when it can.
+
+    Only http and https are sent (anything else would fail on every retry),
+    and the reason never quotes the URL, which may hold a token.
+
+    >>> http_url_problem("file:///etc/passwd")
+    'expected an http:// or https:// URL, got scheme "file"'
+    >>> http_url_problem("https://hooks.example.com/x") is None
+    True
+    """
+    if any(character.isspace() or not character.isprintable() for character in url):
+        return "the URL holds white space or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (urlsplit checks the port only when asked for it)
+    except ValueError:
+        return "not a valid URL (its host or port cannot be read)"
+    if parts.scheme not in ("http", "https"):
+        if not parts.scheme:
+            return 'expected an http:// or https:// URL such as "https://example.com/hook"'
+        return f'expected an http:// or https:// URL, got scheme "{parts.scheme}"'
+    if not parts.hostname:
+        return "the URL has no host"
+    return None
+
+
+def check_http_url(url: str) -> str:
+    """A pydantic validator of a URL written in the config: sendable, and holding no password.
+
+    >>> check_http_url("https://user:secret@example.com/")
+    Traceback (most recent call last):
+    ...
+    ValueError: credentials do not belong in the URL: put them in a variable named by a *_env key
+    """
+    problem = http_url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "credentials do not belong in the URL: put them in a variable named by a *_env key"
+        )
+    return url
+
+
+HttpUrlStr = Annotated[str, AfterValidator(check_http_url)]
+"""A receiver's literal URL: http(s), with a host, without credentials (kept as written)."""
 
 
 def exactly_one(settings: BaseModel, *names: str) -> None:

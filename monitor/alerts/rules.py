@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from monitor.alerts.event import Severity
-from monitor.settings_base import SettingsModel, as_duration
+from monitor.settings_base import MAX_RULE_NAME, SettingsModel, as_duration
 from monitor.vocabulary import ResultCheck, RunStatus
 
 Condition = Literal["hit", "clear", "unknown"]
@@ -60,7 +60,7 @@ class RuleBase(SettingsModel):
     every flip.
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_RULE_NAME)
     for_runs: int = Field(default=1, ge=1, alias="for")
     resolve_after: int = Field(default=2, ge=1)
     severity: Severity = "warning"

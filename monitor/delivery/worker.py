@@ -4,7 +4,9 @@ Every stage that is the same for all receivers lives here, wrapped around a
 ``Notifier``: the rate limit, the egress check, the timeout, Standard Webhooks
 signing, classification of network errors, backoff, dead-lettering, redaction
 of errors, metrics and logs. Nothing it stores or logs contains a receiver's
-URL, headers or secret.
+URL, headers or secret. A ``DirectNotifier`` (e-mail) sends by itself and
+judges its own failures; the worker wraps the same stages around it, less
+signing.
 
 TLS certificates are always verified (httpx's default; nothing here turns it
 off) and redirects are never followed: a 3xx is a permanent failure.
@@ -30,8 +32,16 @@ from monitor.delivery.ratelimit import RateLimiter
 from monitor.delivery.signing import SigningKeyError, sign_request
 from monitor.metrics import Metrics
 from monitor.notifiers.auth import AuthenticationError, authenticator_of
-from monitor.notifiers.base import Notifier, OutboundMessage, Verdict
+from monitor.notifiers.base import (
+    AnyNotifier,
+    DeliveryFailed,
+    DirectNotifier,
+    Notifier,
+    OutboundMessage,
+    Verdict,
+)
 from monitor.secrets import SecretError, resolve_secret
+from monitor.settings_base import http_url_problem
 from monitor.store.models import utcnow
 from monitor.store.outbox import (
     AttemptRecord,
@@ -78,11 +88,22 @@ class _Failed(Exception):
         self.permanent = permanent
 
 
+def _outbound(message: ClaimedMessage) -> OutboundMessage:
+    """The claimed row as a notifier sees it, on its next attempt."""
+    return OutboundMessage(
+        message_id=message.message_id,
+        event_type=message.event_type,
+        payload=message.payload,
+        created_at=message.created_at,
+        attempt=message.attempts + 1,
+    )
+
+
 class DeliveryWorker:
     def __init__(
         self,
         engine: Engine,
-        notifiers: Mapping[str, Notifier],
+        notifiers: Mapping[str, AnyNotifier],
         secrets: Mapping[str, str | None],
         settings: DeliverySettings,
         metrics: Metrics,
@@ -167,6 +188,10 @@ class DeliveryWorker:
             self._defer(message, attempted_at + timedelta(seconds=wait))
             return
         try:
+            if isinstance(notifier, DirectNotifier):
+                self._send_direct(notifier, message)
+                self._finish(message, attempted_at, started, "delivered", None, None)
+                return
             response = self._send(notifier, message, attempted_at)
         except _Failed as failure:
             if failure.permanent:
@@ -193,15 +218,8 @@ class DeliveryWorker:
     def _send(
         self, notifier: Notifier, message: ClaimedMessage, attempted_at: datetime
     ) -> httpx.Response | None:
-        outbound = OutboundMessage(
-            message_id=message.message_id,
-            event_type=message.event_type,
-            payload=message.payload,
-            created_at=message.created_at,
-            attempt=message.attempts + 1,
-        )
         try:
-            request = notifier.build_request(outbound)
+            request = notifier.build_request(_outbound(message))
             if request is None:
                 return None
             # The authentication stage (monitor.notifiers.auth): SigV4, OAuth2 tokens.
@@ -213,22 +231,47 @@ class DeliveryWorker:
         except (SecretError, SigningKeyError, AuthenticationError) as exc:
             # These messages name the variable or the problem, never the value.
             raise _Failed(f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]) from None
+        except httpx.InvalidURL:
+            # Its message quotes the URL; a URL that cannot be parsed never will be.
+            raise _Failed(
+                "InvalidURL: the receiver's URL cannot be parsed", permanent=True
+            ) from None
         except Exception as exc:
             # Anything else raised while building may quote the URL or a header
-            # value (httpx.InvalidURL does), so only the class name is kept.
+            # value, so only the class name is kept.
             raise _Failed(f"{type(exc).__name__} while building the request") from None
-        try:
-            self.egress.check(request.url)
-        except EgressRefused as exc:
-            raise _Failed(
-                f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS], permanent=True
-            ) from None
+        # A URL from the environment (url_env) is first seen here; config checked the others.
+        problem = http_url_problem(str(request.url))
+        if problem is not None:
+            raise _Failed(f"the receiver's URL cannot be sent to: {problem}", permanent=True)
+        self._check_egress(request.url.host)
         timeout = httpx.Timeout(self.settings.timeout.total_seconds())
         request.extensions = {**request.extensions, "timeout": timeout.as_dict()}
         try:
             return self.client.send(request)
         except httpx.HTTPError as exc:
             raise _Failed(describe_transport_error(exc, request)) from None
+
+    def _send_direct(self, notifier: DirectNotifier, message: ClaimedMessage) -> None:
+        """The egress check of the notifier's host, then its own delivery within the timeout."""
+        self._check_egress(notifier.host)
+        try:
+            notifier.deliver(_outbound(message), self.settings.timeout.total_seconds())
+        except DeliveryFailed as failure:
+            raise _Failed(failure.error[:_MAX_ERROR_CHARS], failure.permanent) from None
+        except SecretError as exc:
+            raise _Failed(f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]) from None
+        except Exception as exc:
+            # As for a request being built: the text may quote a secret, so only the class.
+            raise _Failed(f"{type(exc).__name__} while sending") from None
+
+    def _check_egress(self, host: str) -> None:
+        try:
+            self.egress.check_host(host)
+        except EgressRefused as exc:
+            raise _Failed(
+                f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS], permanent=True
+            ) from None
 
     def _signing_secret(self, receiver: str) -> str | None:
         env_name = self.secrets.get(receiver)

@@ -1,1 +1,2 @@
-"""Notifiers: one module per receiver kind behind ``base.Notifier``; see ``registry``."""
+"""Notifiers: one module per receiver kind behind ``base.Notifier`` (``base.DirectNotifier``
+for e-mail, which is not HTTP); see ``registry``."""

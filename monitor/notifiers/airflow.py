@@ -32,7 +32,7 @@ from monitor.notifiers._trigger import (
 )
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings, exactly_one
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings, exactly_one
 
 # Airflow's default ``allowed_run_id_pattern``; its run_id column holds 250 characters.
 _RUN_ID_CHARACTERS = r"A-Za-z0-9_.~:+-"
@@ -42,7 +42,7 @@ _RUN_ID_MAX = 250
 class AirflowReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["airflow"]
-    url: str = Field(description="the Airflow API server's base URL, without /api/...")
+    url: HttpUrlStr = Field(description="the Airflow API server's base URL, without /api/...")
     api_version: Literal[1, 2] = Field(default=1, description="1: Airflow 2; 2: Airflow 3")
     dag_id: str = Field(min_length=1)
     token_env: str | None = Field(default=None, description="env var holding a bearer token")

@@ -22,10 +22,9 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import post_request, utc_timestamp
@@ -33,7 +32,7 @@ from monitor.notifiers._trigger import basic
 from monitor.notifiers.base import BaseNotifier, OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 ALERTS_PATH = "/api/v2/alerts"
 MAX_COLUMNS = 10
@@ -44,20 +43,10 @@ _INVALID_LABEL_CHARACTER = re.compile(r"[^a-zA-Z0-9_]")
 class AlertmanagerReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["alertmanager"]
-    url: str  # base URL, e.g. http://alertmanager:9093 (holds no credentials)
+    url: HttpUrlStr  # base URL, e.g. http://alertmanager:9093 (holds no credentials)
     bearer_token_env: str | None = None
     basic_auth_username: str | None = None
     basic_auth_password_env: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _no_credentials_in_url(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected an http(s) base URL, got {url!r}")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("credentials do not belong in the URL: use basic_auth_* or bearer_*")
-        return url
 
     @model_validator(mode="after")
     def _one_auth(self) -> AlertmanagerReceiverSettings:

@@ -28,7 +28,7 @@ from monitor.notifiers._trigger import (
     trigger_fields,
 )
 from monitor.notifiers.spec import NotifierSpec
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 
@@ -36,7 +36,7 @@ _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 class ArgoReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["argo"]
-    url: str = Field(description="the Argo Server's base URL")
+    url: HttpUrlStr = Field(description="the Argo Server's base URL")
     namespace: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
     workflow_template: str = Field(min_length=1)
     template_kind: Literal["WorkflowTemplate", "ClusterWorkflowTemplate"] = "WorkflowTemplate"

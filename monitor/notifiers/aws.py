@@ -44,7 +44,7 @@ from monitor.notifiers._trigger import (
 from monitor.notifiers.auth import AuthenticationError
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.spec import NotifierSpec
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 AwsAction = Literal["stepfunctions", "sagemaker", "codepipeline", "eventbridge"]
 
@@ -101,7 +101,7 @@ class AwsReceiverSettings(RateLimitedSettings):
     type: Literal["aws"]
     action: AwsAction
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$", description='"eu-west-1"')
-    endpoint_url: str | None = Field(
+    endpoint_url: HttpUrlStr | None = Field(
         default=None, description="instead of https://<service>.<region>.amazonaws.com"
     )
     state_machine_arn: str | None = Field(

@@ -29,7 +29,7 @@ from monitor.notifiers._trigger import TriggerNotifier, basic, trigger_fields
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 API_VERSION = "7.1"
 
@@ -37,7 +37,7 @@ API_VERSION = "7.1"
 class AzureDevOpsReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["azure_devops"]
-    organization_url: str = Field(
+    organization_url: HttpUrlStr = Field(
         description='"https://dev.azure.com/{organization}", or a server\'s collection URL'
     )
     project: str = Field(min_length=1, description="project name or id")

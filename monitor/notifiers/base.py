@@ -1,9 +1,12 @@
-"""The seam every notifier implements: a message -> a request, a response -> a verdict.
+"""The seams notifiers implement: a message -> a request and a response -> a verdict, or
+a message sent by the notifier itself for a receiver that does not speak HTTP.
 
 Retry, backoff, idempotency, signing, redaction and metrics are stages the
 delivery worker wraps around every notifier (Alertmanager's ``notify``
 design); a notifier only knows its receiver's wire format. Network errors and
-timeouts never reach a notifier: the worker treats them as retryable.
+timeouts never reach a :class:`Notifier`: the worker treats them as retryable.
+A :class:`DirectNotifier` (e-mail over SMTP) holds its own connection, so it
+judges its own failures and says which are retryable.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 import httpx
 
@@ -68,6 +71,47 @@ class Notifier(Protocol):
     def classify(self, response: httpx.Response) -> Verdict:
         """Whether ``response`` delivered the message, or failed retryably or for good."""
         ...
+
+
+class DeliveryFailed(Exception):
+    """A :class:`DirectNotifier`'s attempt failed; ``error`` is safe to store and log.
+
+    ``error`` names the step and the kind of failure and never holds a
+    secret or text the server wrote (a banner or a reply may echo what it was
+    sent). ``permanent`` failures are dead at once; the others are retried.
+    """
+
+    def __init__(self, error: str, *, permanent: bool) -> None:
+        super().__init__(error)
+        self.error = error
+        self.permanent = permanent
+
+
+@runtime_checkable
+class DirectNotifier(Protocol):
+    """A notifier that sends by itself, over a protocol of its own (SMTP).
+
+    The worker wraps it in the same stages as a :class:`Notifier`: the rate
+    limit, the egress check of ``host``, backoff, dead letters, redaction and
+    metrics. Nothing is signed: Standard Webhooks signatures are for HTTP.
+    """
+
+    @property
+    def host(self) -> str:
+        """The host ``deliver`` connects to, for the egress check before it does."""
+        ...
+
+    def deliver(self, message: OutboundMessage, timeout: float) -> None:
+        """Send ``message``, the whole exchange within ``timeout`` seconds.
+
+        Returns once the receiver accepted it; raises :class:`DeliveryFailed`,
+        or ``monitor.secrets.SecretError`` when a secret's variable is unset.
+        """
+        ...
+
+
+AnyNotifier: TypeAlias = Notifier | DirectNotifier
+"""What the registry builds for a receiver and the worker sends through."""
 
 
 _RETRYABLE_4XX = frozenset({408, 425, 429})

@@ -24,7 +24,7 @@ from monitor.notifiers._http import JSON, post_request
 from monitor.notifiers._trigger import TriggerNotifier, trigger_fields
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 
 class CircleCiReceiverSettings(RateLimitedSettings):
@@ -37,7 +37,7 @@ class CircleCiReceiverSettings(RateLimitedSettings):
     branch: str | None = Field(default=None, min_length=1)
     tag: str | None = Field(default=None, min_length=1)
     token_env: str = Field(description="env var holding a CircleCI personal API token")
-    api_url: str = Field(
+    api_url: HttpUrlStr = Field(
         default="https://circleci.com/api/v2", description="CircleCI server: its /api/v2"
     )
 

@@ -29,7 +29,7 @@ from monitor.notifiers._trigger import (
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 API_VERSION = "2022-11-28"
 
@@ -45,7 +45,7 @@ class GitHubReceiverSettings(RateLimitedSettings):
         default=None, description='workflow file name ("retrain.yml") or id'
     )
     ref: str | None = Field(default=None, description="branch or tag the workflow runs on")
-    api_url: str = Field(
+    api_url: HttpUrlStr = Field(
         default="https://api.github.com", description="GitHub Enterprise: its /api/v3"
     )
 

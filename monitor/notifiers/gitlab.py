@@ -21,13 +21,13 @@ from monitor.notifiers._http import USER_AGENT
 from monitor.notifiers._trigger import TriggerNotifier, env_style_fields
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 
 class GitLabReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["gitlab"]
-    url: str = Field(default="https://gitlab.com", description="the GitLab instance")
+    url: HttpUrlStr = Field(default="https://gitlab.com", description="the GitLab instance")
     project: str = Field(min_length=1, description='numeric id or path ("group/project")')
     ref: str = Field(min_length=1, description="branch or tag to run the pipeline for")
     token_env: str = Field(description="env var holding the pipeline trigger token")

@@ -21,17 +21,17 @@ from pydantic import Field, field_validator, model_validator
 
 from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import USER_AGENT
-from monitor.notifiers._template import compile_template, render_template
+from monitor.notifiers._template import checked_template, compile_template, render_template
 from monitor.notifiers._trigger import TriggerNotifier, trigger_payload
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings, exactly_one
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings, exactly_one
 
 
 class HttpReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["http"]
-    url: str | None = Field(default=None, description="a URL that holds no token")
+    url: HttpUrlStr | None = Field(default=None, description="a URL that holds no token")
     url_env: str | None = None
     method: Literal["POST", "PUT", "PATCH"] = "POST"
     headers_env: dict[str, str] = Field(
@@ -47,12 +47,7 @@ class HttpReceiverSettings(RateLimitedSettings):
         exactly_one(self, "url", "url_env")
         return self
 
-    @field_validator("body_template")
-    @classmethod
-    def _template_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            compile_template(value)  # a TemplateError is a ValueError: pydantic names the key
-        return value
+    _template_compiles = field_validator("body_template")(checked_template)
 
     @cached_property
     def template(self) -> jinja2.Template | None:

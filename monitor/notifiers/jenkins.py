@@ -24,13 +24,13 @@ from monitor.notifiers._http import FORM, post_request
 from monitor.notifiers._trigger import TriggerNotifier, basic, env_style_fields
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 
 class JenkinsReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["jenkins"]
-    url: str = Field(description="Jenkins' root URL")
+    url: HttpUrlStr = Field(description="Jenkins' root URL")
     job: str = Field(
         pattern=r"^[^/]+(/[^/]+)*$", description='job name; in folders "folder/sub/job"'
     )

@@ -25,13 +25,15 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, optional_bearer, post_request
 from monitor.notifiers._trigger import TriggerNotifier, trigger_fields
 from monitor.notifiers.spec import NotifierSpec
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 
 class KubeflowReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["kubeflow"]
-    url: str = Field(description="the KFP API server (e.g. https://kubeflow.example.com/pipeline)")
+    url: HttpUrlStr = Field(
+        description="the KFP API server (e.g. https://kubeflow.example.com/pipeline)"
+    )
     pipeline_id: str = Field(min_length=1)
     pipeline_version_id: str = Field(min_length=1)
     experiment_id: str | None = Field(default=None, min_length=1)

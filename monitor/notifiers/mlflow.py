@@ -39,7 +39,7 @@ from monitor.notifiers._trigger import basic
 from monitor.notifiers.base import BaseNotifier, OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 MAX_METRICS_PER_BATCH = 1000
 MAX_TAGS_PER_BATCH = 100
@@ -56,7 +56,9 @@ _DISALLOWED = re.compile(f"[^{_KEY_CHARACTERS}]")
 class MlflowReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["mlflow"]
-    tracking_uri: str = Field(description="the tracking server (e.g. https://mlflow.example.com)")
+    tracking_uri: HttpUrlStr = Field(
+        description="the tracking server (e.g. https://mlflow.example.com)"
+    )
     run_id: str = Field(
         min_length=1, description="the MLflow run drift metrics are logged on (the model's run)"
     )

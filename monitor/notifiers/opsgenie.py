@@ -24,7 +24,7 @@ from monitor.notifiers._http import USER_AGENT, utc_timestamp
 from monitor.notifiers.base import BaseNotifier, OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 API_URLS = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
 MESSAGE_LIMIT = 130
@@ -45,7 +45,7 @@ class OpsgenieReceiverSettings(RateLimitedSettings):
     type: Literal["opsgenie"]
     api_key_env: str  # env var holding the API integration's key
     region: Literal["us", "eu"] | None = None  # default "us"
-    url: str | None = None  # an API base URL instead of a region (a proxy, a test server)
+    url: HttpUrlStr | None = None  # an API base URL instead of a region (a proxy, a test server)
 
     @model_validator(mode="after")
     def _one_base(self) -> OpsgenieReceiverSettings:

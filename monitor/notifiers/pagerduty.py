@@ -21,7 +21,7 @@ from monitor.notifiers._http import post_request, utc_timestamp
 from monitor.notifiers.base import BaseNotifier, OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_LIMIT = 1024
@@ -39,7 +39,7 @@ class PagerDutyReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["pagerduty"]
     routing_key_env: str  # env var holding the Events API v2 integration key
-    url: str = EVENTS_URL
+    url: HttpUrlStr = EVENTS_URL
 
 
 def render_pagerduty(event: AlertEvent, routing_key: str) -> dict[str, Any]:

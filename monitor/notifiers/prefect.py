@@ -25,13 +25,13 @@ from monitor.alerts.event import AlertEvent
 from monitor.notifiers._http import JSON, optional_bearer, post_request
 from monitor.notifiers._trigger import TriggerNotifier, trigger_payload
 from monitor.notifiers.spec import NotifierSpec
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 
 class PrefectReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["prefect"]
-    api_url: str = Field(description='".../api" of a Prefect server, or Prefect Cloud\'s')
+    api_url: HttpUrlStr = Field(description='".../api" of a Prefect server, or Prefect Cloud\'s')
     account_id: UUID | None = Field(default=None, description="Prefect Cloud only")
     workspace_id: UUID | None = Field(default=None, description="Prefect Cloud only")
     deployment_id: UUID

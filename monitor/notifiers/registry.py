@@ -19,6 +19,7 @@ from monitor.notifiers import (
     aws,
     azure_devops,
     circleci,
+    email,
     github,
     gitlab,
     http,
@@ -34,7 +35,7 @@ from monitor.notifiers import (
     vertex,
     webhook,
 )
-from monitor.notifiers.base import Notifier, ReceiverEntry
+from monitor.notifiers.base import AnyNotifier, ReceiverEntry
 from monitor.notifiers.spec import NotifierSpec
 from monitor.settings_base import ConfigError
 
@@ -52,6 +53,7 @@ SPECS: Final = (
     pagerduty.SPEC,
     opsgenie.SPEC,
     alertmanager.SPEC,
+    email.SPEC,
     azure_devops.SPEC,
     kubeflow.SPEC,
     circleci.SPEC,
@@ -89,9 +91,9 @@ def get_notifier_spec(kind: str) -> NotifierSpec:
         raise UnknownReceiverTypeError(f'unknown type "{kind}" (known: {known})') from None
 
 
-def build_notifiers(receivers: Sequence[ReceiverEntry]) -> dict[str, Notifier]:
+def build_notifiers(receivers: Sequence[ReceiverEntry]) -> dict[str, AnyNotifier]:
     """One notifier per ``[[receivers]]`` entry, keyed by receiver name."""
-    notifiers: dict[str, Notifier] = {}
+    notifiers: dict[str, AnyNotifier] = {}
     for index, receiver in enumerate(receivers):
         key = f"receivers[{index}]"
         try:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from monitor.notifiers.base import Notifier
+from monitor.notifiers.base import AnyNotifier
 from monitor.settings_base import RateLimitedSettings, check_type_tag
 
 
@@ -37,7 +37,7 @@ class ReceiverModel(Protocol):
     def __iter__(self) -> Iterator[tuple[str, Any]]: ...
 
 
-NotifierFactory = Callable[[Any, str], Notifier]
+NotifierFactory = Callable[[Any, str], AnyNotifier]
 """Builds a notifier from its validated settings and config key (``receivers[2]``)."""
 
 

@@ -29,13 +29,13 @@ from monitor.notifiers._http import post_request
 from monitor.notifiers._trigger import TriggerNotifier, trigger_payload
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 
 class TektonReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["tekton"]
-    url: str = Field(description="the EventListener's URL (e.g. http://el-retrain.ci:8080)")
+    url: HttpUrlStr = Field(description="the EventListener's URL (e.g. http://el-retrain.ci:8080)")
     secret_env: str | None = Field(
         default=None, description="env var holding the github interceptor's secretRef token"
     )

@@ -38,7 +38,7 @@ from monitor.notifiers._trigger import (
 from monitor.notifiers.auth import AuthenticationError
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 _REFRESH_TIMEOUT_SECONDS = 30.0
@@ -66,7 +66,7 @@ class VertexReceiverSettings(RateLimitedSettings):
     access_token_env: str | None = Field(
         default=None, description="env var holding an access token (else default credentials)"
     )
-    endpoint_url: str | None = Field(
+    endpoint_url: HttpUrlStr | None = Field(
         default=None, description="instead of https://{location}-aiplatform.googleapis.com"
     )
 

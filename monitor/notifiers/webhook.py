@@ -17,13 +17,13 @@ from monitor.notifiers._http import post_request
 from monitor.notifiers.base import BaseNotifier, OutboundMessage
 from monitor.notifiers.spec import NotifierSpec
 from monitor.secrets import resolve_secret
-from monitor.settings_base import RateLimitedSettings, exactly_one
+from monitor.settings_base import HttpUrlStr, RateLimitedSettings, exactly_one
 
 
 class WebhookReceiverSettings(RateLimitedSettings):
     name: str
     type: Literal["webhook"]
-    url: str | None = Field(default=None, description="a URL that holds no token")
+    url: HttpUrlStr | None = Field(default=None, description="a URL that holds no token")
     url_env: str | None = None
     secret_env: str | None = Field(
         default=None, description='env var holding the Standard Webhooks secret ("whsec_...")'

@@ -16,10 +16,10 @@ from monitor.references.spec import (
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import exactly_one
 from monitor.sources.base import Source, SourceError
-from monitor.sources.sql import read_query
+from monitor.sources.sql import SqlTimeouts, read_query
 
 
-class SqlReferenceSettings(ReferenceSettingsModel):
+class SqlReferenceSettings(ReferenceSettingsModel, SqlTimeouts):
     type: Literal["sql"]
     url: str | None = None
     url_env: str | None = None
@@ -48,7 +48,10 @@ def _url(request: ReferenceRequest, reference: SqlReferenceSettings) -> str:
 
 def load_sql_reference(request: ReferenceRequest, source: Source, seed: int) -> pd.DataFrame:
     reference = _settings(request)
-    frame = read_query(_url(request, reference), reference.query, request.reference_limit, seed)
+    url = _url(request, reference)
+    frame = read_query(
+        url, reference.query, request.reference_limit, seed, reference, reference.url_env
+    )
     return non_empty(request, frame, "its query returned no rows")
 
 

@@ -31,24 +31,41 @@ plan. SQLite's ``random()`` cannot be seeded: there, and on other databases,
 the seed has no effect when the window holds more than ``limit`` rows.
 
 Timestamps come back parsed to UTC; every other column comes back as the
-driver returns it. Error messages show the URL with its password as ``***``.
+driver returns it. Error messages show a URL written in the config with its
+password as ``***``, and a URL from ``url_env`` as ``$VARIABLE``; the driver's
+message keeps its first lines without the SQL it quotes, and hides what the
+config does not name (``monitor.redaction``: the host, user and database of a
+URL from the environment, addresses a host name resolved to).
+
+**Timeouts.** A database that accepts connections and never answers must
+not hold a run for ever. On PostgreSQL ``connect_timeout`` (10 s) bounds the
+connection (libpq's own parameter) and ``statement_timeout`` (60 s) each
+statement (``SET statement_timeout`` on every new connection; the server
+cancels a statement past it). Other drivers take their own timeouts as URL
+query parameters (e.g. ``?connect_timeout=10&read_timeout=60`` for PyMySQL);
+whatever the database, the run's deadline (``scheduler.run_timeout``) ends a
+run that still hangs.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import pandas as pd
 import sqlalchemy as sa
-from pydantic import model_validator
+from pydantic import Field, field_validator, model_validator
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.sql import FromClause
 
+from monitor.redaction import Redactor
 from monitor.secrets import SecretError, resolve_secret
-from monitor.settings_base import exactly_one
+from monitor.settings_base import SettingsModel, as_duration, exactly_one
 from monitor.sources._frames import check_limit, to_utc, utc_window
 from monitor.sources.base import SourceError, Window
 from monitor.sources.spec import SourceSettingsModel, SourceSpec
@@ -56,7 +73,22 @@ from monitor.sources.spec import SourceSettingsModel, SourceSpec
 PARTITION_ROWS = 10_000
 
 
-class SqlSourceSettings(SourceSettingsModel):
+class SqlTimeouts(SettingsModel):
+    """How long a SQL source or reference waits for a connection and for each statement.
+
+    Excluded from dumps, so not part of a reference's key: how long to wait
+    does not change what is read, and changing it must not refit a profile.
+    """
+
+    connect_timeout: timedelta = Field(default=timedelta(seconds=10), exclude=True)
+    statement_timeout: timedelta = Field(default=timedelta(seconds=60), exclude=True)
+
+    _check_timeouts = field_validator("connect_timeout", "statement_timeout", mode="before")(
+        as_duration
+    )
+
+
+class SqlSourceSettings(SourceSettingsModel, SqlTimeouts):
     type: Literal["sql"]
     url: str | None = None
     url_env: str | None = None
@@ -71,44 +103,69 @@ class SqlSourceSettings(SourceSettingsModel):
         return self
 
 
-def _set_utc(dbapi_connection: Any, _record: Any) -> None:
-    # Outside a transaction, so a rollback of the first transaction cannot undo it.
-    autocommit = dbapi_connection.autocommit
-    dbapi_connection.autocommit = True
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("SET TIME ZONE 'UTC'")
-    finally:
-        cursor.close()
-        dbapi_connection.autocommit = autocommit
+def _postgres_session(statement_timeout: timedelta) -> Callable[[Any, Any], None]:
+    """Set each new connection's time zone to UTC and its statement timeout."""
+    milliseconds = max(1, round(statement_timeout.total_seconds() * 1000))
+
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # Outside a transaction, so a rollback of the first transaction cannot undo it.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SET TIME ZONE 'UTC'")
+            cursor.execute(f"SET statement_timeout = {milliseconds}")
+        finally:
+            cursor.close()
+            dbapi_connection.autocommit = autocommit
+
+    return configure
 
 
-def create_source_engine(url: str, kind: str) -> tuple[Engine, str]:
-    """An engine for ``url`` and the label errors carry: ``kind (url with *** password)``."""
+def create_source_engine(
+    url: str, kind: str, timeouts: SqlTimeouts, env_name: str | None = None
+) -> tuple[Engine, str]:
+    """An engine for ``url`` and the label errors carry: ``kind (url with *** password)``.
+
+    A URL read from ``env_name`` is a secret as a whole: the label says ``kind ($ENV_NAME)``.
+    """
     try:
         parsed = sa.make_url(url)
     except (ArgumentError, ValueError):
         raise SourceError(
             f"{kind}: cannot parse the URL (expected dialect+driver://user@host/database)"
         ) from None
-    origin = f"{kind} ({parsed.render_as_string(hide_password=True)})"
+    shown = f"${env_name}" if env_name else parsed.render_as_string(hide_password=True)
+    origin = f"{kind} ({shown})"
+    postgres = parsed.get_backend_name() == "postgresql"
+    # libpq takes whole seconds (and waits at least 2).
+    connect_args = (
+        {"connect_timeout": max(1, math.ceil(timeouts.connect_timeout.total_seconds()))}
+        if postgres
+        else {}
+    )
     try:
-        engine = sa.create_engine(parsed, pool_pre_ping=True)
+        engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except (NoSuchModuleError, ImportError, ArgumentError) as exc:
         raise SourceError(f"{origin}: cannot use this URL: {exc}") from None
-    if engine.dialect.name == "postgresql":
-        event.listen(engine, "connect", _set_utc)
+    if postgres:
+        event.listen(engine, "connect", _postgres_session(timeouts.statement_timeout))
     return engine, origin
 
 
-def _reason(exc: BaseException, engine: Engine) -> str:
-    """The driver's message on one line, with the password masked should a driver echo it."""
+_QUOTED_SQL = re.compile(r"^(LINE \d+:|\s*\^)")
+
+
+def _reason(exc: BaseException, redact: Redactor) -> str:
+    """The driver's message on one line, without the SQL it quotes or what the config hides.
+
+    ``redact`` (``Redactor.for_url``) masks the password should a driver echo
+    it, and what ``monitor.redaction`` says a reason must not show.
+    """
     cause = getattr(exc, "orig", None) or exc
-    text = " ".join(line.strip() for line in str(cause).splitlines() if line.strip())
-    password = engine.url.password
-    if password:
-        text = text.replace(str(password), "***")
-    return (text or type(cause).__name__)[:500]
+    lines = [line.strip() for line in str(cause).splitlines()]
+    text = " ".join(line for line in lines if line and not _QUOTED_SQL.match(line))
+    return redact(text or type(cause).__name__)[:500]
 
 
 def _table(name: str, timestamp_column: str | None) -> FromClause:
@@ -173,6 +230,7 @@ def _missing_table(connection: Connection, name: str) -> bool:
 def _sample(
     engine: Engine,
     origin: str,
+    redact: Redactor,
     source: FromClause,
     table: str | None,
     timestamp_column: str | None,
@@ -184,7 +242,7 @@ def _sample(
     try:
         connection = engine.connect()
     except SQLAlchemyError as exc:
-        raise SourceError(f"{origin}: cannot connect: {_reason(exc, engine)}") from None
+        raise SourceError(f"{origin}: cannot connect: {_reason(exc, redact)}") from None
     with connection:
         try:
             columns = _columns(connection, source)
@@ -192,7 +250,7 @@ def _sample(
             connection.rollback()
             if table is not None and _missing_table(connection, table):
                 raise SourceError(f"{origin}: table {table!r} not found") from None
-            raise SourceError(f"{origin}: query failed: {_reason(exc, engine)}") from None
+            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
         if timestamp_column is not None and timestamp_column not in columns:
             where = f"table {table!r}" if table is not None else "the query's result"
             raise SourceError(
@@ -202,7 +260,7 @@ def _sample(
         try:
             frame = _fetch(connection, source, columns, timestamp_column, window, limit, seed)
         except SQLAlchemyError as exc:
-            raise SourceError(f"{origin}: query failed: {_reason(exc, engine)}") from None
+            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
     if timestamp_column is not None:
         frame[timestamp_column] = to_utc(frame[timestamp_column], timestamp_column, origin)
     return frame
@@ -257,7 +315,10 @@ class SqlSource:
         else:
             assert settings.url is not None
             url = settings.url
-        self._engine, self._origin = create_source_engine(url, "source sql")
+        self._engine, self._origin = create_source_engine(
+            url, "source sql", settings, settings.url_env
+        )
+        self._redact = Redactor.for_url(url, settings.url_env)
         if settings.table is not None:
             self._source = _table(settings.table, settings.timestamp_column)
         else:
@@ -268,6 +329,7 @@ class SqlSource:
         return _sample(
             self._engine,
             self._origin,
+            self._redact,
             self._source,
             self.settings.table,
             self.settings.timestamp_column,
@@ -284,14 +346,25 @@ class SqlSource:
 SPEC = SourceSpec(type="sql", settings=SqlSourceSettings, factory=SqlSource)
 
 
-def read_query(url: str, query: str, limit: int | None, seed: int) -> pd.DataFrame:
+DEFAULT_TIMEOUTS = SqlTimeouts()
+
+
+def read_query(
+    url: str,
+    query: str,
+    limit: int | None,
+    seed: int,
+    timeouts: SqlTimeouts = DEFAULT_TIMEOUTS,
+    env_name: str | None = None,
+) -> pd.DataFrame:
     """At most ``limit`` rows of ``query`` (sampled as a source samples), columns as returned.
 
-    ``limit=None`` fetches every row.
+    ``limit=None`` fetches every row; ``env_name``: the variable ``url`` came from, if any.
     Used for SQL references; the engine lives only for this call.
     """
-    engine, origin = create_source_engine(url, "reference sql")
+    engine, origin = create_source_engine(url, "reference sql", timeouts, env_name)
+    redact = Redactor.for_url(url, env_name)
     try:
-        return _sample(engine, origin, _query(query, None), None, None, None, limit, seed)
+        return _sample(engine, origin, redact, _query(query, None), None, None, None, limit, seed)
     finally:
         engine.dispose()

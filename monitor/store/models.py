@@ -63,12 +63,19 @@ class MonitorRow(Base):
 
 
 class RunRow(Base):
-    """One check run. ``(monitor_id, scheduled_for)`` is the claim: one row per slot."""
+    """One check run. ``(monitor_id, scheduled_for)`` is the claim: one row per slot.
+
+    A claim is a lease: ``lease_until`` is renewed while the run is in progress,
+    and a ``running`` row whose lease ran out is failed by whichever process
+    sweeps it (``monitor.store.runs``). ``attempt`` counts the claims of the
+    slot: a retry of an expired claim reuses the row under a new claimant.
+    """
 
     __tablename__ = "runs"
     __table_args__ = (
         UniqueConstraint("monitor_id", "scheduled_for", name="uq_runs_monitor_slot"),
         Index("ix_runs_monitor_started", "monitor_id", "started_at"),
+        Index("ix_runs_status_lease", "status", "lease_until"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -85,6 +92,8 @@ class RunRow(Base):
     n_reference: Mapped[int | None]
     n_current: Mapped[int | None]
     claimed_by: Mapped[str] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None]
+    attempt: Mapped[int] = mapped_column(default=1, server_default="1")
 
     monitor: Mapped[MonitorRow] = relationship()
     results: Mapped[list[ResultRow]] = relationship(

@@ -46,8 +46,10 @@ Then the monitor-level false-alarm rate of the default decision over
 DRIFTWARDEN_BENCH_PAIRS (default 200) seeded no-drift pairs of 25 columns
 with DRIFTWARDEN_BENCH_PAIR_ROWS (default 10,000) rows per side.
 
-Last, `driftwarden backtest` over 720 hourly slots (tests/benchmarks/backtest.py),
-against its 60 s target.
+Then `driftwarden backtest` over 720 hourly slots (tests/benchmarks/backtest.py),
+against its 60 s target, and last performance evaluation (realized + estimated)
+of a 100,000-row window against the drift tests of the same window
+(tests/benchmarks/performance.py), against its 2x target.
 """
 
 from __future__ import annotations
@@ -275,6 +277,9 @@ def main() -> None:
     print()
     sys.stdout.flush()
     subprocess.run([sys.executable, str(Path(__file__).with_name("backtest.py"))], check=True)
+    print()
+    sys.stdout.flush()
+    subprocess.run([sys.executable, str(Path(__file__).with_name("performance.py"))], check=True)
 
 
 if __name__ == "__main__":

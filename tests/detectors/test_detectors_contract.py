@@ -89,6 +89,30 @@ def test_result_is_json_safe(method: str, kind: detectors.ColumnKind) -> None:
 
 
 @pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
+def test_tested_result_carries_both_histograms(method: str, kind: detectors.ColumnKind) -> None:
+    """What a report page draws: the two histograms over the same bins, counting every value."""
+    current = shifted_series(kind, method)
+    profile = detectors.fit_profile(reference_series(kind, method), kind)
+    result = detectors.compare_column(profile, current, method=method)
+    reference_counts = result.details["reference_counts"]
+    current_counts = result.details["current_counts"]
+    if kind == "numeric":
+        assert profile.bin_edges is not None and profile.bin_counts is not None
+        assert result.details["bin_edges"] == profile.bin_edges.tolist()
+        assert reference_counts == profile.bin_counts.tolist()
+        assert len(current_counts) == len(reference_counts) == len(profile.bin_edges) + 1
+    else:
+        assert reference_counts == profile.category_counts
+        assert current_counts == current.value_counts().to_dict()
+    assert sum(_counts(reference_counts)) == result.n_reference == 2000
+    assert sum(_counts(current_counts)) == result.n_current == 1000
+
+
+def _counts(counts: list[int] | dict[str, int]) -> list[int]:
+    return list(counts.values()) if isinstance(counts, dict) else counts
+
+
+@pytest.mark.parametrize(("method", "kind"), CASES, ids=CASE_IDS)
 def test_empty_window(method: str, kind: detectors.ColumnKind) -> None:
     result = run(method, kind, pd.Series([], dtype="float64" if kind == "numeric" else object))
     assert (result.status, result.drifted) == ("empty", False)

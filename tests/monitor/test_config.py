@@ -5,14 +5,23 @@ from __future__ import annotations
 import tomllib
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import String
 
 from detectors import METHODS
 from monitor.config import load_settings, parse_settings
 from monitor.notifiers.registry import NOTIFIERS
 from monitor.secrets import SecretError, resolve_secret
-from monitor.settings_base import ConfigError
+from monitor.settings_base import (
+    MAX_COLUMN_NAME,
+    MAX_MONITOR_NAME,
+    MAX_RECEIVER_NAME,
+    MAX_RULE_NAME,
+    ConfigError,
+)
+from monitor.store.models import AlertRow, MonitorRow, NotificationGroupRow, OutboxRow, ResultRow
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 
@@ -194,3 +203,463 @@ def test_every_commented_receiver_and_rule_example_is_valid() -> None:
 
 def _names(blocks: list[str]) -> set[str]:
     return {tomllib.loads(block)["receivers"][0]["name"] for block in blocks}
+
+
+# --- broken configs ------------------------------------------------------------
+#
+# Each entry is a TOML snippet and the one error `parse_settings` must give it.
+# Every [[monitors]] table of a snippet is completed from monitor() (a snippet
+# without one gets one), so a snippet holds only what is broken.
+
+HOOK = '[[receivers]]\nname = "hook"\ntype = "webhook"\n'
+LONG = "x" * 201
+RULE = '[[monitors]]\n[[monitors.rules]]\nname = "r"\n'
+CLASSIFIER = 'performance = {task = "classification", prediction = "p", label = "l"}\n'
+
+BROKEN: list[tuple[str, str]] = [
+    # rules that could never be hit
+    (
+        RULE + 'type = "column_drift"\ncolumns = ["age", "agee"]\n',
+        'monitors[0].rules[0].columns: "agee" is not one of the monitor\'s columns (age)',
+    ),
+    (
+        RULE + 'type = "performance"\n',
+        "monitors[0].rules[0].type: a performance rule needs the monitor's performance table "
+        "(task, prediction, label)",
+    ),
+    (
+        "[[monitors]]\n" + CLASSIFIER + '[[monitors.rules]]\nname = "r"\ntype = "performance"\n'
+        'metric = "mae"\n',
+        'monitors[0].rules[0].metric: "mae" is not a classification metric (accuracy, f1)',
+    ),
+    (
+        RULE + 'type = "column_drift"\ncolumns = []\n',
+        "monitors[0].rules[0].columns: Tuple should have at least 1 item after validation, not 0",
+    ),
+    (
+        RULE + 'type = "data_quality"\n',
+        "monitors[0].rules[0]: set max_missing_share or max_new_category_share",
+    ),
+    (
+        '[[monitors]]\nthresholds = {key_columns = ["nope"]}\n',
+        'monitors[0]: thresholds.key_columns: "nope" is not one of the monitor\'s columns',
+    ),
+    (
+        '[[monitors]]\ncolumns = [{name = "age", kind = "numeric", method = "ks", '
+        "threshold = 5}]\n",
+        "monitors[0].columns[0]: threshold 5 must be below 1: ks is a p-value test, whose "
+        "threshold is a significance level",
+    ),
+    (
+        '[[monitors]]\ncolumns = [{name = "c", kind = "categorical", threshold = 2}]\n',
+        "monitors[0].columns[0]: threshold 2 must be below 1: the automatic method of "
+        "categorical columns (fisher, chi2, jensenshannon, psi) may be a p-value test, whose "
+        "threshold is a significance level",
+    ),
+    (
+        '[[monitors]]\ncolumns = [{name = "age", kind = "numeric", method = "psi", '
+        "effect_floor = 0.1}]\n",
+        "monitors[0].columns[0]: effect_floor applies to p-value tests only: psi is a distance, "
+        "whose floor is its threshold",
+    ),
+    (
+        '[[monitors]]\ncolumns = [{name = "c", kind = "categorical", effect_floor = 0.1}]\n',
+        "monitors[0].columns[0]: effect_floor applies to p-value tests only: the automatic "
+        "method of categorical columns (fisher, chi2, jensenshannon, psi) may be a distance, "
+        "whose floor is its threshold",
+    ),
+    # receiver URLs
+    (
+        HOOK + 'url = "file:///etc/passwd"\n',
+        'receivers[0].url: expected an http:// or https:// URL, got scheme "file"',
+    ),
+    (
+        HOOK + 'url = "gopher://example.com/"\n',
+        'receivers[0].url: expected an http:// or https:// URL, got scheme "gopher"',
+    ),
+    (
+        HOOK + 'url = "http://[::1"\n',
+        "receivers[0].url: not a valid URL (its host or port cannot be read)",
+    ),
+    (
+        HOOK + 'url = "http://example.com:99999/"\n',
+        "receivers[0].url: not a valid URL (its host or port cannot be read)",
+    ),
+    (
+        HOOK + 'url = "not a url"\n',
+        "receivers[0].url: the URL holds white space or control characters",
+    ),
+    (HOOK + 'url = "http://"\n', "receivers[0].url: the URL has no host"),
+    (
+        HOOK + 'url = "example.com/hook"\n',
+        'receivers[0].url: expected an http:// or https:// URL such as "https://example.com/hook"',
+    ),
+    (
+        HOOK + 'url = "https://user:secret@example.com/hook"\n',
+        "receivers[0].url: credentials do not belong in the URL: "
+        "put them in a variable named by a *_env key",
+    ),
+    (
+        '[[receivers]]\nname = "am"\ntype = "alertmanager"\nurl = "ftp://alertmanager:9093"\n',
+        'receivers[0].url: expected an http:// or https:// URL, got scheme "ftp"',
+    ),
+    (
+        '[[receivers]]\nname = "el"\ntype = "tekton"\nurl = "el-retrain:8080"\n',
+        'receivers[0].url: expected an http:// or https:// URL, got scheme "el-retrain"',
+    ),
+    (
+        '[[receivers]]\nname = "gh"\ntype = "github"\nrepository = "o/r"\ntoken_env = "T"\n'
+        'api_url = "javascript:alert(1)"\n',
+        'receivers[0].api_url: expected an http:// or https:// URL, got scheme "javascript"',
+    ),
+    # durations: positive, at most 100 years, in every form
+    (
+        '[store]\nurl = "sqlite://"\nretention = -1\n',
+        "store.retention: expected a positive duration, got -1",
+    ),
+    (
+        '[store]\nurl = "sqlite://"\nretention = 0\n',
+        "store.retention: expected a positive duration, got 0",
+    ),
+    ("[delivery]\ntimeout = -1\n", "delivery.timeout: expected a positive duration, got -1"),
+    (
+        "[delivery]\npoll_interval = 0\n",
+        "delivery.poll_interval: expected a positive duration, got 0",
+    ),
+    (
+        "[delivery]\nmax_age = 1e300\n",
+        "delivery.max_age: expected a duration up to 36500d (100 years), got 1e+300",
+    ),
+    (
+        "[scheduler]\nmisfire_grace = nan\n",
+        "scheduler.misfire_grace: expected a positive duration, got nan",
+    ),
+    ("[[monitors]]\nwindow = -1\n", "monitors[0].window: expected a positive duration, got -1"),
+    (
+        '[[monitors]]\nwindow = "999999999999d"\n',
+        'monitors[0].window: expected a duration up to 36500d (100 years), got "999999999999d"',
+    ),
+    (
+        "[[monitors]]\nwindow = inf\n",
+        "monitors[0].window: expected a duration up to 36500d (100 years), got inf",
+    ),
+    (
+        '[[monitors]]\nwindow = "an hour"\n',
+        'monitors[0].window: expected a duration such as "30s", "5m", "2h" or "1d", got "an hour"',
+    ),
+    (
+        "[[monitors]]\nwindow = true\n",
+        'monitors[0].window: expected a duration such as "30s" or "5m", got True',
+    ),
+    (
+        RULE + 'type = "run_failed"\nrepeat_interval = -5\n',
+        "monitors[0].rules[0].repeat_interval: expected a positive duration, got -5",
+    ),
+    (
+        RULE + 'type = "no_data"\nstale_after = 0\n',
+        "monitors[0].rules[0].stale_after: expected a positive duration, got 0",
+    ),
+    (
+        '[[monitors]]\nsource = {type = "demo", drift_cycle = "36501d", drift_for = "1m"}\n',
+        "monitors[0].source.drift_cycle: expected a duration up to 36500d (100 years), "
+        'got "36501d"',
+    ),
+    (
+        '[[monitors]]\nthresholds = {false_alarms = "1/999999999999d"}\n',
+        'monitors[0].thresholds.false_alarms: expected alarms per duration such as "1/30d" or '
+        '"2/7d", got "1/999999999999d"',
+    ),
+    # schedules: at least 1s apart; a cron must fire
+    (
+        '[[monitors]]\nschedule = "every 1ms"\n',
+        'monitors[0].schedule: "every 1ms" is shorter than the shortest interval, 1s',
+    ),
+    (
+        '[[monitors]]\nschedule = "every 999999999999d"\n',
+        'monitors[0].schedule: expected a duration up to 36500d (100 years), got "999999999999d"',
+    ),
+    (
+        '[[monitors]]\nschedule = "every 0s"\n',
+        'monitors[0].schedule: expected a positive duration, got "0s"',
+    ),
+    (
+        '[[monitors]]\nschedule = "0 0 30 2 *"\n',
+        'monitors[0].schedule: "0 0 30 2 *" never fires (no fire time in the next 5 years)',
+    ),
+    (
+        '[[monitors]]\nschedule = "0 0 31 4,6,9,11 *"\n',
+        'monitors[0].schedule: "0 0 31 4,6,9,11 *" never fires (no fire time in the next 5 years)',
+    ),
+    (
+        '[[monitors]]\nschedule = "61 * * * *"\n',
+        'monitors[0].schedule: expected a cron expression or "every 5m", got "61 * * * *"',
+    ),
+    (
+        "[[monitors]]\nschedule = 5\n",
+        'monitors[0].schedule: expected a cron expression or "every 5m", got 5',
+    ),
+    # floats are finite
+    (
+        '[[monitors]]\ncolumns = [{name = "age", kind = "numeric", threshold = inf}]\n',
+        "monitors[0].columns[0].threshold: Input should be a finite number",
+    ),
+    (
+        '[[monitors]]\ncolumns = [{name = "age", kind = "numeric", threshold = nan}]\n',
+        "monitors[0].columns[0].threshold: Input should be a finite number",
+    ),
+    (
+        '[[monitors]]\ncolumns = [{name = "age", kind = "numeric", effect_floor = inf}]\n',
+        "monitors[0].columns[0].effect_floor: Input should be a finite number",
+    ),
+    (
+        "[[monitors]]\nthresholds = {drift_share = nan}\n",
+        "monitors[0].thresholds.drift_share: Input should be a finite number",
+    ),
+    (
+        '[[monitors]]\nperformance = {task = "regression", prediction = "p", label = "l", '
+        "allowed_drop = inf}\n",
+        "monitors[0].performance.allowed_drop: Input should be a finite number",
+    ),
+    (
+        '[[receivers]]\nname = "chat"\ntype = "slack"\nurl_env = "S"\nrate_limit = inf\n',
+        "receivers[0].rate_limit: Input should be a finite number",
+    ),
+    (
+        f'[[monitors]]\nthresholds = {{false_alarms = "{"9" * 400}/30d"}}\n',
+        'monitors[0].thresholds.false_alarms: expected alarms per duration such as "1/30d" or '
+        f'"2/7d", got "{"9" * 400}/30d" (too many alarms)',
+    ),
+    # names fit the store's columns, and are not empty
+    (
+        f'[[monitors]]\nname = "{LONG}"\n',
+        "monitors[0].name: String should have at most 200 characters",
+    ),
+    (
+        '[[monitors]]\nname = ""\n',
+        "monitors[0].name: String should match pattern '^[A-Za-z0-9_.-]+$'",
+    ),
+    (
+        '[[monitors]]\nname = "a b"\n',
+        "monitors[0].name: String should match pattern '^[A-Za-z0-9_.-]+$'",
+    ),
+    (
+        f'[[monitors]]\n[[monitors.rules]]\nname = "{"r" * 101}"\ntype = "run_failed"\n',
+        "monitors[0].rules[0].name: String should have at most 100 characters",
+    ),
+    (
+        f'[[receivers]]\nname = "{LONG}"\ntype = "webhook"\nurl = "http://127.0.0.1:9/"\n',
+        "receivers[0].name: expected 1 to 200 characters, got 201",
+    ),
+    (
+        '[[receivers]]\nname = ""\ntype = "webhook"\nurl = "http://127.0.0.1:9/"\n',
+        "receivers[0].name: expected 1 to 200 characters, got 0",
+    ),
+    (
+        f'[[monitors]]\ncolumns = [{{name = "{LONG}", kind = "numeric"}}]\n',
+        "monitors[0].columns[0].name: String should have at most 200 characters",
+    ),
+    (
+        '[[monitors]]\ncolumns = [{name = "", kind = "numeric"}]\n',
+        "monitors[0].columns[0].name: String should have at least 1 character",
+    ),
+    (
+        f'[[monitors]]\nperformance = {{task = "regression", prediction = "p", '
+        f'label = "{LONG}"}}\n',
+        "monitors[0].performance.label: String should have at most 200 characters",
+    ),
+    (
+        '[[monitors]]\nperformance = {task = "regression", prediction = "", label = "l"}\n',
+        "monitors[0].performance.prediction: String should have at least 1 character",
+    ),
+    # names used twice
+    ("[[monitors]]\n[[monitors]]\n", 'monitors[1].name: monitor name "m" is used twice'),
+    (
+        '[[monitors]]\ncolumns = [{name = "age", kind = "numeric"}, '
+        '{name = "age", kind = "numeric"}]\n',
+        'monitors[0]: column "age" is listed twice',
+    ),
+    (
+        RULE + 'type = "run_failed"\n[[monitors.rules]]\nname = "r"\ntype = "no_data"\n',
+        'monitors[0]: rules[1].name: rule name "r" is used twice',
+    ),
+    (
+        HOOK + 'url = "http://127.0.0.1:9/"\n' + HOOK + 'url = "http://127.0.0.1:9/"\n',
+        'receivers[1].name: receiver name "hook" is used twice',
+    ),
+    (
+        '[[monitors]]\nreceivers = ["hook", "hook"]\n' + HOOK + 'url = "http://127.0.0.1:9/"\n',
+        'monitors[0].receivers: receiver "hook" is listed twice',
+    ),
+    (
+        '[[monitors]]\nsinks = ["ml", "ml"]\n[[receivers]]\nname = "ml"\ntype = "mlflow"\n'
+        'tracking_uri = "http://127.0.0.1:9"\nrun_id = "r"\n',
+        'monitors[0].sinks: receiver "ml" is listed twice',
+    ),
+    # wrong types, empty lists, out-of-range numbers, unknown names
+    ("[[monitors]]\ncolumns = []\n", "monitors[0].columns: at least one column is required"),
+    (
+        '[[monitors]]\ncolumns = [{name = "age", kind = "text"}]\n',
+        "monitors[0].columns[0].kind: Input should be 'numeric' or 'categorical'",
+    ),
+    (
+        '[[monitors]]\ncolumns = [{name = "age", kind = "numeric", methd = "ks"}]\n',
+        "monitors[0].columns[0].methd: unknown key",
+    ),
+    (
+        "[[monitors]]\nsample_limit = 0\n",
+        "monitors[0].sample_limit: Input should be greater than or equal to 1",
+    ),
+    (
+        '[[monitors]]\nsample_limit = "lots"\n',
+        "monitors[0].sample_limit: Input should be a valid integer, unable to parse string as an "
+        "integer",
+    ),
+    (
+        '[[monitors]]\nsource = "demo"\n',
+        "monitors[0].source: Input should be a valid dictionary or object to extract fields from",
+    ),
+    (
+        '[[monitors]]\nsource = {type = "kafka"}\n',
+        "monitors[0].source: unknown type kafka; expected one of 'demo', 'sql', 'file'",
+    ),
+    (
+        '[[monitors]]\nreference = {type = "window", start = "2026-01-02T00:00:00Z", '
+        'end = "2026-01-01T00:00:00Z"}\n',
+        "monitors[0].reference: end must be after start",
+    ),
+    (
+        '[[monitors]]\nreceivers = ["ops"]\n',
+        'monitors[0].receivers: unknown receiver "ops" (known: none are defined)',
+    ),
+    (
+        '[[monitors]]\nsinks = ["hook"]\n' + HOOK + 'url = "http://127.0.0.1:9/"\n',
+        'monitors[0].sinks: receiver "hook" is of type webhook, not a sink (sink types: mlflow)',
+    ),
+    (
+        RULE + 'type = "run_failed"\nfor = 0\n',
+        "monitors[0].rules[0].for: Input should be greater than or equal to 1",
+    ),
+    (
+        RULE + 'type = "run_failed"\nlabels = {team = 1}\n',
+        "monitors[0].rules[0].labels.team: Input should be a valid string",
+    ),
+    (
+        "[[monitors]]\nthresholds = {sequential_scales = [16, 4]}\n",
+        "monitors[0].thresholds.sequential_scales: scales must be distinct and increasing, "
+        "got [16, 4]",
+    ),
+    (
+        "[[monitors]]\nthresholds = {sequential_scales = [4, 100000000]}\n",
+        "monitors[0].thresholds.sequential_scales: every scale must be at most 1000 windows, "
+        "got [4, 100000000]",
+    ),
+    (
+        "[[monitors]]\nthresholds = {alpha = 1}\n",
+        "monitors[0].thresholds.alpha: Input should be less than 1",
+    ),
+    (
+        '[[monitors]]\nthresholds = {false_alarms = "0/30d"}\n',
+        'monitors[0].thresholds.false_alarms: expected alarms per duration such as "1/30d" or '
+        '"2/7d" with more than 0 alarms, got "0/30d"',
+    ),
+    (
+        '[store]\nurl = "not a url"\n',
+        'store.url: not an SQLAlchemy URL such as "sqlite:///driftwarden.db" or '
+        '"postgresql+psycopg://host/db"',
+    ),
+    (
+        '[store]\nurl = "sqlite:///x.db"\nurl_env = "X"\n',
+        "store: set exactly one of url and url_env",
+    ),
+    (
+        "[scheduler]\nmax_concurrent_runs = 0\n",
+        "scheduler.max_concurrent_runs: Input should be greater than or equal to 1",
+    ),
+    (
+        '[delivery]\nallow_hosts = [""]\n',
+        'delivery.allow_hosts: allow_hosts[0]: expected a host name, address or network, got ""',
+    ),
+    (
+        '[[receivers]]\nname = "t"\ntype = "http"\nurl = "http://x/"\nbody_template = "{{ "\n',
+        "receivers[0].body_template: template syntax error on line 1: unexpected 'end of template'",
+    ),
+]
+
+
+def config_of(snippet: str) -> dict[str, Any]:
+    """The snippet's TOML, each [[monitors]] table completed from monitor() (one if none)."""
+    data = tomllib.loads(snippet)
+    data["monitors"] = [monitor(**entry) for entry in data.get("monitors", [{}])]
+    return data
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"), BROKEN, ids=[expected.split(":")[0] for _, expected in BROKEN]
+)
+def test_a_broken_config_gets_one_error_naming_its_key(snippet: str, expected: str) -> None:
+    assert error_of(config_of(snippet)) == f"config: {expected}"
+
+
+def _example_receivers() -> dict[str, dict[str, Any]]:
+    """type -> the example config's commented [[receivers]] entry of that type."""
+    blocks = commented_blocks(EXAMPLE.read_text(), "[[receivers]]")
+    entries = [tomllib.loads(block)["receivers"][0] for block in blocks]
+    return {entry["type"]: entry for entry in entries}
+
+
+# Not sent to by driftwarden: Vertex AI reads the compiled pipeline (gs:// or https://).
+NOT_ENDPOINTS = {("vertex", "template_uri")}
+
+
+def _endpoint_keys() -> list[tuple[str, str]]:
+    return [
+        (kind, name)
+        for kind, spec in NOTIFIERS.items()
+        for name in spec.settings.model_fields
+        if name.endswith(("url", "uri")) and (kind, name) not in NOT_ENDPOINTS
+    ]
+
+
+@pytest.mark.parametrize(("kind", "key"), _endpoint_keys())
+def test_every_receiver_url_key_takes_only_http_urls(kind: str, key: str) -> None:
+    entry = {**_example_receivers()[kind], key: "gopher://example.com/"}
+    message = error_of({"receivers": [entry]})
+    assert message == (
+        f'config: receivers[0].{key}: expected an http:// or https:// URL, got scheme "gopher"'
+    )
+
+
+def test_name_limits_are_the_store_column_widths() -> None:
+    widths = {
+        MAX_MONITOR_NAME: [MonitorRow.__table__.c.name],
+        MAX_RULE_NAME: [AlertRow.__table__.c.rule],
+        MAX_RECEIVER_NAME: [
+            OutboxRow.__table__.c.receiver,
+            NotificationGroupRow.__table__.c.receiver,
+        ],
+        MAX_COLUMN_NAME: [ResultRow.__table__.c.column],
+    }
+    for limit, columns in widths.items():
+        lengths = [c.type.length if isinstance(c.type, String) else None for c in columns]
+        assert lengths == [limit] * len(columns)
+    longest = parse_settings(
+        {
+            "monitors": [
+                monitor(
+                    name="m" * MAX_MONITOR_NAME,
+                    columns=[{"name": "c" * MAX_COLUMN_NAME, "kind": "numeric"}],
+                    rules=[{"name": "r" * MAX_RULE_NAME, "type": "run_failed"}],
+                    receivers=["h" * MAX_RECEIVER_NAME],
+                )
+            ],
+            "receivers": [
+                {"name": "h" * MAX_RECEIVER_NAME, "type": "webhook", "url": "http://127.0.0.1:9/"}
+            ],
+        }
+    )
+    assert len(longest.monitors[0].name) == MAX_MONITOR_NAME
+
+
+def test_a_cron_that_fires_only_on_leap_days_is_accepted() -> None:
+    settings = parse_settings({"monitors": [monitor(schedule="0 0 29 2 *")]})
+    assert settings.monitors[0].schedule.cron == "0 0 29 2 *"

@@ -138,7 +138,7 @@ def test_quiet_then_drift_then_recovery(engine: Engine) -> None:
         ]
         assert outbox[0].payload["run"] == {
             "id": shifted.run_id,
-            "url": f"http://127.0.0.1:8470/api/runs/{shifted.run_id}",
+            "url": f"http://127.0.0.1:8470/runs/{shifted.run_id}",
         }
         assert {c["column"] for c in outbox[0].payload["drifted_columns"]} >= {"income", "device"}
         alert = session.scalars(select(AlertRow)).one()

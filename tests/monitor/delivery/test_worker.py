@@ -217,6 +217,53 @@ def test_client_error_is_dead_with_the_status(
     assert _count(metrics, "dead") == 1
 
 
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        (
+            f"file:///hooks/{TOKEN}",
+            "the receiver's URL cannot be sent to: "
+            'expected an http:// or https:// URL, got scheme "file"',
+        ),
+        (
+            f"gopher://{TOKEN}.example.com/",
+            "the receiver's URL cannot be sent to: "
+            'expected an http:// or https:// URL, got scheme "gopher"',
+        ),
+        (f"https://[::1]:{TOKEN}/", "InvalidURL: the receiver's URL cannot be parsed"),
+        (
+            f"https://{TOKEN}.example.com:99999/",
+            "the receiver's URL cannot be sent to: "
+            "not a valid URL (its host or port cannot be read)",
+        ),
+        (
+            f"hooks/{TOKEN}",
+            "the receiver's URL cannot be sent to: "
+            'expected an http:// or https:// URL such as "https://example.com/hook"',
+        ),
+        (f"https:///{TOKEN}", "the receiver's URL cannot be sent to: the URL has no host"),
+    ],
+)
+@pytest.mark.usefixtures("hook_env")
+def test_a_url_from_the_environment_that_cannot_be_sent_to_is_dead_at_once(
+    engine: Engine,
+    outbox: Outbox,
+    server: HttpFake,
+    client: httpx.Client,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    error: str,
+) -> None:
+    """Retrying cannot mend the URL: dead on the first attempt, the URL kept out of the reason."""
+    monkeypatch.setenv("DW_TEST_HOOK_URL", url)
+    row_id = outbox.add(clock.now)
+    assert _worker(engine, client, clock).run_once() == 1
+    row = outbox.row(row_id)
+    assert (row.status, row.attempts, row.last_error) == ("dead", 1, error)
+    assert server.requests == []
+
+
 @pytest.mark.usefixtures("hook_env")
 def test_a_server_that_never_answers_times_out_and_is_retried(
     engine: Engine, outbox: Outbox, server: HttpFake, client: httpx.Client, clock: Clock
@@ -469,8 +516,11 @@ def test_secrets_never_reach_the_store_the_logs_or_the_cli(
     assert errors[0] == "HTTP 500 Internal Server Error"
     assert errors[1] == "HTTP 401 Unauthorized"
     assert errors[2] is not None and errors[2].startswith("ConnectError")
-    assert errors[3] == "InvalidURL while building the request"
-    assert errors[4] is not None and errors[4].startswith("UnsupportedProtocol")
+    assert errors[3] == "InvalidURL: the receiver's URL cannot be parsed"
+    assert errors[4] == (
+        "the receiver's URL cannot be sent to: "
+        'expected an http:// or https:// URL, got scheme "ftp"'
+    )
     assert errors[5] is not None and errors[5].startswith(
         'EgressRefused: refused to send to host "169.254.169.254"'
     )

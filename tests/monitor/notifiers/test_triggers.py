@@ -117,6 +117,7 @@ def test_first_firing_builds_a_request_with_the_key_and_nothing_else_does(
 ) -> None:
     settings = parse_settings({"receivers": [receiver(kind, env.url)]})
     notifier = build_notifiers(settings.receivers)[f"retrain-{kind}"]
+    assert isinstance(notifier, TriggerNotifier)
 
     request = notifier.build_request(message_for(sample_event()))
     assert request is not None
