@@ -50,6 +50,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
+from detectors._binning import bin_counts
 from detectors._outcome import format_number, significance_and_size_reason
 from detectors._prepare import PreparedColumn
 from detectors.column import compare_prepared, prepare_column
@@ -114,11 +115,8 @@ def sketch_prepared(profile: ColumnProfile, prepared: PreparedColumn) -> WindowS
     """``sketch_window`` of a window already prepared for its tests (``prepare_column``)."""
     column = profile.column
     if profile.kind == "numeric":
-        values = prepared.numeric
-        grid = reference_grid(profile)
-        cells = np.searchsorted(grid, values if values is not None else [], side="left")
-        counts = np.bincount(cells, minlength=grid.size + 1).astype(np.int64)
-        return WindowSketch(column=column, counts=counts)
+        values = prepared.numeric if prepared.numeric is not None else np.empty(0)
+        return WindowSketch(column=column, counts=bin_counts(reference_grid(profile), values))
     observed = prepared.category_counts or {}
     kept = _kept_categories(profile)
     lumped: dict[str, int] = {}
