@@ -149,13 +149,31 @@ def pooled_test(
     return _labelled(result, scale)
 
 
+POOLED_WINDOWS = "pooled_windows"
+"""The detail a pooled test's result names its number of windows by (never another test's)."""
+
+
 def _labelled(result: ColumnResult, scale: int) -> ColumnResult:
     return replace(
         result,
         method=f"{result.method}@{scale}",
         reason=f"pooled over the last {scale} windows ({result.n_current:,} rows): {result.reason}",
-        details={**result.details, "scale": scale},
+        details={**result.details, POOLED_WINDOWS: scale},
     )
+
+
+def pooled_windows(result: ColumnResult) -> int | None:
+    """How many windows a pooled test pooled; None for a test of one window.
+
+    >>> from detectors import compare_column, fit_profile
+    >>> import pandas as pd
+    >>> profile = fit_profile(pd.Series([1.0, 2.0, 3.0] * 10, name="x"), "numeric")
+    >>> one_window = compare_column(profile, pd.Series([2.0] * 30, name="x"), method="wasserstein")
+    >>> "scale" in one_window.details, pooled_windows(one_window)
+    (True, None)
+    """
+    windows = result.details.get(POOLED_WINDOWS)
+    return windows if isinstance(windows, int) else None
 
 
 def _pooled_ks(

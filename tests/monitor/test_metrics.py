@@ -77,7 +77,7 @@ def test_a_series_the_latest_run_lacks_shows_nan_never_an_older_value() -> None:
         T0,
         [
             result("x", "ks", statistic=0.3, drifted=True),
-            result("x", "ks@4", check="sequential", statistic=0.1, details={"scale": 4}),
+            result("x", "ks@4", check="sequential", statistic=0.1, details={"pooled_windows": 4}),
             result("c", "psi", statistic=0.4, p_value=None),
         ],
     )
