@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
+from monitor.backfill import label_sources
 from monitor.columns import DataError
 from monitor.config import MonitorSettings, Settings
 from monitor.metrics import Metrics
@@ -173,11 +174,13 @@ def run_backtest(
         )
     engine = memory_engine()
     source = build_source(monitor.source)
+    labels = label_sources([monitor])
     clock = SlotClock(fire[0])
     ctx = RunContext(
         engine=engine,
         metrics=Metrics(CollectorRegistry()),
         sources={monitor.name: source},
+        labels=labels,
         worker_id=WORKER_ID,
         base_url=settings.server.base_url(),
         clock=clock,
@@ -205,6 +208,8 @@ def run_backtest(
         changes = alert_changes(engine)
     finally:
         source.close()
+        for label_source in labels.values():
+            label_source.close()
         engine.dispose()
     return Backtest(monitor.name, start, end, tuple(lines), tuple(changes))
 
@@ -213,7 +218,7 @@ def _fit_reference(ctx: RunContext, monitor: MonitorSettings, source: Source) ->
     """Fit the reference once, up front: without it no slot can run, so that is an error."""
     monitor_id = store.ensure_monitor(ctx.engine, monitor.name)
     try:
-        ctx.profiles.get(ctx.engine, monitor, monitor_id, source)
+        ctx.profiles.get(ctx.engine, monitor, monitor_id, source, ctx.labels.get(monitor.name))
     except (SourceError, DataError, ValueError) as exc:
         raise BacktestError(f"monitor {monitor.name}: cannot fit the reference: {exc}") from None
 

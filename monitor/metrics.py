@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.store.outbox import STATUSES, QueueStats
+from monitor.store.performance import PerformanceView
 
 logger = logging.getLogger("driftwarden.metrics")
 
@@ -72,6 +73,44 @@ class Metrics:
             "driftwarden_column_drifted",
             "1 when the column drifted in the latest run.",
             ["monitor", "column", "method"],
+            registry=r,
+        )
+        performance_labels = ["monitor", "metric", "kind"]
+        self.performance_value = Gauge(
+            "driftwarden_performance_value",
+            "Latest value of a model metric: kind realized (the newest window whose labels "
+            "reached their coverage) or estimated (CBPE, the newest window with scores).",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_degraded = Gauge(
+            "driftwarden_performance_degraded",
+            "1 when that metric is beyond its noise band (and allowed_drop floor, if set).",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_lower = Gauge(
+            "driftwarden_performance_lower",
+            "Lower bound of the metric's noise band for that window.",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_upper = Gauge(
+            "driftwarden_performance_upper",
+            "Upper bound of the metric's noise band for that window.",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_coverage = Gauge(
+            "driftwarden_performance_label_coverage",
+            "Share of that window's predictions with a label when the metric was computed.",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_window_end = Gauge(
+            "driftwarden_performance_window_end_timestamp_seconds",
+            "Unix time at which the window the metric is of ended.",
+            performance_labels,
             registry=r,
         )
         self.run_hung = Gauge(
@@ -145,6 +184,30 @@ class Metrics:
             if sample.p_value is not None:
                 self.column_p_value.labels(**labels).set(sample.p_value)
             self.column_drifted.labels(**labels).set(1 if sample.drifted else 0)
+
+    def show_performance(self, monitor: str, latest: Iterable[PerformanceView]) -> None:
+        """Set the performance gauges from a monitor's latest stored metrics.
+
+        Drift statistics stay in the ``column_*`` gauges; a metric that a
+        window left undefined keeps its last value.
+        """
+        for view in latest:
+            labels = {
+                "monitor": monitor,
+                "metric": view.metric,
+                "kind": "estimated" if view.estimated else "realized",
+            }
+            gauges = (
+                (self.performance_value, view.statistic),
+                (self.performance_lower, view.lower),
+                (self.performance_upper, view.upper),
+                (self.performance_coverage, view.coverage),
+            )
+            for gauge, value in gauges:
+                if value is not None:
+                    gauge.labels(**labels).set(value)
+            self.performance_degraded.labels(**labels).set(1 if view.degraded else 0)
+            self.performance_window_end.labels(**labels).set(view.window_end.timestamp())
 
     def record_delivery(
         self, receiver: str, outcome: str, duration_seconds: float | None = None, attempt: int = 0
