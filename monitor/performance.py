@@ -48,7 +48,11 @@ def window_columns(perf: PerformanceSettings) -> list[str]:
     columns = [perf.prediction]
     if perf.score is not None:
         columns.append(perf.score)
-    columns.append(perf.id_column if perf.labels is not None else perf.label_column)
+    if perf.labels is not None:
+        assert perf.id_column is not None
+        columns.append(perf.id_column)
+    else:
+        columns.append(perf.label_column)
     return columns
 
 

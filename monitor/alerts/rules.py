@@ -148,7 +148,8 @@ class PerformanceRule(RuleBase):
     estimated: bool = False
 
     def evaluate(self, facts: RunFacts) -> Condition:
-        if facts.status != "succeeded":
+        # An empty window may still have counted late labels of a past one.
+        if facts.status not in ("succeeded", "empty"):
             return "unknown"
         seen = facts.performance.current if self.estimated else facts.performance.realized
         metrics = [

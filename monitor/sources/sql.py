@@ -183,7 +183,7 @@ def _table(name: str, *columns: str) -> FromClause:
 
 def _query(query: str, *columns: str) -> FromClause:
     statement = query.strip().rstrip(";").strip()
-    known = [sa.column(name) for name in columns]
+    known: list[sa.ColumnClause[Any]] = [sa.column(name) for name in columns]
     return sa.text(statement).columns(*known).subquery("source_query")
 
 

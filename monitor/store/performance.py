@@ -15,16 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from detectors import ColumnResult, finite_or_none
+from detectors import ColumnResult, ResultStatus, finite_or_none
 from detectors.performance import parse_method
 from monitor.store.models import MonitorRow, PerformanceRow
 
-AWAITING_LABELS = "awaiting_labels"
+AWAITING_LABELS: Final[ResultStatus] = "awaiting_labels"
 """The status of a realized metric whose window lacks the labels its coverage needs."""
 
 
