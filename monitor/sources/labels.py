@@ -100,8 +100,7 @@ class LabelSpec:
 
 def wanted_ids(ids: Sequence[Any]) -> list[Any]:
     """The distinct, present ids, as plain Python values (what drivers bind)."""
-    values = pd.Series(list(ids), dtype=object).dropna()
-    return list(pd.unique(values.map(_plain)))
+    return list(dict.fromkeys(_plain(value) for value in ids if not pd.isna(value)))
 
 
 def _plain(value: Any) -> Any:
