@@ -300,8 +300,8 @@ BROKEN: list[tuple[str, str]] = [
     ),
     (
         "[[monitors]]\n" + LABELLED + 'id_column = "id"\n' + LABELS + 'max_wait = "-1d"\n',
-        'monitors[0].performance.labels.max_wait: expected a duration such as "30s", "5m", "2h" or "1d", '
-        'got "-1d"',
+        "monitors[0].performance.labels.max_wait: expected a duration such as "
+        '"30s", "5m", "2h" or "1d", got "-1d"',
     ),
     (
         "[[monitors]]\n" + LABELLED + 'id_column = "id"\n'

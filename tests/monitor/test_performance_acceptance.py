@@ -31,7 +31,7 @@ from monitor.config import MonitorSettings, Settings, parse_settings
 from monitor.metrics import Metrics
 from monitor.runner import RunContext, run_check
 from monitor.sources import build_source
-from monitor.store.models import AlertRow, AlertTransitionRow, PerformanceRow, RunRow
+from monitor.store.models import AlertRow, AlertTransitionRow, PerformanceRow
 from monitor.store.queries import get_run
 from tests.public_data import CAR_LOAN, nannyml_files
 from tests.support import Clock
@@ -304,7 +304,7 @@ def transitions(engine: Engine, rule: str, to_state: str) -> list[int]:
 def late_labels_change_a_past_windows_result_and_the_alert_follows(
     replay: Replay, engine: Engine
 ) -> None:
-    """The run the realized alert fired on counted a past window's late labels, and fired on them."""
+    """The realized alert fired on a run that counted a past window's late labels."""
     fired_on = transitions(engine, "realized", "firing")[0]
     assert fired_on in replay.runs
     later = get_run(engine, fired_on)
@@ -359,10 +359,10 @@ def replay_table(replay: Replay, car_loan: CarLoan, engine: Engine) -> list[str]
         for key in (("roc_auc", False), ("roc_auc", True)):
             row = stored[key]
             mark = "*" if row.degraded else ""
-            cells.append(
-                f"{row.statistic:.4f}{mark} ({row.details['lower']:.4f}, {row.details['upper']:.4f})"
-            )
-        accuracy = f"{stored[('accuracy', False)].statistic:.4f}/{stored[('accuracy', True)].statistic:.4f}"
+            band = f"({row.details['lower']:.4f}, {row.details['upper']:.4f})"
+            cells.append(f"{row.statistic:.4f}{mark} {band}")
+        realized, estimated = stored[("accuracy", False)], stored[("accuracy", True)]
+        accuracy = f"{realized.statistic:.4f}/{estimated.statistic:.4f}"
         lines.append(
             f"{slot:%Y-%m-%d} | {side(car_loan, slot - SCHEDULE, slot)} | {cells[0]} | {cells[1]} "
             f"| {accuracy} | {fired.get(run_id, '')}"
