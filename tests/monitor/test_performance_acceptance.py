@@ -265,7 +265,7 @@ def estimated_roc_auc_is_within_001_of_realized_on_average(replay: Replay, engin
 def the_rule_fires_after_the_onset_and_at_most_once_before(
     replay: Replay, car_loan: CarLoan, engine: Engine
 ) -> None:
-    degraded = {"before": [], "across": [], "after": []}
+    degraded: dict[str, list[bool]] = {"before": [], "across": [], "after": []}
     for run_id, slot in zip(replay.runs, replay.slots, strict=True):
         stored = latest(engine, run_id)
         if stored:

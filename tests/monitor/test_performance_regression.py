@@ -108,7 +108,11 @@ def price_monitor(prices: CarPrices, name: str, direction: str) -> dict[str, Any
         "name": name,
         "schedule": "every 2d",
         "window": "2d",
-        "source": {"type": "file", "path": str(prices.predictions), "timestamp_column": "timestamp"},
+        "source": {
+            "type": "file",
+            "path": str(prices.predictions),
+            "timestamp_column": "timestamp",
+        },
         "reference": {"type": "file", "path": str(prices.reference)},
         "columns": [{"name": "car_age", "kind": "numeric"}],
         "performance": {
@@ -205,7 +209,11 @@ def test_a_two_sided_rule_fires_when_the_error_moves_either_way(
                 {
                     "name": "synthetic",
                     "schedule": "every 1h",
-                    "source": {"type": "file", "path": str(current), "timestamp_column": "timestamp"},
+                    "source": {
+                        "type": "file",
+                        "path": str(current),
+                        "timestamp_column": "timestamp",
+                    },
                     "reference": {"type": "file", "path": str(reference)},
                     "columns": [{"name": "x", "kind": "numeric"}],
                     "performance": {
