@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.backfill import label_sources
-from monitor.backtest import run_backtest
+from monitor.backtest import run_backtest, to_text
 from monitor.config import MonitorSettings, Settings, parse_settings
 from monitor.metrics import Metrics
 from monitor.runner import RunContext, run_check
@@ -400,6 +400,12 @@ def test_backtest_replays_the_quarter_with_labels_as_they_arrived(
     backfilled = after.performance[1]
     assert backfilled.counted and backfilled.coverage.complete and backfilled.final
     assert any(r.drifted for r in backfilled.realized) and not backfilled.estimated
+    text = to_text(result)
+    assert f"{onset_slot:%Y-%m-%d %H:%M:%S}Z  alert realized FIRING" in text
+    assert (
+        f"performance of {onset_slot - 2 * SCHEDULE:%Y-%m-%d %H:%M} .. "
+        f"{onset_slot - SCHEDULE:%Y-%m-%d %H:%M} (labels 100%): accuracy"
+    ) in text
     payload = result.to_dict()["runs"][3]["performance"][1]
     assert payload["coverage"] == 1.0 and payload["final"] is True
     assert {m["kind"] for m in payload["metrics"]} == {"realized"}
