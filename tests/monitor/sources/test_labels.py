@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from monitor.columns import DataError
 from monitor.config import parse_settings
+from monitor.profiles import fit_reference
 from monitor.sources import (
     LABEL_SOURCES,
     SOURCES,
@@ -183,3 +185,33 @@ def test_join_matches_ids_as_numbers_or_as_text() -> None:
     assert joined.fillna("-").tolist() == ["a", "-", "b"]
     numeric = pd.Series([1, 0], index=pd.Index([10, 11]))
     assert join_labels(pd.Series([11.0, 10.0, 13.0]), numeric).tolist()[:2] == [0, 1]
+
+
+def test_a_reference_without_labels_is_joined_to_the_label_source(tmp_path: Path) -> None:
+    reference = pd.DataFrame({"id": [1, 2, 3, 4], "age": [30, 40, 50, 60], "p": [1, 0, 0, 1]})
+    labels = _csv(tmp_path, pd.DataFrame({"id": [1, 2, 3, 4], "outcome": [1, 0, 1, 1]}))
+    monitor = {
+        "name": "m",
+        "schedule": "every 1h",
+        "source": {"type": "demo"},
+        "reference": {"type": "window", "start": "2026-01-01", "end": "2026-01-02"},
+        "columns": [{"name": "age", "kind": "numeric"}],
+        "performance": {
+            "task": "classification",
+            "prediction": "p",
+            "id_column": "id",
+            "metrics": ["accuracy"],
+            "labels": {**labels, "id_column": "id", "label_column": "outcome"},
+        },
+    }
+    settings = parse_settings({"monitors": [monitor]}).monitors[0]
+    assert settings.performance is not None and settings.performance.labels is not None
+    source = build_label_source(settings.performance.labels)
+    try:
+        profile = fit_reference(settings, reference, source).performance
+    finally:
+        source.close()
+    assert profile is not None and profile.column == "outcome"
+    assert profile.n == 4 and profile.reference["accuracy"] == 0.75
+    with pytest.raises(DataError, match='reference has no column "outcome"'):
+        fit_reference(settings, reference)
