@@ -35,6 +35,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.store.outbox import STATUSES, Outcome, QueueStats
+from monitor.store.performance import PerformanceView
 from monitor.store.queries import ResultView
 
 logger = logging.getLogger("driftwarden.metrics")
@@ -140,21 +141,43 @@ class Metrics:
             registry=r,
         )
         self._methods: dict[str, set[SeriesKey]] = {}
-        self.performance_value = _LatestGauge(
-            Gauge(
-                "driftwarden_performance_value",
-                "Model performance metric of the latest successful run's window.",
-                ["monitor", "metric"],
-                registry=r,
-            )
+        performance_labels = ["monitor", "metric", "kind"]
+        self.performance_value = Gauge(
+            "driftwarden_performance_value",
+            "Latest value of a model metric: kind realized (the newest window whose labels "
+            "reached their coverage) or estimated (CBPE, the newest window with scores).",
+            performance_labels,
+            registry=r,
         )
-        self.performance_degraded = _LatestGauge(
-            Gauge(
-                "driftwarden_performance_degraded",
-                "1 when the performance metric was degraded in the latest successful run.",
-                ["monitor", "metric"],
-                registry=r,
-            )
+        self.performance_degraded = Gauge(
+            "driftwarden_performance_degraded",
+            "1 when that metric is beyond its noise band (and allowed_drop floor, if set).",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_lower = Gauge(
+            "driftwarden_performance_lower",
+            "Lower bound of the metric's noise band for that window.",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_upper = Gauge(
+            "driftwarden_performance_upper",
+            "Upper bound of the metric's noise band for that window.",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_coverage = Gauge(
+            "driftwarden_performance_label_coverage",
+            "Share of that window's predictions with a label when the metric was computed.",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_window_end = Gauge(
+            "driftwarden_performance_window_end_timestamp_seconds",
+            "Unix time at which the window the metric is of ended.",
+            performance_labels,
+            registry=r,
         )
         self.run_hung = Gauge(
             "driftwarden_monitor_run_hung",
@@ -243,21 +266,17 @@ class Metrics:
         """Set the gauges from a stored run (also used at start-up to restore them)."""
         self.last_success.labels(monitor=monitor).set(finished_at.timestamp())
         self.monitor_drifted.labels(monitor=monitor).set(1 if drifted else 0)
-        columns: dict[SeriesKey, ResultView] = {}
-        performance: dict[SeriesKey, ResultView] = {}
-        for result in results:
-            if result.check == "performance":
-                performance[(result.method,)] = result
-            else:
-                columns[(result.column, windows_tested(result.method))] = result
+        # Performance results have gauges of their own (``show_performance``), filled
+        # from the store, where late labels also change past windows.
+        columns: dict[SeriesKey, ResultView] = {
+            (result.column, windows_tested(result.method)): result
+            for result in results
+            if result.check != "performance"
+        }
         self.column_statistic.show(monitor, {k: r.statistic for k, r in columns.items()})
         self.column_p_value.show(monitor, {k: r.p_value for k, r in columns.items()})
         self.column_drifted.show(monitor, {k: float(r.drifted) for k, r in columns.items()})
         self._show_methods(monitor, columns)
-        self.performance_value.show(monitor, {k: r.statistic for k, r in performance.items()})
-        self.performance_degraded.show(
-            monitor, {k: float(r.drifted) for k, r in performance.items()}
-        )
 
     def _show_methods(self, monitor: str, columns: Mapping[SeriesKey, ResultView]) -> None:
         shown = self._methods.setdefault(monitor, set())
@@ -267,6 +286,30 @@ class Metrics:
             self.column_method.labels(monitor, *key).info({"method": result.method})
         shown.clear()
         shown.update(columns)
+
+    def show_performance(self, monitor: str, latest: Iterable[PerformanceView]) -> None:
+        """Set the performance gauges from a monitor's latest stored metrics.
+
+        Drift statistics stay in the ``column_*`` gauges; a metric that a
+        window left undefined keeps its last value.
+        """
+        for view in latest:
+            labels = {
+                "monitor": monitor,
+                "metric": view.metric,
+                "kind": "estimated" if view.estimated else "realized",
+            }
+            gauges = (
+                (self.performance_value, view.statistic),
+                (self.performance_lower, view.lower),
+                (self.performance_upper, view.upper),
+                (self.performance_coverage, view.coverage),
+            )
+            for gauge, value in gauges:
+                if value is not None:
+                    gauge.labels(**labels).set(value)
+            self.performance_degraded.labels(**labels).set(1 if view.degraded else 0)
+            self.performance_window_end.labels(**labels).set(view.window_end.timestamp())
 
     def record_delivery(
         self, receiver: str, outcome: str, duration_seconds: float | None = None, attempt: int = 0

@@ -97,6 +97,7 @@ def test_each_run_queues_one_run_completed_message_per_sink(engine: Engine) -> N
             }
             for r in shifted.results
         ],
+        "performance": [],
     }
     assert {r["column"] for r in payload["results"] if r["drifted"]} == {"income", "device"}
 
