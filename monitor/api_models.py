@@ -73,8 +73,46 @@ class RunModel(BaseModel):
     drifted_columns: list[str]
 
 
+class PerformanceModel(BaseModel):
+    """One metric of one window, realized or estimated (``PerformanceView.to_dict``)."""
+
+    window_start: IsoTime
+    window_end: IsoTime
+    window_run_id: int = Field(description="the run of the window's own slot")
+    evaluated_run_id: int | None = Field(description="the run that computed this version")
+    column: str
+    metric: str
+    kind: Literal["realized", "estimated"]
+    method: str
+    value: float | None
+    reference_value: float | None
+    lower: float | None
+    upper: float | None
+    threshold: float | None
+    degraded: bool
+    effect: float | None
+    effect_floor: float | None
+    status: str
+    reason: str
+    coverage: float | None = Field(description="labelled share of the window's predictions")
+    n_predictions: int
+    n_labelled: int | None
+    n_current: int
+    evaluated_at: IsoTime
+    final: bool = Field(description="no later label can change it (max_wait has passed)")
+
+
+class RunPerformanceModel(BaseModel):
+    window: list[PerformanceModel] = Field(description="the run's window, latest state")
+    history: list[PerformanceModel] = Field(description="its realized metrics as labels arrived")
+    backfilled: list[PerformanceModel] = Field(
+        description="earlier windows this run evaluated again as their labels arrived"
+    )
+
+
 class RunDetailModel(RunModel):
     results: list[ResultModel]
+    performance: RunPerformanceModel
     url: str = Field(description="this run's address, under server.public_url")
 
 
