@@ -32,6 +32,7 @@ from monitor.sources.base import Source, SourceError
 from monitor.store import runs as store
 from monitor.store.alerts import transitions
 from monitor.store.engine import upgrade
+from monitor.store.references import RunReference
 
 TRIGGER = "backtest"
 """``runs.trigger`` of a backtest run (in the in-memory store only)."""
@@ -55,6 +56,8 @@ class RunLine:
     drifted: bool | None
     drifted_columns: tuple[str, ...]
     reason: str
+    reference: RunReference | None = None
+    """The reference the slot was tested against: for ``trailing``, read from data before it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +66,7 @@ class RunLine:
             "drifted": self.drifted,
             "drifted_columns": list(self.drifted_columns),
             "reason": self.reason,
+            "reference": self.reference.to_dict() if self.reference else None,
         }
 
 
@@ -184,7 +188,7 @@ def run_backtest(
         refresh_receivers=refresh_receivers(settings.receivers),
     )
     try:
-        _fit_reference(ctx, monitor, source)
+        _fit_reference(ctx, monitor, source, fire[0])
         lines = []
         for slot in fire:
             clock.now = slot
@@ -200,6 +204,7 @@ def run_backtest(
                         dict.fromkeys(r.column for r in outcome.results if r.drifted)
                     ),
                     reason=outcome.reason,
+                    reference=outcome.reference,
                 )
             )
         changes = alert_changes(engine)
@@ -209,11 +214,17 @@ def run_backtest(
     return Backtest(monitor.name, start, end, tuple(lines), tuple(changes))
 
 
-def _fit_reference(ctx: RunContext, monitor: MonitorSettings, source: Source) -> None:
-    """Fit the reference once, up front: without it no slot can run, so that is an error."""
+def _fit_reference(
+    ctx: RunContext, monitor: MonitorSettings, source: Source, first_slot: datetime
+) -> None:
+    """Fit the first slot's reference up front: without it no slot can run, so that is an error.
+
+    A ``trailing`` reference moves on: every later slot's is read from the
+    data before that slot, refitted as the daemon refits it.
+    """
     monitor_id = store.ensure_monitor(ctx.engine, monitor.name)
     try:
-        ctx.profiles.get(ctx.engine, monitor, monitor_id, source)
+        ctx.profiles.get(ctx.engine, monitor, monitor_id, source, first_slot - monitor.window)
     except (SourceError, DataError, ValueError) as exc:
         raise BacktestError(f"monitor {monitor.name}: cannot fit the reference: {exc}") from None
 

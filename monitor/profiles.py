@@ -16,6 +16,7 @@ import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -31,9 +32,16 @@ from detectors import (
 from detectors.performance import PERFORMANCE_FORMAT
 from monitor.columns import require_columns
 from monitor.config import MonitorSettings
-from monitor.references import ReferenceRequest, load_reference, reference_key_parts
+from monitor.references import (
+    ReferenceRequest,
+    describe_reference,
+    load_reference,
+    reference_key_parts,
+    reference_refits,
+)
 from monitor.sources.base import Source
 from monitor.store import runs as store
+from monitor.store.references import RunReference, profile_stored, prune_profiles
 
 log = logging.getLogger("driftwarden.profiles")
 
@@ -103,13 +111,20 @@ def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> Referenc
     )
 
 
-def reference_request(monitor: MonitorSettings) -> ReferenceRequest:
-    """What the monitor's reference kind reads of its settings to load and key it."""
+def reference_request(
+    monitor: MonitorSettings, window_start: datetime | None = None
+) -> ReferenceRequest:
+    """What the monitor's reference kind reads to load and key the reference of a run.
+
+    ``window_start`` is the start of the run's window: a ``trailing``
+    reference is read before it; fixed kinds ignore it.
+    """
     return ReferenceRequest(
         monitor=monitor.name,
         reference=monitor.reference,
         source=monitor.source,
         reference_limit=monitor.reference_limit,
+        window_start=window_start,
     )
 
 
@@ -125,7 +140,7 @@ def _performance_part(monitor: MonitorSettings) -> str:
     return monitor.performance.model_dump_json() + f"\nperformance-format-{PERFORMANCE_FORMAT}"
 
 
-def reference_key(monitor: MonitorSettings) -> str:
+def reference_key(monitor: MonitorSettings, window_start: datetime | None = None) -> str:
     """A sha256 hex digest that changes whenever the reference profile would.
 
     It covers the reference settings, ``reference_limit``, the columns, the
@@ -134,7 +149,9 @@ def reference_key(monitor: MonitorSettings) -> str:
     window is read from it); for a ``file`` reference each matched file's
     path, size and modification time, so a replaced file is refitted.
     A ``sql`` reference is refitted only when its settings change: the key
-    cannot see the data behind a query.
+    cannot see the data behind a query. A ``trailing`` reference adds the
+    source settings and its period, which ``window_start`` (the start of
+    the run's window) decides: each refit period has a key of its own.
 
     Stored profiles are looked up by this key: a change to what it hashes,
     or to their order, refits every stored profile (bump ``_KEY_VERSION``).
@@ -146,9 +163,17 @@ def reference_key(monitor: MonitorSettings) -> str:
         json.dumps([json.loads(column.model_dump_json()) for column in monitor.columns]),
         _performance_part(monitor),
         json.dumps({"multivariate": monitor.thresholds.multivariate}),
-        *reference_key_parts(reference_request(monitor)),
+        *reference_key_parts(reference_request(monitor, window_start)),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def stated_reference(
+    monitor: MonitorSettings, key: str, window_start: datetime | None = None
+) -> RunReference:
+    """What a run whose window starts at ``window_start`` states about its reference."""
+    origin = describe_reference(reference_request(monitor, window_start))
+    return RunReference(key, monitor.reference.type, origin.description, origin.start, origin.end)
 
 
 @dataclass(frozen=True)
@@ -177,9 +202,15 @@ class ProfileCache:
             return self._locks.setdefault(monitor_id, threading.Lock())
 
     def get(
-        self, engine: Engine, monitor: MonitorSettings, monitor_id: int, source: Source
+        self,
+        engine: Engine,
+        monitor: MonitorSettings,
+        monitor_id: int,
+        source: Source,
+        window_start: datetime | None = None,
     ) -> KeyedProfile:
-        key = reference_key(monitor)
+        """The profile of the reference of a run whose window starts at ``window_start``."""
+        key = reference_key(monitor, window_start)
         with self._lock(monitor_id):
             cached = self._profiles.get(monitor_id)
             if cached is not None and cached.key == key:
@@ -188,9 +219,50 @@ class ProfileCache:
             if stored is not None:
                 profile = ReferenceProfile.from_bytes(stored)
             else:
-                log.info("fitting reference profile for monitor %s", monitor.name)
-                profile = fit_reference(monitor, load_reference(reference_request(monitor), source))
-                store.save_profile(engine, monitor_id, key, profile.n_rows, profile.to_bytes())
+                profile = _fit_and_store(engine, monitor, monitor_id, source, key, window_start)
             keyed = KeyedProfile(key, profile)
             self._profiles[monitor_id] = keyed
             return keyed
+
+    def fit_ahead(
+        self,
+        engine: Engine,
+        monitor: MonitorSettings,
+        monitor_id: int,
+        source: Source,
+        window_start: datetime,
+    ) -> bool:
+        """Fit and store the profile runs from ``window_start`` will need, unless it is stored.
+
+        Under the monitor's lock, so a run that needs it meanwhile waits for
+        this fit instead of fitting it twice; the profile in memory stays the
+        one in use. True when it was fitted now.
+        """
+        key = reference_key(monitor, window_start)
+        with self._lock(monitor_id):
+            cached = self._profiles.get(monitor_id)
+            if (cached is not None and cached.key == key) or profile_stored(
+                engine, monitor_id, key
+            ):
+                return False
+            _fit_and_store(engine, monitor, monitor_id, source, key, window_start)
+            return True
+
+
+def _fit_and_store(
+    engine: Engine,
+    monitor: MonitorSettings,
+    monitor_id: int,
+    source: Source,
+    key: str,
+    window_start: datetime | None,
+) -> ReferenceProfile:
+    """Fit the reference, store its profile, and prune what a moving reference no longer needs."""
+    log.info("fitting reference profile for monitor %s", monitor.name)
+    request = reference_request(monitor, window_start)
+    profile = fit_reference(monitor, load_reference(request, source))
+    store.save_profile(engine, monitor_id, key, profile.n_rows, profile.to_bytes())
+    refits = reference_refits(monitor.reference)
+    if refits is not None:
+        prune_profiles(engine, monitor_id, refits.keep)
+    return profile

@@ -34,7 +34,8 @@ from monitor.config import MonitorSettings
 from monitor.evaluation import evaluate, prepare_window, result_check, run_verdict
 from monitor.levels import monitor_levels
 from monitor.metrics import ColumnSample, Metrics
-from monitor.profiles import ProfileCache
+from monitor.profiles import ProfileCache, stated_reference
+from monitor.refits import refit_ahead
 from monitor.sequential import SequentialOutcome, SketchCache, history_rows, sequential_tests
 from monitor.sinks import queue_sink_messages
 from monitor.sources.base import Source, SourceError, Window
@@ -42,6 +43,7 @@ from monitor.store import runs as store
 from monitor.store.alerts import last_success
 from monitor.store.models import utcnow
 from monitor.store.queries import ResultView
+from monitor.store.references import RunReference, record_reference
 from monitor.store.sketches import add_sketch
 from monitor.vocabulary import RunStatus
 
@@ -85,6 +87,8 @@ class RunOutcome:
     reason: str
     window: Window
     results: Sequence[ColumnResult] = field(default_factory=tuple)
+    reference: RunReference | None = None
+    """The reference the run was tested against; None for a failed run."""
 
 
 def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
@@ -309,8 +313,26 @@ def run_claimed(ctx: RunContext, monitor: MonitorSettings, claim: store.Claim) -
 
     None when the claim was lost before the outcome could be stored (expired or
     timed out meanwhile: another process owns the row now). A store error
-    propagates with the row still ``running``; its lease then expires.
+    propagates with the row still ``running``; its lease then expires. Once
+    the outcome is stored, a moving reference's next profile is fitted if
+    it is due (``monitor.refits``).
     """
+    outcome = _run_to_end(ctx, monitor, claim)
+    if outcome is not None and outcome.status != "failed":
+        source = ctx.sources[monitor.name]
+        refit_ahead(
+            ctx.profiles,
+            ctx.engine,
+            monitor,
+            claim.monitor_id,
+            source,
+            outcome.window.start,
+            ctx.clock(),
+        )
+    return outcome
+
+
+def _run_to_end(ctx: RunContext, monitor: MonitorSettings, claim: store.Claim) -> RunOutcome | None:
     started = time.monotonic()
     with _Heartbeat(ctx, claim):
         try:
@@ -346,8 +368,9 @@ def _evaluate_and_store(
 ) -> RunOutcome:
     window = _window(monitor, claim.scheduled_for)
     source = ctx.sources[monitor.name]
-    keyed = ctx.profiles.get(ctx.engine, monitor, claim.monitor_id, source)
+    keyed = ctx.profiles.get(ctx.engine, monitor, claim.monitor_id, source, window.start)
     key, profile = keyed.key, keyed.profile
+    reference = stated_reference(monitor, key, window.start)
     seed = int(claim.scheduled_for.timestamp())
     current = source.sample(window, monitor.sample_limit, seed=seed)
     levels = monitor_levels(monitor)
@@ -385,8 +408,11 @@ def _evaluate_and_store(
             n_current=len(current),
             results=[_stored(monitor, r) for r in results],
         )
+        record_reference(session, claim.run_id, reference)
         log_queued(process_alerts(session, monitor, alerts, facts), monitor)
-        queue_sink_messages(session, ctx.clock(), monitor, claim, status, drifted, results)
+        queue_sink_messages(
+            session, ctx.clock(), monitor, claim, status, drifted, results, reference
+        )
         _add_history(session, claim, window, key, pooled, levels)
     ctx.metrics.record_successful_run(
         monitor.name,
@@ -396,7 +422,9 @@ def _evaluate_and_store(
         [ColumnSample(r.column, r.method, r.statistic, r.p_value, r.drifted) for r in results],
     )
     log.info("run %d of monitor %s: %s", claim.run_id, monitor.name, reason)
-    return RunOutcome(claim.run_id, monitor.name, status, drifted, reason, window, results)
+    return RunOutcome(
+        claim.run_id, monitor.name, status, drifted, reason, window, results, reference
+    )
 
 
 def store_failure(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from detectors import ColumnResult, finite_or_none
 from monitor.config import MonitorSettings
 from monitor.store.alerts import add_outbox
+from monitor.store.references import RunReference
 from monitor.store.runs import Claim
 from monitor.vocabulary import RunStatus
 
@@ -30,6 +31,8 @@ class RunCompleted:
     status: RunStatus
     drifted: bool
     results: Sequence[ColumnResult]
+    reference: RunReference
+    """The reference the run was tested against (its key, kind, origin and period)."""
 
     def to_payload(self) -> dict[str, Any]:
         """The outbox payload: JSON-safe, with null for a statistic that is not finite."""
@@ -39,6 +42,7 @@ class RunCompleted:
             "finished_at": self.finished_at.isoformat(),
             "status": self.status,
             "drifted": self.drifted,
+            "reference": self.reference.to_dict(),
             "results": [
                 {
                     "column": r.column,
@@ -66,9 +70,12 @@ def queue_sink_messages(
     status: RunStatus,
     drifted: bool,
     results: Sequence[ColumnResult],
+    reference: RunReference,
 ) -> None:
     """Queue one ``run.completed`` message per sink of the monitor, in the run's transaction."""
-    payload = RunCompleted(monitor.name, claim.run_id, now, status, drifted, results).to_payload()
+    payload = RunCompleted(
+        monitor.name, claim.run_id, now, status, drifted, results, reference
+    ).to_payload()
     for sink in monitor.sinks:
         add_outbox(
             session,
