@@ -194,6 +194,8 @@ class ProfileCache:
 
     def __init__(self) -> None:
         self._profiles: dict[int, KeyedProfile] = {}
+        self._ahead: dict[int, KeyedProfile] = {}
+        """Per monitor, the profile fitted ahead for the next refit period, until it is used."""
         self._locks: dict[int, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -215,6 +217,10 @@ class ProfileCache:
             cached = self._profiles.get(monitor_id)
             if cached is not None and cached.key == key:
                 return cached
+            ahead = self._ahead.get(monitor_id)
+            if ahead is not None and ahead.key == key:
+                self._profiles[monitor_id] = self._ahead.pop(monitor_id)
+                return ahead
             stored = store.load_profile(engine, monitor_id, key)
             if stored is not None:
                 profile = ReferenceProfile.from_bytes(stored)
@@ -235,17 +241,19 @@ class ProfileCache:
         """Fit and store the profile runs from ``window_start`` will need, unless it is stored.
 
         Under the monitor's lock, so a run that needs it meanwhile waits for
-        this fit instead of fitting it twice; the profile in memory stays the
-        one in use. True when it was fitted now.
+        this fit instead of fitting it twice. The profile in use stays in
+        memory, and the new one beside it until the first run that needs it,
+        which then need not read it back. True when it was fitted now.
         """
         key = reference_key(monitor, window_start)
         with self._lock(monitor_id):
-            cached = self._profiles.get(monitor_id)
-            if (cached is not None and cached.key == key) or profile_stored(
+            known = (self._profiles.get(monitor_id), self._ahead.get(monitor_id))
+            if any(k is not None and k.key == key for k in known) or profile_stored(
                 engine, monitor_id, key
             ):
                 return False
-            _fit_and_store(engine, monitor, monitor_id, source, key, window_start)
+            profile = _fit_and_store(engine, monitor, monitor_id, source, key, window_start)
+            self._ahead[monitor_id] = KeyedProfile(key, profile)
             return True
 
 
