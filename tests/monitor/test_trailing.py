@@ -34,7 +34,7 @@ from monitor.references.trailing import (
 from monitor.runner import RunContext, RunOutcome, run_check
 from monitor.settings_base import ConfigError
 from monitor.sources import Window, build_source
-from monitor.sources.base import Source
+from monitor.sources.base import Source, SourceError
 from monitor.store.models import ProfileRow, WindowSketchRow
 from monitor.store.queries import get_run
 from monitor.store.references import RunReference
@@ -80,14 +80,22 @@ def write_events(directory: Path, days: int = 3) -> Path:
 
 
 class RecordingSource:
-    """The monitor's real source, noting every window it is asked for, in order."""
+    """The monitor's real source, noting every window it is asked for, in order.
 
-    def __init__(self, source: Source) -> None:
+    A window in ``fail_once`` fails the first time it is asked for, as a
+    source that timed out would.
+    """
+
+    def __init__(self, source: Source, fail_once: frozenset[Window] = frozenset()) -> None:
         self.source = source
         self.windows: list[Window | None] = []
+        self.fail_once = set(fail_once)
 
     def sample(self, window: Window | None, limit: int, seed: int) -> pd.DataFrame:
         self.windows.append(window)
+        if window in self.fail_once:
+            self.fail_once.discard(window)
+            raise SourceError("statement timeout")
         return self.source.sample(window, limit, seed)
 
     def close(self) -> None:
@@ -99,9 +107,11 @@ def reference_of(boundary: datetime) -> Window:
     return Window(boundary - HOUR - timedelta(days=1), boundary - HOUR)
 
 
-def run_day(engine: Engine, monitor: MonitorSettings) -> tuple[RecordingSource, list[RunOutcome]]:
+def run_day(
+    engine: Engine, monitor: MonitorSettings, fail_once: frozenset[Window] = frozenset()
+) -> tuple[RecordingSource, list[RunOutcome]]:
     """Every hourly slot whose window starts on DAY2, with a clock that reads the slot."""
-    source = RecordingSource(build_source(monitor.source))
+    source = RecordingSource(build_source(monitor.source), fail_once)
     clock = Clock(DAY2)
     ctx = RunContext(
         engine=engine,
@@ -151,6 +161,26 @@ def test_each_refit_period_is_fitted_once_and_ahead_of_the_runs_that_use_it(
         kept = set(session.scalars(select(ProfileRow.reference_key)))
     assert len(kept) == KEPT_PROFILES
     assert kept == {reference_key(monitor, DAY2 + hours * HOUR) for hours in (12, 18, 24)}
+
+
+def test_a_fit_ahead_that_fails_is_logged_and_tried_again_after_the_next_run(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    monitor = rolling_monitor(write_events(tmp_path))
+    failing = reference_of(DAY2 + 6 * HOUR)
+    source, outcomes = run_day(engine, monitor, fail_once=frozenset({failing}))
+
+    assert all(outcome.status == "succeeded" for outcome in outcomes)
+    assert source.windows[5:9] == [
+        Window(DAY2 + 4 * HOUR, DAY2 + 5 * HOUR),
+        failing,
+        Window(DAY2 + 5 * HOUR, DAY2 + 6 * HOUR),
+        failing,
+    ]
+    assert [r.getMessage() for r in caplog.records if r.name == "driftwarden.refits"] == [
+        "monitor rolling: the next reference was not fitted ahead: statement timeout"
+    ]
+    assert outcomes[6].reference is not None and outcomes[6].reference.end == failing.end
 
 
 def test_pooled_windows_restart_with_each_refit(engine: Engine, tmp_path: Path) -> None:
