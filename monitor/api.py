@@ -1,10 +1,15 @@
-"""HTTP: health, readiness, Prometheus metrics, the run history and the report pages.
+"""HTTP: health, readiness, Prometheus metrics, the run history and the report pages;
+the schema at /openapi.json.
 
 Handlers that touch the store are plain ``def`` so FastAPI runs them in its
 threadpool; ``/healthz`` and ``/metrics`` never touch the store and are
 ``async`` so that they keep answering even when every pool thread is stuck on
 a store that does not respond (a liveness probe must not fail because the
 database is slow).
+
+``/metrics`` and ``/api/*`` take the scope they need from the authenticator
+(``monitor.auth``); the probes and the schema stay open. Every reason a run
+or result shows goes through ``redact`` (``monitor.redaction``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from importlib import metadata
 from typing import Annotated, Any
 
 import uvicorn
@@ -22,6 +28,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from monitor.api_models import (
+    AUTH_RESPONSES,
+    MONITOR_NAME,
+    MONITOR_NAME_LENGTH,
+    PAGE_NOT_FOUND,
+    RUN_NOT_FOUND,
+    STORE_RESPONSES,
+    Health,
+    Readiness,
+    RunDetailModel,
+    RunPage,
+)
+from monitor.auth import Authenticator
 from monitor.metrics import Metrics
 from monitor.pages import pages_router
 from monitor.store import queries
@@ -30,6 +49,10 @@ from monitor.store.engine import StoreError, safe_url
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 500
+METRICS_RESPONSE = {
+    "description": "every metric in the Prometheus text exposition format",
+    "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+}
 
 
 def _reason(exc: BaseException) -> str:
@@ -91,9 +114,14 @@ def create_app(
     base_url: str,
     *,
     store_timeout: float = 2.0,
+    authenticator: Authenticator | None = None,
+    redact: Callable[[str], str] | None = None,
     hung_runs: Callable[[], list[str]] | None = None,
 ) -> FastAPI:
     """The HTTP app. ``readiness`` returns the daemon's own checks (scheduler, ...).
+
+    ``authenticator`` holds the tokens (none: every route is open); ``redact``
+    is applied to every reason shown (``monitor.redaction``).
 
     ``hung_runs`` names monitors whose run is past its deadline: ``/readyz``
     then says "degraded" and names them, but stays 200. Those runs are already
@@ -101,9 +129,21 @@ def create_app(
     and neither a restart nor leaving the Service would unhang their source;
     a 503 would only hide the API and stall rollouts.
     """
-    app = FastAPI(title="driftwarden", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="driftwarden",
+        summary="Drift monitoring: health, Prometheus metrics and the run history",
+        version=_version(),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     probe_store = _StoreProbe(engine, store_timeout)
     base = base_url.rstrip("/")
+    auth = authenticator or Authenticator(())
+    shown = redact or _as_stored
+    # The one place a route says what it needs: a dependency per scope.
+    read = auth.requires("read")
+    refusals = AUTH_RESPONSES if auth.enabled else {}
 
     def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The reason goes to the log (URL without password); the client learns only
@@ -116,11 +156,11 @@ def create_app(
     app.add_exception_handler(SQLAlchemyError, store_unavailable)
     app.add_exception_handler(StoreError, store_unavailable)
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
     def readyz() -> JSONResponse:
         checks = {"store": probe_store()}
         for name, ok in readiness().items():
@@ -135,33 +175,70 @@ def create_app(
             body["hung_runs"] = hung
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        dependencies=read,
+        # A bare Response has no media type, so FastAPI declares the refusals as the JSON
+        # they are and the 200 as only the exposition format.
+        response_class=Response,
+        responses={200: METRICS_RESPONSE, **refusals},
+    )
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/runs")
+    @app.get(
+        "/api/runs",
+        dependencies=read,
+        response_model=RunPage,
+        responses={**refusals, **STORE_RESPONSES},
+    )
     def list_runs(
-        monitor: str | None = None,
+        monitor: Annotated[
+            str | None,
+            Query(pattern=MONITOR_NAME, max_length=MONITOR_NAME_LENGTH, description="one monitor"),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-        before_id: int | None = None,
+        before_id: Annotated[
+            int | None, Query(ge=1, description="the next page: runs older than this id")
+        ] = None,
     ) -> dict[str, Any]:
         # One row more than asked says whether another page follows.
         runs = queries.list_runs(engine, monitor, limit + 1, before_id)
         page = runs[:limit]
         return {
-            "runs": [run.to_dict() for run in page],
+            "runs": [run.redacted(shown).to_dict() for run in page],
             "next_before_id": page[-1].id if len(runs) > limit else None,
         }
 
-    @app.get("/api/runs/{run_id}")
-    def get_run(run_id: int) -> JSONResponse:
+    @app.get(
+        "/api/runs/{run_id}",
+        dependencies=read,
+        response_model=RunDetailModel,
+        responses={404: RUN_NOT_FOUND, **refusals, **STORE_RESPONSES},
+    )
+    def get_run(run_id: int) -> Any:
         run = queries.get_run(engine, run_id)
         if run is None:
             return JSONResponse({"detail": f"run {run_id} not found"}, status_code=404)
-        return JSONResponse({**run.to_dict(), "url": f"{base}/api/runs/{run_id}"})
+        return {**run.redacted(shown).to_dict(), "url": f"{base}/api/runs/{run_id}"}
 
-    app.include_router(pages_router(engine))
+    app.include_router(
+        pages_router(engine, shown),
+        dependencies=auth.requires("read", browser=True),
+        responses={404: PAGE_NOT_FOUND, **refusals, **STORE_RESPONSES},
+    )
     return app
+
+
+def _as_stored(text: str) -> str:
+    return text
+
+
+def _version() -> str:
+    try:
+        return metadata.version("driftwarden")
+    except metadata.PackageNotFoundError:
+        return "0"
 
 
 class _Server(uvicorn.Server):

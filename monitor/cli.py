@@ -1,7 +1,9 @@
 """The `driftwarden` command.
 
 Exit codes, for CI gates: 0 no drift, 1 drift, 2 error (bad config, data or
-store; the message says which key, column or file).
+store; the message says which key, column or file). Since 1 means drift, an
+unexpected error must never escape as Python's own exit 1: it exits 2 with one
+line on stderr, and ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="driftwarden", description="Drift monitoring for ML models in production."
     )
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
+    parser.add_argument(
+        "--debug", action="store_true", help="print the traceback of an unexpected error"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the daemon (scheduler, delivery, HTTP)")
@@ -76,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing = delivery_commands.add_parser("list", help="recent messages, newest first")
     _add_config(listing)
-    listing.add_argument("--status", choices=("pending", "sending", "delivered", "dead"))
+    listing.add_argument(
+        "--status", choices=("pending", "sending", "delivered", "dead", "superseded")
+    )
     listing.add_argument("--limit", "-n", type=int, default=50)
     _add_format(listing)
     replay = delivery_commands.add_parser(
@@ -110,10 +118,23 @@ def _fail(message: str) -> int:
     return EXIT_ERROR
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _unexpected(command: str, exc: Exception, settings: Settings | None, debug: bool) -> int:
+    """One line naming what failed (secrets shown as their variables); the traceback on --debug."""
+    text = " ".join(str(exc).split()) or "no message"
+    if settings is not None:
+        from monitor.daemon import resolved_secrets
+
+        for env_name, value in resolved_secrets(settings):
+            text = text.replace(value, f"${env_name}")
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    hint = "" if debug else " (--debug shows the traceback)"
+    return _fail(f"{command} failed unexpectedly: {type(exc).__name__}: {text[:500]}{hint}")
+
+
+def _configure_logging(level: str) -> None:
     logging.basicConfig(
-        level=args.log_level,
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -122,7 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # in an operator's log at INFO.
     for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from monitor import commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.log_level)
     from monitor.backtest import BacktestError
     from monitor.compare import CompareError
     from monitor.daemon import DaemonError
@@ -130,35 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from monitor.sources.base import SourceError
     from monitor.store.engine import StoreError
 
+    settings: Settings | None = None
     try:
-        if args.command == "compare":
-            return commands.compare(args.reference, args.current, args.columns, args.format)
-        settings: Settings = load_settings(args.config)
-        if args.command == "validate":
-            return commands.validate(settings, args.config)
-        if args.command == "run":
-            return commands.run(settings)
-        if args.command == "check":
-            return commands.check(settings, args.monitor, args.format)
-        if args.command == "db":
-            return commands.db_upgrade(settings)
-        if args.command == "history":
-            return commands.history(settings, args.monitor, args.limit, args.format)
-        if args.command == "backtest":
-            return commands.backtest(
-                settings,
-                args.monitor,
-                args.start,
-                args.end,
-                args.format,
-                quiet=args.log_level != "DEBUG",
-            )
-        if args.command == "silences":
-            return silence_commands.run(settings, args)
-        if args.command == "deliveries" and args.deliveries_command == "list":
-            return commands.deliveries_list(settings, args.status, args.limit, args.format)
-        if args.command == "deliveries":
-            return commands.deliveries_replay(settings, args.id)
+        if args.command != "compare":
+            settings = load_settings(args.config)
+        return _dispatch(args, settings)
     except (
         ConfigError,
         SecretError,
@@ -172,6 +173,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return EXIT_ERROR
+    except Exception as exc:
+        return _unexpected(args.command, exc, settings, args.debug)
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings | None) -> int:
+    from monitor import commands
+
+    if args.command == "compare":
+        return commands.compare(args.reference, args.current, args.columns, args.format)
+    assert settings is not None  # every other command reads --config
+    if args.command == "validate":
+        return commands.validate(settings, args.config)
+    if args.command == "run":
+        return commands.run(settings)
+    if args.command == "check":
+        return commands.check(settings, args.monitor, args.format)
+    if args.command == "db":
+        return commands.db_upgrade(settings)
+    if args.command == "history":
+        return commands.history(settings, args.monitor, args.limit, args.format)
+    if args.command == "backtest":
+        return commands.backtest(
+            settings,
+            args.monitor,
+            args.start,
+            args.end,
+            args.format,
+            quiet=args.log_level != "DEBUG",
+        )
+    if args.command == "silences":
+        return silence_commands.run(settings, args)
+    if args.command == "deliveries" and args.deliveries_command == "list":
+        return commands.deliveries_list(settings, args.status, args.limit, args.format)
+    if args.command == "deliveries":
+        return commands.deliveries_replay(settings, args.id)
     return _fail(f"unknown command {args.command}")
 
 

@@ -83,9 +83,15 @@ def validate(settings: Settings, path: Path) -> int:
     malformed = malformed_secrets(settings)
     if malformed:
         raise SecretError(f"{path}: " + "; ".join(malformed))
+    from monitor.auth import check_exposure
+
     print(f"{path}: valid ({len(settings.monitors)} monitors, {len(settings.receivers)} receivers)")
     for message in missing_secrets(settings):
         print(f"warning: {message}", file=sys.stderr)
+    try:
+        check_exposure(settings.server)
+    except ConfigError as exc:
+        print(f"warning: `run` will refuse to start: {exc}", file=sys.stderr)
     return EXIT_OK
 
 

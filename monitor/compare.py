@@ -32,8 +32,15 @@ def compare_frames(
             if name not in frame.columns:
                 found = ", ".join(map(str, frame.columns)) or "none"
                 raise CompareError(f'{label} has no column "{name}" (columns found: {found})')
-    results = [
-        compare_column(fit_profile(reference[name], column_kind(reference[name])), current[name])
-        for name in names
-    ]
+    results = []
+    for name in names:
+        # A column the tests cannot take (lists, structs, bytes) is refused by name.
+        try:
+            profile = fit_profile(reference[name], column_kind(reference[name]))
+        except ValueError as exc:
+            raise CompareError(f"reference: {exc}") from None
+        try:
+            results.append(compare_column(profile, current[name]))
+        except ValueError as exc:
+            raise CompareError(f"current: {exc}") from None
     return apply_correction(results, alpha=alpha, correction="bh")

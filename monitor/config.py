@@ -82,9 +82,34 @@ class StoreSettings(SettingsModel):
         return self.url
 
 
+TokenScope: TypeAlias = Literal["read", "admin"]
+
+
+class TokenSettings(SettingsModel):
+    """A bearer token the HTTP API accepts; its value is read from ``token_env`` at start."""
+
+    name: str = Field(min_length=1, description="who holds it; shown in logs, never the token")
+    scope: TokenScope = Field(description="read: /metrics and GET /api/*; admin: also writes")
+    token_env: str = Field(min_length=1)
+
+
 class ServerSettings(SettingsModel):
     listen: str = "127.0.0.1:8470"
     public_url: str | None = None
+    tokens: tuple[TokenSettings, ...] = ()
+    allow_unauthenticated: bool = Field(
+        default=False,
+        description="serve without tokens on an address other than loopback",
+    )
+
+    @field_validator("tokens")
+    @classmethod
+    def _unique_names(cls, tokens: tuple[TokenSettings, ...]) -> tuple[TokenSettings, ...]:
+        names = [token.name for token in tokens]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f'tokens[{index}].name: token name "{name}" is used twice')
+        return tokens
 
     @field_validator("listen")
     @classmethod
@@ -494,6 +519,8 @@ def secret_references(settings: Settings) -> list[tuple[str, str]]:
     references: list[tuple[str, str]] = []
     if settings.store.url_env:
         references.append(("store.url_env", settings.store.url_env))
+    for index, token in enumerate(settings.server.tokens):
+        references.append((f"server.tokens[{index}].token_env", token.token_env))
     for index, monitor in enumerate(settings.monitors):
         for key, env_name in get_source_spec(monitor.source.type).secrets(monitor.source):
             references.append((f"monitors[{index}].source.{key}", env_name))

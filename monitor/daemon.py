@@ -14,13 +14,16 @@ from types import FrameType
 from sqlalchemy import Engine
 
 from monitor.api import build_server, create_app
-from monitor.config import Settings
+from monitor.auth import Authenticator, check_exposure, load_tokens
+from monitor.config import Settings, secret_references
 from monitor.delivery.ratelimit import RateLimiter, receiver_rate_limits
 from monitor.delivery.worker import DeliveryWorker
-from monitor.metrics import ColumnSample, Metrics
+from monitor.metrics import Metrics
 from monitor.notifiers.registry import build_notifiers, refresh_receivers, signing_secrets
+from monitor.redaction import Redactor, config_strings
 from monitor.runner import RunContext
 from monitor.scheduler import Scheduler
+from monitor.secrets import SecretError, resolve_secret
 from monitor.sources import build_source
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import utcnow
@@ -54,18 +57,16 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.store.resolved_url())
     upgrade(engine)
     metrics = Metrics()
+    for monitor in settings.monitors:
+        metrics.declare_monitor(monitor.name, monitor.schedule.period())
+    for receiver in settings.receivers:
+        metrics.declare_receiver(receiver.name)
     for run in latest_successful_runs(engine):
         summary = run.summary
         if summary.finished_at is None:
             continue
         metrics.show_latest(
-            summary.monitor,
-            bool(summary.drifted),
-            summary.finished_at,
-            [
-                ColumnSample(r.column, r.method, r.statistic, r.p_value, r.drifted)
-                for r in run.results
-            ],
+            summary.monitor, bool(summary.drifted), summary.finished_at, run.results
         )
     worker_id = worker_identity()
     context = RunContext(
@@ -79,6 +80,24 @@ def build_services(settings: Settings) -> Services:
         run_timeout=settings.scheduler.run_timeout,
     )
     return Services(engine=engine, metrics=metrics, context=context, worker_id=worker_id)
+
+
+def resolved_secrets(settings: Settings) -> list[tuple[str, str]]:
+    """(environment variable, value) of every secret of ``settings`` that is set now."""
+    secrets = []
+    for key, env_name in secret_references(settings):
+        try:
+            secrets.append((env_name, resolve_secret(env_name, key)))
+        except SecretError:
+            continue  # `run` refuses to start without it; nothing to hide
+    return secrets
+
+
+def build_redactor(settings: Settings) -> Redactor:
+    """What reasons shown by the API may name: what ``settings`` names (``monitor.redaction``)."""
+    strings = list(config_strings(settings.model_dump(mode="json")))
+    paths = [value for key, value in strings if key == "path"]
+    return Redactor.build(resolved_secrets(settings), [value for _, value in strings], paths)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -97,6 +116,8 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def run_daemon(settings: Settings) -> int:
     """Serve until SIGTERM or SIGINT; returns the process exit code."""
+    check_exposure(settings.server)
+    authenticator = Authenticator(load_tokens(settings.server))
     sock = _bind(settings.server.host, settings.server.port)
     services = build_services(settings)
     stop = threading.Event()
@@ -126,6 +147,8 @@ def run_daemon(settings: Settings) -> int:
         readiness,
         settings.server.base_url(),
         hung_runs=scheduler.hung,
+        authenticator=authenticator,
+        redact=build_redactor(settings),
     )
     server = build_server(app, settings.server.host, settings.server.port)
 
@@ -140,10 +163,11 @@ def run_daemon(settings: Settings) -> int:
     scheduler.start()
     worker_thread.start()
     log.info(
-        "driftwarden started: %d monitors, %d receivers, http://%s",
+        "driftwarden started: %d monitors, %d receivers, http://%s (%s)",
         len(settings.monitors),
         len(settings.receivers),
         settings.server.listen,
+        f"{len(settings.server.tokens)} API tokens" if authenticator.enabled else "no API tokens",
     )
     server.run(sockets=[sock])
     stop.set()

@@ -24,6 +24,7 @@ from detectors import (
 )
 from detectors import decide as decide_dataset
 from detectors.budget import RunLevels, corrected_level
+from detectors.sequential import pooled_windows
 from monitor.columns import require_columns
 from monitor.config import MonitorSettings
 from monitor.profiles import ReferenceProfile
@@ -135,6 +136,6 @@ def result_check(monitor: MonitorSettings, result: ColumnResult) -> ResultCheck:
     """ "performance", "sequential" (a pooled-window test) or "drift" (one window)."""
     if result.method in _performance_methods(monitor):
         return "performance"
-    if "scale" in result.details:
+    if pooled_windows(result) is not None:
         return "sequential"
     return "drift"

@@ -33,7 +33,7 @@ from monitor.columns import DataError
 from monitor.config import MonitorSettings
 from monitor.evaluation import evaluate, prepare_window, result_check, run_verdict
 from monitor.levels import monitor_levels
-from monitor.metrics import ColumnSample, Metrics
+from monitor.metrics import Metrics
 from monitor.profiles import ProfileCache, stated_reference
 from monitor.refits import refit_ahead
 from monitor.sequential import SequentialOutcome, SketchCache, history_rows, sequential_tests
@@ -395,6 +395,7 @@ def _evaluate_and_store(
         drifted, reason = run_verdict(monitor, results)
     status: RunStatus = "empty" if len(current) == 0 else "succeeded"
     alerts, facts = _alert_inputs(ctx, monitor, claim, window, status, drifted, reason, results)
+    stored = [_stored(monitor, r) for r in results]
     # One transaction: a crash leaves either the finished run with everything it caused
     # (results, alert transitions, queued messages, sketches), or a "running" row and nothing.
     with Session(ctx.engine) as session, session.begin():
@@ -406,7 +407,7 @@ def _evaluate_and_store(
             reason=reason,
             n_reference=profile.n_rows,
             n_current=len(current),
-            results=[_stored(monitor, r) for r in results],
+            results=stored,
         )
         record_reference(session, claim.run_id, reference)
         log_queued(process_alerts(session, monitor, alerts, facts), monitor)
@@ -414,13 +415,11 @@ def _evaluate_and_store(
             session, ctx.clock(), monitor, claim, status, drifted, results, reference
         )
         _add_history(session, claim, window, key, pooled, levels)
-    ctx.metrics.record_successful_run(
-        monitor.name,
-        drifted,
-        time.monotonic() - started,
-        ctx.clock(),
-        [ColumnSample(r.column, r.method, r.statistic, r.p_value, r.drifted) for r in results],
-    )
+    duration = time.monotonic() - started
+    if status == "empty":
+        ctx.metrics.record_empty_run(monitor.name, duration)
+    else:
+        ctx.metrics.record_successful_run(monitor.name, drifted, duration, ctx.clock(), stored)
     log.info("run %d of monitor %s: %s", claim.run_id, monitor.name, reason)
     return RunOutcome(
         claim.run_id, monitor.name, status, drifted, reason, window, results, reference

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from detectors import ColumnResult, finite_or_none
 from monitor.config import MonitorSettings
-from monitor.store.alerts import add_outbox
+from monitor.store.installation import installation_id
+from monitor.store.outbox import add_outbox
 from monitor.store.references import RunReference
 from monitor.store.runs import Claim
 from monitor.vocabulary import RunStatus
@@ -57,9 +58,11 @@ class RunCompleted:
         }
 
 
-def sink_message_id(run_id: int, sink: str) -> str:
-    """One message per run and sink, stable across retries."""
-    return "run_" + hashlib.sha256(f"{RUN_COMPLETED}:{run_id}:{sink}".encode()).hexdigest()[:32]
+def sink_message_id(installation: str, run_id: int, sink: str) -> str:
+    """One message per run and sink, stable across retries; a fresh store's run ids
+    start again at 1, so the store's ``installation`` id keeps its messages apart."""
+    key = f"{RUN_COMPLETED}:{installation}:{run_id}:{sink}"
+    return "run_" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def queue_sink_messages(
@@ -73,13 +76,16 @@ def queue_sink_messages(
     reference: RunReference,
 ) -> None:
     """Queue one ``run.completed`` message per sink of the monitor, in the run's transaction."""
+    if not monitor.sinks:
+        return
     payload = RunCompleted(
         monitor.name, claim.run_id, now, status, drifted, results, reference
     ).to_payload()
+    installation = installation_id(session)
     for sink in monitor.sinks:
         add_outbox(
             session,
-            message_id=sink_message_id(claim.run_id, sink),
+            message_id=sink_message_id(installation, claim.run_id, sink),
             receiver=sink,
             event_type=RUN_COMPLETED,
             payload=payload,

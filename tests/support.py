@@ -1,4 +1,5 @@
-"""Test support shared by the suite: polling with a deadline, a clock, a real HTTP fake."""
+"""Test support shared by the suite: polling with a deadline, a clock, real HTTP fakes and
+a real server for the app."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
 from monitor.alerts.event import AlertEvent, AlertStatus, DriftedColumn
+from monitor.api import build_server
 
 
 def wait_for(condition: Callable[[], bool], what: str, deadline: float = 60.0) -> None:
@@ -23,6 +30,36 @@ def wait_for(condition: Callable[[], bool], what: str, deadline: float = 60.0) -
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {deadline:.0f}s waiting for {what}")
         time.sleep(0.02)  # the poll interval of a loop that checks its condition
+
+
+def bound_port(server: uvicorn.Server) -> int:
+    return int(server.servers[0].sockets[0].getsockname()[1])
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[httpx.Client]:
+    """Run ``app`` on a free port in a thread; yield a client for it; stop and join."""
+    server = build_server(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started or not thread.is_alive(), "uvicorn to start")
+        assert server.started, "uvicorn exited during start-up"
+        url = f"http://127.0.0.1:{bound_port(server)}"
+        wait_for(lambda: healthy(url), "/healthz to answer")
+        with httpx.Client(base_url=url, timeout=10.0) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert not thread.is_alive(), "uvicorn did not stop"
 
 
 @dataclass

@@ -14,11 +14,49 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
+import jinja2.runtime
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from monitor.alerts.event import AlertEvent, DriftedColumn
 
-_ENVIRONMENT = ImmutableSandboxedEnvironment(
+MAX_EXPONENT = 64
+MAX_POWER_BITS = 4096
+MAX_REPEAT = 100_000
+"""The largest ``**`` exponent and result, and ``*`` repetition, a template may compute."""
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, refusing arithmetic that would take the daemon's memory or time.
+
+    ``9 ** 9 ** 9`` or ``"x" * 10 ** 9`` would hang or exhaust the process while
+    the config is checked, before any key could be named.
+    """
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
+        if operator == "**" and isinstance(right, int | float):
+            bits = left.bit_length() * right if isinstance(left, int) else 0
+            if abs(right) > MAX_EXPONENT or bits > MAX_POWER_BITS:
+                raise SecurityError(
+                    f"a power above {MAX_EXPONENT} or of more than {MAX_POWER_BITS} bits "
+                    "is not allowed"
+                )
+        if operator == "*":
+            sequence, count = (left, right) if isinstance(right, int) else (right, left)
+            if (
+                isinstance(sequence, str | list | tuple)
+                and isinstance(count, int)
+                and len(sequence) * count > MAX_REPEAT
+            ):
+                raise SecurityError(f"a repetition longer than {MAX_REPEAT} is not allowed")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENVIRONMENT = _BoundedSandbox(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
 
@@ -68,6 +106,10 @@ def compile_template(source: str) -> jinja2.Template:
         template.render(_EXAMPLE_EVENT.to_payload())
     except jinja2.TemplateError as exc:
         raise TemplateError(f"template: {exc.message}") from None
+    except Exception as exc:  # 1/0, a range over MAX_RANGE, a macro calling itself, ...
+        raise TemplateError(
+            f"template: rendering an example event fails: {type(exc).__name__}: {exc}"
+        ) from None
     return template
 
 

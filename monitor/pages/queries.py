@@ -25,9 +25,6 @@ from monitor.vocabulary import ResultCheck
 TREND_RUNS: Final = 30
 """Runs a trend spans and a monitor page lists: a day of hourly runs and then some."""
 
-MAX_RUN_ID: Final = 2**31 - 1
-"""The largest id ``runs.id`` holds (a 32-bit INTEGER on PostgreSQL); any larger id is no run."""
-
 WINDOW_TEST: Final[ResultCheck] = "drift"
 """``results.check`` of a column's single-window test, the one a trend follows."""
 
@@ -75,9 +72,7 @@ class MonitorPage:
 
 
 def load_run_page(engine: Engine, run_id: int, *, runs: int = TREND_RUNS) -> RunPage | None:
-    """The run ``run_id`` and its trends; None when there is no such run."""
-    if not 1 <= run_id <= MAX_RUN_ID:
-        return None
+    """The run ``run_id`` and its trends; None when there is no such run (or id it could have)."""
     run = queries.get_run(engine, run_id)
     if run is None:
         return None
@@ -87,6 +82,8 @@ def load_run_page(engine: Engine, run_id: int, *, runs: int = TREND_RUNS) -> Run
 
 def load_monitor_page(engine: Engine, name: str, *, runs: int = TREND_RUNS) -> MonitorPage | None:
     """The monitor's last ``runs`` runs and its trends; None when no monitor has that name."""
+    if not queries.is_storable_name(name):
+        return None
     with Session(engine) as session:
         if session.scalar(select(MonitorRow.id).where(MonitorRow.name == name)) is None:
             return None

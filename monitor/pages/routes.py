@@ -10,6 +10,8 @@ that runs none: an escaping mistake could not run injected code.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Final
 
 from fastapi import APIRouter
@@ -34,7 +36,8 @@ def _page(html: str, status_code: int = 200) -> HTMLResponse:
     )
 
 
-def pages_router(engine: Engine) -> APIRouter:
+def pages_router(engine: Engine, redact: Callable[[str], str]) -> APIRouter:
+    """The pages; every reason they show goes through ``redact`` (``monitor.redaction``)."""
     router = APIRouter()
 
     @router.get("/runs/{run_id}", response_class=HTMLResponse)
@@ -42,13 +45,14 @@ def pages_router(engine: Engine) -> APIRouter:
         page = load_run_page(engine, int(run_id)) if _RUN_ID.fullmatch(run_id) else None
         if page is None:
             return _page(render_not_found(f"run {run_id}"), 404)
-        return _page(render_run_page(page))
+        return _page(render_run_page(replace(page, run=page.run.redacted(redact))))
 
     @router.get("/monitors/{name:path}", response_class=HTMLResponse)
     def monitor_page(name: str) -> HTMLResponse:
         page = load_monitor_page(engine, name)
         if page is None:
             return _page(render_not_found(f"monitor {name}"), 404)
-        return _page(render_monitor_page(page))
+        runs = tuple(run.redacted(redact) for run in page.runs)
+        return _page(render_monitor_page(replace(page, runs=runs)))
 
     return router

@@ -49,8 +49,9 @@ def _url(request: ReferenceRequest, reference: SqlReferenceSettings) -> str:
 
 def load_sql_reference(request: ReferenceRequest, source: Source, seed: int) -> pd.DataFrame:
     reference = _settings(request)
+    url = _url(request, reference)
     frame = read_query(
-        _url(request, reference), reference.query, request.reference_limit, seed, reference
+        url, reference.query, request.reference_limit, seed, reference, reference.url_env
     )
     return non_empty(request, frame, "its query returned no rows")
 

@@ -253,8 +253,9 @@ def _sample_files(
 ) -> pd.DataFrame:
     reservoir = Reservoir(limit, seed)
     for path in _files(pattern, origin):
-        kind = _format_of(path, format, origin)
+        kind = "file"
         try:
+            kind = _format_of(path, format, origin)
             if kind == "parquet":
                 batches = _parquet_batches(path, column, window, origin, cache)
             else:
@@ -265,12 +266,25 @@ def _sample_files(
                     if window is not None:
                         batch = batch[in_window(batch[column], window)]
                 reservoir.add(batch)
-        except SourceError:
-            raise
+        except SourceError as exc:
+            raise SourceError(_as_written(str(exc), pattern)) from None
         except _READ_ERRORS as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise SourceError(f"{origin}: cannot read {str(path)!r} as {kind}: {reason}") from None
+            message = f"{origin}: cannot read {str(path)!r} as {kind}: {reason}"
+            raise SourceError(_as_written(message, pattern)) from None
     return reservoir.result()
+
+
+def _as_written(message: str, pattern: str) -> str:
+    """``message`` with the home directory as ``~`` where the config wrote it so.
+
+    Reasons show paths as the config names them, not the account behind ``~``
+    (``monitor.redaction``).
+    """
+    home = os.path.join(os.path.expanduser("~"), "")
+    if not pattern.startswith("~") or home == "/":
+        return message
+    return message.replace(home, "~/")
 
 
 class FileSource:

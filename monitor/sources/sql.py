@@ -31,7 +31,11 @@ plan. SQLite's ``random()`` cannot be seeded: there, and on other databases,
 the seed has no effect when the window holds more than ``limit`` rows.
 
 Timestamps come back parsed to UTC; every other column comes back as the
-driver returns it. Error messages show the URL with its password as ``***``.
+driver returns it. Error messages show a URL written in the config with its
+password as ``***``, and a URL from ``url_env`` as ``$VARIABLE``; the driver's
+message keeps its first lines without the SQL it quotes, and hides what the
+config does not name (``monitor.redaction``: the host, user and database of a
+URL from the environment, addresses a host name resolved to).
 
 **Timeouts.** A database that accepts connections and never answers must
 not hold a run for ever. On PostgreSQL ``connect_timeout`` (10 s) bounds the
@@ -46,6 +50,7 @@ run that still hangs.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -58,6 +63,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.sql import FromClause
 
+from monitor.redaction import Redactor
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import SettingsModel, as_duration, exactly_one
 from monitor.sources._frames import check_limit, to_utc, utc_window
@@ -116,15 +122,21 @@ def _postgres_session(statement_timeout: timedelta) -> Callable[[Any, Any], None
     return configure
 
 
-def create_source_engine(url: str, kind: str, timeouts: SqlTimeouts) -> tuple[Engine, str]:
-    """An engine for ``url`` and the label errors carry: ``kind (url with *** password)``."""
+def create_source_engine(
+    url: str, kind: str, timeouts: SqlTimeouts, env_name: str | None = None
+) -> tuple[Engine, str]:
+    """An engine for ``url`` and the label errors carry: ``kind (url with *** password)``.
+
+    A URL read from ``env_name`` is a secret as a whole: the label says ``kind ($ENV_NAME)``.
+    """
     try:
         parsed = sa.make_url(url)
     except (ArgumentError, ValueError):
         raise SourceError(
             f"{kind}: cannot parse the URL (expected dialect+driver://user@host/database)"
         ) from None
-    origin = f"{kind} ({parsed.render_as_string(hide_password=True)})"
+    shown = f"${env_name}" if env_name else parsed.render_as_string(hide_password=True)
+    origin = f"{kind} ({shown})"
     postgres = parsed.get_backend_name() == "postgresql"
     # libpq takes whole seconds (and waits at least 2).
     connect_args = (
@@ -141,14 +153,19 @@ def create_source_engine(url: str, kind: str, timeouts: SqlTimeouts) -> tuple[En
     return engine, origin
 
 
-def _reason(exc: BaseException, engine: Engine) -> str:
-    """The driver's message on one line, with the password masked should a driver echo it."""
+_QUOTED_SQL = re.compile(r"^(LINE \d+:|\s*\^)")
+
+
+def _reason(exc: BaseException, redact: Redactor) -> str:
+    """The driver's message on one line, without the SQL it quotes or what the config hides.
+
+    ``redact`` (``Redactor.for_url``) masks the password should a driver echo
+    it, and what ``monitor.redaction`` says a reason must not show.
+    """
     cause = getattr(exc, "orig", None) or exc
-    text = " ".join(line.strip() for line in str(cause).splitlines() if line.strip())
-    password = engine.url.password
-    if password:
-        text = text.replace(str(password), "***")
-    return (text or type(cause).__name__)[:500]
+    lines = [line.strip() for line in str(cause).splitlines()]
+    text = " ".join(line for line in lines if line and not _QUOTED_SQL.match(line))
+    return redact(text or type(cause).__name__)[:500]
 
 
 def _table(name: str, timestamp_column: str | None) -> FromClause:
@@ -213,6 +230,7 @@ def _missing_table(connection: Connection, name: str) -> bool:
 def _sample(
     engine: Engine,
     origin: str,
+    redact: Redactor,
     source: FromClause,
     table: str | None,
     timestamp_column: str | None,
@@ -224,7 +242,7 @@ def _sample(
     try:
         connection = engine.connect()
     except SQLAlchemyError as exc:
-        raise SourceError(f"{origin}: cannot connect: {_reason(exc, engine)}") from None
+        raise SourceError(f"{origin}: cannot connect: {_reason(exc, redact)}") from None
     with connection:
         try:
             columns = _columns(connection, source)
@@ -232,7 +250,7 @@ def _sample(
             connection.rollback()
             if table is not None and _missing_table(connection, table):
                 raise SourceError(f"{origin}: table {table!r} not found") from None
-            raise SourceError(f"{origin}: query failed: {_reason(exc, engine)}") from None
+            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
         if timestamp_column is not None and timestamp_column not in columns:
             where = f"table {table!r}" if table is not None else "the query's result"
             raise SourceError(
@@ -242,7 +260,7 @@ def _sample(
         try:
             frame = _fetch(connection, source, columns, timestamp_column, window, limit, seed)
         except SQLAlchemyError as exc:
-            raise SourceError(f"{origin}: query failed: {_reason(exc, engine)}") from None
+            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
     if timestamp_column is not None:
         frame[timestamp_column] = to_utc(frame[timestamp_column], timestamp_column, origin)
     return frame
@@ -297,7 +315,10 @@ class SqlSource:
         else:
             assert settings.url is not None
             url = settings.url
-        self._engine, self._origin = create_source_engine(url, "source sql", settings)
+        self._engine, self._origin = create_source_engine(
+            url, "source sql", settings, settings.url_env
+        )
+        self._redact = Redactor.for_url(url, settings.url_env)
         if settings.table is not None:
             self._source = _table(settings.table, settings.timestamp_column)
         else:
@@ -308,6 +329,7 @@ class SqlSource:
         return _sample(
             self._engine,
             self._origin,
+            self._redact,
             self._source,
             self.settings.table,
             self.settings.timestamp_column,
@@ -328,15 +350,21 @@ DEFAULT_TIMEOUTS = SqlTimeouts()
 
 
 def read_query(
-    url: str, query: str, limit: int | None, seed: int, timeouts: SqlTimeouts = DEFAULT_TIMEOUTS
+    url: str,
+    query: str,
+    limit: int | None,
+    seed: int,
+    timeouts: SqlTimeouts = DEFAULT_TIMEOUTS,
+    env_name: str | None = None,
 ) -> pd.DataFrame:
     """At most ``limit`` rows of ``query`` (sampled as a source samples), columns as returned.
 
-    ``limit=None`` fetches every row.
+    ``limit=None`` fetches every row; ``env_name``: the variable ``url`` came from, if any.
     Used for SQL references; the engine lives only for this call.
     """
-    engine, origin = create_source_engine(url, "reference sql", timeouts)
+    engine, origin = create_source_engine(url, "reference sql", timeouts, env_name)
+    redact = Redactor.for_url(url, env_name)
     try:
-        return _sample(engine, origin, _query(query, None), None, None, None, limit, seed)
+        return _sample(engine, origin, redact, _query(query, None), None, None, None, limit, seed)
     finally:
         engine.dispose()

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -52,6 +54,23 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class InstallationRow(Base):
+    """The store's identity: one row, written by migration 0008 and never changed.
+
+    Its random ``installation_id`` is mixed into every message id and
+    idempotency key (``monitor.alerting``, ``monitor.sinks``): one store derives
+    the same id for the same event on every retry, replica and restart, and a
+    fresh store never reuses another's ids for different events.
+    """
+
+    __tablename__ = "installation"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_installation_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installation_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class MonitorRow(Base):
@@ -212,11 +231,17 @@ class OutboxRow(Base):
     """A message to deliver. Written in the run's transaction; sent by the delivery worker.
 
     ``message_id`` is the idempotency key receivers de-duplicate on; it never
-    changes across retries or restarts.
+    changes across retries or restarts. Messages of one ``group_key`` (an alert
+    group, which names its receiver) are sent in the order of ``id``: none
+    while an older one of its group is pending or sending. Sink messages have
+    no group and no order.
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_group", "group_key", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(100), unique=True)
@@ -234,6 +259,10 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None]
     # Set by `driftwarden deliveries replay`; max_age counts from here after a replay.
     replayed_at: Mapped[datetime | None]
+    group_key: Mapped[str | None] = mapped_column(String(64))
+    # A newer message of the group makes this one redundant (a repeat or a change
+    # of a still-firing episode): superseded while pending, instead of sent late.
+    supersedable: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class DeliveryAttemptRow(Base):

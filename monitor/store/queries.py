@@ -8,8 +8,8 @@ runs at once), whatever the number of runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,10 @@ from monitor.vocabulary import ResultCheck
 
 RUN_SUCCEEDED = "succeeded"
 """``runs.status`` of a run that finished and stored its results."""
+
+MAX_ROW_ID = 2**31 - 1
+"""Row ids are ``Integer`` columns: 32 bits on PostgreSQL. No row has an id outside 1..this,
+so a lookup outside it answers "none" without asking a store that would refuse the number."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -58,6 +62,10 @@ class ResultView:
     details: dict[str, Any]
     effect: float | None = None
     effect_floor: float | None = None
+
+    def redacted(self, redact: Callable[[str], str]) -> ResultView:
+        """This result as shown: its reason through ``redact`` (``monitor.redaction``)."""
+        return replace(self, reason=redact(self.reason))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +106,10 @@ class RunSummary:
     reference: RunReference | None = None
     """The reference the run was tested against; None when it states none (failed runs)."""
 
+    def redacted(self, redact: Callable[[str], str]) -> RunSummary:
+        """This run as shown: its reason through ``redact`` (``monitor.redaction``)."""
+        return replace(self, reason=None if self.reason is None else redact(self.reason))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -122,6 +134,12 @@ class RunSummary:
 class RunDetail:
     summary: RunSummary
     results: tuple[ResultView, ...]
+
+    def redacted(self, redact: Callable[[str], str]) -> RunDetail:
+        """The run and every result as shown (``monitor.redaction``)."""
+        return RunDetail(
+            self.summary.redacted(redact), tuple(r.redacted(redact) for r in self.results)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.summary.to_dict(), "results": [r.to_dict() for r in self.results]}
@@ -229,6 +247,12 @@ def _details(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[Ru
     ]
 
 
+def is_storable_name(name: str) -> bool:
+    """Whether any stored name could equal ``name``: none holds a NUL byte, which PostgreSQL
+    text cannot hold (asking it would be an error, not "none")."""
+    return "\x00" not in name
+
+
 def _limit_iv(limit: int) -> None:
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
@@ -239,9 +263,16 @@ def list_runs(
 ) -> list[RunSummary]:
     """Runs newest first (highest id first); ``before_id`` returns the page after that run.
 
-    ``limit`` has no upper bound here: the caller (the API) caps it.
+    ``limit`` has no upper bound here: the caller (the API) caps it. A ``monitor``
+    no stored name can equal (one with a NUL byte, which PostgreSQL text cannot
+    hold) or a ``before_id`` at or below the first id finds nothing.
     """
     _limit_iv(limit)
+    unstorable = monitor is not None and not is_storable_name(monitor)
+    if unstorable or (before_id is not None and before_id <= 1):
+        return []
+    if before_id is not None and before_id > MAX_ROW_ID:
+        before_id = None  # every stored id is below it
     query = select(*_RUN_COLUMNS).join(MonitorRow, RunRow.monitor_id == MonitorRow.id)
     if monitor is not None:
         query = query.where(MonitorRow.name == monitor)
@@ -262,6 +293,8 @@ def list_runs(
 
 
 def get_run(engine: Engine, run_id: int) -> RunDetail | None:
+    if not 1 <= run_id <= MAX_ROW_ID:
+        return None
     query = (
         select(*_RUN_COLUMNS)
         .join(MonitorRow, RunRow.monitor_id == MonitorRow.id)

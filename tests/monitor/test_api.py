@@ -1,4 +1,5 @@
-"""The HTTP API, served by a real uvicorn server on 127.0.0.1, over a SQLite store.
+"""The HTTP API, served by a real uvicorn server on 127.0.0.1, over a SQLite store
+(and over both stores where the store decides the answer: out-of-range parameters).
 
 Starlette's TestClient is not used: with plain httpx installed it raises a
 deprecation warning (it wants httpx2), and a real server is what the daemon runs.
@@ -25,9 +26,9 @@ from sqlalchemy.orm import Session
 
 from monitor.api import build_server, create_app
 from monitor.metrics import Metrics
-from monitor.store.engine import make_engine
+from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import MonitorRow, ResultRow, RunRow
-from tests.support import wait_for
+from tests.support import bound_port, healthy, serving, wait_for
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 BASE_URL = "https://drift.example.com"
@@ -43,34 +44,13 @@ def engine(sqlite_engine: Engine) -> Engine:
     return sqlite_engine
 
 
-def bound_port(server: uvicorn.Server) -> int:
-    return int(server.servers[0].sockets[0].getsockname()[1])
-
-
-def healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[httpx.Client]:
-    """Run ``app`` on a free port in a thread; yield a client for it; stop and join."""
-    server = build_server(app, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started or not thread.is_alive(), "uvicorn to start")
-        assert server.started, "uvicorn exited during start-up"
-        url = f"http://127.0.0.1:{bound_port(server)}"
-        wait_for(lambda: healthy(url), "/healthz to answer")
-        with httpx.Client(base_url=url, timeout=10.0) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(10)
-    assert not thread.is_alive(), "uvicorn did not stop"
+@pytest.fixture
+def any_store(store_url: str) -> Iterator[Engine]:
+    """A migrated store, once on SQLite and once on PostgreSQL."""
+    store = make_engine(store_url)
+    upgrade(store)
+    yield store
+    store.dispose()
 
 
 @contextmanager
@@ -78,8 +58,10 @@ def make_client(
     engine: Engine,
     readiness: Callable[[], dict[str, bool]] = all_ready,
     metrics: Metrics | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> Iterator[httpx.Client]:
-    with serving(create_app(engine, metrics or Metrics(), readiness, BASE_URL + "/")) as client:
+    app = create_app(engine, metrics or Metrics(), readiness, BASE_URL + "/", redact=redact)
+    with serving(app) as client:
         yield client
 
 
@@ -377,3 +359,58 @@ def test_server_leaves_signal_handlers_to_the_daemon(
         assert seen["handlers"] == [daemon_handler, daemon_handler]
     else:
         assert seen["handlers"] == [server.handle_exit, server.handle_exit]
+
+
+@pytest.mark.parametrize(
+    "run_id", [2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30, 0, -1, -(2**63) - 1]
+)
+def test_a_run_id_outside_the_stores_range_is_not_found(any_store: Engine, run_id: int) -> None:
+    """Ids >= 2^63 were a 500 with a traceback on SQLite, >= 2^31 a 503 on PostgreSQL."""
+    with make_client(any_store) as client:
+        response = client.get(f"/api/runs/{run_id}")
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"run {run_id} not found"}
+
+
+@pytest.mark.parametrize(
+    ("params", "where"),
+    [
+        ({"monitor": "\x00"}, "monitor"),  # was a 503 on PostgreSQL: text cannot hold NUL
+        ({"monitor": "churn\x00"}, "monitor"),
+        ({"monitor": "a b"}, "monitor"),
+        ({"monitor": "m" * 201}, "monitor"),
+        ({"before_id": "0"}, "before_id"),
+        ({"before_id": "-1"}, "before_id"),
+        ({"before_id": "1.5"}, "before_id"),
+        ({"limit": str(2**63)}, "limit"),
+        ({"limit": "1e3"}, "limit"),
+    ],
+)
+def test_an_invalid_parameter_is_422_naming_it(
+    any_store: Engine, params: dict[str, str], where: str
+) -> None:
+    with make_client(any_store) as client:
+        response = client.get("/api/runs", params=params)
+    assert response.status_code == 422, response.text
+    assert [error["loc"] for error in response.json()["detail"]] == [["query", where]]
+
+
+@pytest.mark.parametrize("path", ["/api/runs/abc", "/api/runs/1.5", "/api/runs/%00"])
+def test_a_run_id_that_is_no_integer_is_422(any_store: Engine, path: str) -> None:
+    with make_client(any_store) as client:
+        response = client.get(path)
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["path", "run_id"]]
+
+
+@pytest.mark.parametrize("before_id", [2**31, 2**63, 2**64, 10**30])
+def test_a_before_id_above_every_id_pages_from_the_newest_run(
+    any_store: Engine, before_id: int
+) -> None:
+    ids = add_runs(any_store, "churn", 2)
+    with make_client(any_store) as client:
+        response = client.get("/api/runs", params={"before_id": str(before_id), "monitor": "churn"})
+        first = client.get("/api/runs", params={"before_id": "1"})
+    assert response.status_code == 200
+    assert [run["id"] for run in response.json()["runs"]] == ids[::-1]
+    assert first.json() == {"runs": [], "next_before_id": None}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -256,6 +258,222 @@ def test_silences_add_list_expire(
     assert "no silence with id 9" in capsys.readouterr().err
     assert main(["silences", "add", "-c", config, "-m", "monitor", "--comment", "x"]) == 2
     assert 'matcher "monitor": expected name=value' in capsys.readouterr().err
+
+
+def write_nested(directory: Path, kind: str) -> None:
+    """Reference and current files with a column of lists, structs or bytes besides x."""
+    rng = np.random.default_rng(5)
+    n = 300
+
+    def values() -> list[object]:
+        drawn = [int(v) for v in rng.integers(0, 3, n)]
+        if kind == "list":
+            return [[v, v + 1] for v in drawn]
+        if kind == "struct":
+            return [{"a": v} for v in drawn]
+        return [bytes([v]) for v in drawn]
+
+    pd.DataFrame({"x": rng.normal(0, 1, n), "tags": values()}).to_parquet(
+        directory / "reference.parquet"
+    )
+    now = datetime.now(UTC)
+    pd.DataFrame(
+        {
+            "ts": [now - timedelta(minutes=30) + timedelta(seconds=i) for i in range(n)],
+            "x": rng.normal(0, 1, n),
+            "tags": values(),
+        }
+    ).to_parquet(directory / "current.parquet")
+
+
+NESTED_TYPES = {
+    "list": "list values (numpy.ndarray)",
+    "struct": "struct values (dict)",
+    "bytes": "bytes values (bytes)",
+}
+
+
+@pytest.mark.parametrize("kind", list(NESTED_TYPES))
+def test_compare_refuses_a_nested_column_by_name_and_type(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_nested(tmp_path, kind)
+    files = [str(tmp_path / "reference.parquet"), str(tmp_path / "current.parquet")]
+    assert main(["compare", *files]) == 2
+    assert capsys.readouterr().err == (
+        f"driftwarden: error: reference: column 'tags' holds {NESTED_TYPES[kind]}; "
+        "drift tests compare numbers, strings and booleans only\n"
+    )
+    assert main(["compare", *files, "--columns", "x"]) == 0
+
+
+@pytest.mark.parametrize("column_kind", ["numeric", "categorical"])
+def test_check_stores_a_nested_column_as_a_failed_run(
+    tmp_path: Path, sqlite_url: str, column_kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A list-valued column used to crash `check` with a TypeError and Python's exit 1."""
+    write_nested(tmp_path, "list")
+    config = write_config(tmp_path, sqlite_url, columns='"x", "tags"')
+    text = config.read_text().replace("current.csv", "current.parquet")
+    config.write_text(
+        text.replace('name = "tags"\nkind = "numeric"', f'name = "tags"\nkind = "{column_kind}"')
+    )
+    assert main(["check", "--config", str(config), "--format", "json"]) == 2
+    report = json.loads(capsys.readouterr().out)
+    reason = (
+        "column 'tags' holds list values (numpy.ndarray); "
+        "drift tests compare numbers, strings and booleans only"
+    )
+    assert [(m["status"], m["reason"]) for m in report["monitors"]] == [("failed", reason)]
+
+
+def test_a_huge_every_is_a_config_error_naming_the_schedule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It used to crash `validate` with an OverflowError."""
+    config = tmp_path / "huge.toml"
+    config.write_text(
+        EXAMPLE.read_text().replace('schedule = "every 20s"', 'schedule = "every 999999999999d"')
+    )
+    assert main(["validate", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        f"driftwarden: error: {config}: monitors[0].schedule: expected a duration up to 36500d "
+        '(100 years), got "999999999999d"\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "why"),
+    [
+        ("{% for i in range(10**9) %}x{% endfor %}", "OverflowError: Range too big."),
+        ("{{ 1 / 0 }}", "ZeroDivisionError: division by zero"),
+        ('{{ "x" * 10**9 }}', "a repetition longer than 100000 is not allowed"),
+    ],
+)
+def test_a_runaway_template_is_a_config_error_naming_the_key(
+    tmp_path: Path, template: str, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "template.toml"
+    config.write_text(
+        EXAMPLE.read_text()
+        + '\n[[receivers]]\nname = "retrain"\ntype = "http"\nurl = "https://ci.example/run"\n'
+        + f"body_template = '{template}'\n"
+    )
+    assert main(["validate", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"driftwarden: error: {config}: receivers[0].body_template: template: ")
+    assert why in err and err.count("\n") == 1
+
+
+def test_an_unexpected_error_exits_2_with_one_line_and_the_traceback_only_with_debug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 1 means drift: a bug must not look like one. (A stand-in for any bug in a command.)"""
+    from monitor import commands
+
+    def broken(*args: object) -> int:
+        raise KeyError("schema_version")
+
+    monkeypatch.setattr(commands, "validate", broken)
+    assert main(["validate", "--config", str(EXAMPLE)]) == 2
+    assert capsys.readouterr().err == (
+        "driftwarden: error: validate failed unexpectedly: KeyError: 'schema_version' "
+        "(--debug shows the traceback)\n"
+    )
+    assert main(["--debug", "validate", "--config", str(EXAMPLE)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):\n")
+    assert err.endswith(
+        "driftwarden: error: validate failed unexpectedly: KeyError: 'schema_version'\n"
+    )
+
+
+def test_an_unexpected_error_shows_secrets_as_their_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor import commands
+
+    secret = "https://hooks.example/T0K3N-abcdef"
+    monkeypatch.setenv("DW_TEST_HOOK_URL", secret)
+    config = tmp_path / "hook.toml"
+    config.write_text(
+        EXAMPLE.read_text()
+        + '\n[[receivers]]\nname = "hook"\ntype = "webhook"\nurl_env = "DW_TEST_HOOK_URL"\n'
+    )
+
+    def broken(*args: object) -> int:
+        raise RuntimeError(f"cannot post to {secret}\n  while checking")
+
+    monkeypatch.setattr(commands, "validate", broken)
+    assert main(["validate", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        "driftwarden: error: validate failed unexpectedly: RuntimeError: cannot post to "
+        "$DW_TEST_HOOK_URL while checking (--debug shows the traceback)\n"
+    )
+
+
+def test_the_console_script_exits_2_on_a_nested_column(tmp_path: Path) -> None:
+    write_nested(tmp_path, "struct")
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor.cli",
+            "compare",
+            str(tmp_path / "reference.parquet"),
+            str(tmp_path / "current.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.splitlines() == [
+        "driftwarden: error: reference: column 'tags' holds struct values (dict); "
+        "drift tests compare numbers, strings and booleans only"
+    ]
+
+
+def test_run_refuses_an_open_api_beyond_loopback(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_frames(tmp_path, shift=0.0)
+    config = write_config(tmp_path, sqlite_url)
+    config.write_text('[server]\nlisten = "0.0.0.0:8470"\n' + config.read_text())
+    refusal = (
+        'server.listen: "0.0.0.0:8470" is not a loopback address and no server.tokens are '
+        "configured; add tokens, listen on 127.0.0.1, or set server.allow_unauthenticated = "
+        "true to serve the API to anyone who can reach it"
+    )
+    assert main(["validate", "--config", str(config)]) == 0
+    assert capsys.readouterr().err == f"warning: `run` will refuse to start: {refusal}\n"
+    assert main(["run", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == f"driftwarden: error: {refusal}\n"
+
+
+def test_run_refuses_to_start_without_its_api_token(
+    tmp_path: Path,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("DW_TEST_ABSENT_TOKEN", raising=False)
+    monkeypatch.delenv("DW_TEST_ABSENT_TOKEN_FILE", raising=False)
+    write_frames(tmp_path, shift=0.0)
+    config = write_config(tmp_path, sqlite_url)
+    config.write_text(
+        '[server]\nlisten = "0.0.0.0:8470"\n'
+        'tokens = [{ name = "grafana", scope = "read", token_env = "DW_TEST_ABSENT_TOKEN" }]\n'
+        + config.read_text()
+    )
+    missing = (
+        "server.tokens[0].token_env: environment variable DW_TEST_ABSENT_TOKEN "
+        "(or DW_TEST_ABSENT_TOKEN_FILE) is not set"
+    )
+    assert main(["validate", "--config", str(config)]) == 0
+    assert capsys.readouterr().err == f"warning: {missing}\n"
+    assert main(["run", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == f"driftwarden: error: cannot start: {missing}\n"
 
 
 @pytest.mark.parametrize("command", ["validate", "run", "check"])

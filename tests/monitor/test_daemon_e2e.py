@@ -208,8 +208,8 @@ def test_daemon_detects_stores_exports_and_delivers(
     assert run_page.status_code == 200, run_page.text
     assert f"<title>Run {data['run']['id']} of e2e" in run_page.text
 
-    assert 'driftwarden_column_drifted{column="x_shift",method="ks",monitor="e2e"} 1.0' in metrics
-    assert 'driftwarden_column_drifted{column="x_stable",method="ks",monitor="e2e"} 0.0' in metrics
+    assert 'driftwarden_column_drifted{column="x_shift",monitor="e2e",windows="1"} 1.0' in metrics
+    assert 'driftwarden_column_drifted{column="x_stable",monitor="e2e",windows="1"} 0.0' in metrics
     assert 'driftwarden_monitor_drifted{monitor="e2e"} 1.0' in metrics
     assert runs["runs"] and runs["runs"][0]["monitor"] == "e2e"
 
@@ -272,3 +272,55 @@ def test_pending_delivery_survives_sigkill_and_is_delivered_once(
     assert len({request.headers["webhook-id"] for request in receiver.requests}) == 1
     # An attempt in flight when SIGKILL lands reaches the receiver but is never recorded.
     assert len(receiver.requests) - 1 <= attempts <= len(receiver.requests)
+
+
+def test_a_daemon_with_tokens_serves_probes_openly_and_the_api_to_token_holders(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    token = "e2e-read-token-0123456789"
+    port = free_port()
+    config = tmp_path / "tokens.toml"
+    config.write_text(
+        f"""
+[store]
+url = "{sqlite_url}"
+
+[server]
+listen = "127.0.0.1:{port}"
+tokens = [{{ name = "grafana", scope = "read", token_env = "E2E_READ_TOKEN" }}]
+
+[[monitors]]
+name = "demo"
+schedule = "every 1h"
+
+[monitors.source]
+type = "demo"
+
+[monitors.reference]
+type = "window"
+start = 2024-01-01T00:00:00Z
+end = 2024-01-01T01:00:00Z
+
+[[monitors.columns]]
+name = "income"
+kind = "numeric"
+"""
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("E2E_")}
+    daemon = start_daemon(config, {**env, "E2E_READ_TOKEN": token}, port, tmp_path / "daemon.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        probes = [
+            httpx.get(f"{url}{path}", timeout=5).status_code
+            for path in ("/healthz", "/readyz", "/openapi.json")
+        ]
+        anonymous = httpx.get(f"{url}/api/runs", timeout=5)
+        wrong = httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer nope"}, timeout=5)
+        holder = httpx.get(f"{url}/api/runs", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        exit_code = stop_daemon(daemon)
+    assert exit_code == 0, daemon.log()
+    assert probes == [200, 200, 200]
+    assert (anonymous.status_code, wrong.status_code, holder.status_code) == (401, 401, 200)
+    assert "(1 API tokens)" in daemon.log()
+    assert token not in daemon.log()

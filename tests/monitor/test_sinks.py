@@ -20,6 +20,7 @@ from monitor.profiles import reference_key
 from monitor.runner import run_check
 from monitor.settings_base import ConfigError
 from monitor.sinks import sink_message_id
+from monitor.store.installation import installation_id
 from monitor.store.models import OutboxRow
 from tests.monitor.test_runner import QUIET, SHIFTED, context
 
@@ -76,7 +77,9 @@ def test_each_run_queues_one_run_completed_message_per_sink(engine: Engine) -> N
     ]
     assert {r.receiver for r in rows if r.event_type != "run.completed"} == {"hook"}
     row = completed[1]
-    assert row.message_id == sink_message_id(shifted.run_id, "mlflow")
+    with Session(engine) as session:
+        installation = installation_id(session)
+    assert row.message_id == sink_message_id(installation, shifted.run_id, "mlflow")
     payload = row.payload
     assert datetime.fromisoformat(payload.pop("finished_at")).tzinfo is not None
     assert payload == {

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import random
+import re
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,6 +91,91 @@ def test_other_hosts_and_loopback_are_allowed(url: str) -> None:
 )
 def test_allow_hosts_lets_a_host_through(allow: list[str], url: str) -> None:
     EgressPolicy(allow, resolver=fake_resolver).check(httpx.URL(url))
+
+
+METADATA_IPV4 = ("169.254.169.254", "100.100.100.200", "192.0.0.192", "168.63.129.16")
+
+
+def ipv6_forms(ipv4: str) -> dict[str, str]:
+    """Every IPv6 spelling that reaches ``ipv4`` through a translator or tunnel, by hand."""
+    a, b, c, d = (int(octet) for octet in ipv4.split("."))
+    ab, cd = f"{a:02x}{b:02x}", f"{c:02x}{d:02x}"
+    client = f"{(a << 8 | b) ^ 0xFFFF:04x}:{(c << 8 | d) ^ 0xFFFF:04x}"
+    return {
+        "mapped": f"::ffff:{ipv4}",
+        "mapped-hex": f"::ffff:{ab}:{cd}",
+        "compatible": f"::{ipv4}",
+        "translated": f"::ffff:0:{ab}:{cd}",
+        "nat64": f"64:ff9b::{ipv4}",
+        "nat64-hex": f"64:ff9b::{ab}:{cd}",
+        "nat64-local-48": f"64:ff9b:1:{ab}:{c:04x}:{d:02x}00::",
+        "nat64-local-56": f"64:ff9b:1:{a:04x}:{b:04x}:{cd}::",
+        "nat64-local-64": f"64:ff9b:1:0:{a:04x}:{b:02x}{c:02x}:{d:02x}00:0",
+        "nat64-local-96": f"64:ff9b:1::{ab}:{cd}",
+        "6to4": f"2002:{ab}:{cd}::1",
+        "teredo-server": f"2001:0:{ab}:{cd}::1",
+        "teredo-client": f"2001:0:cb00:7101:0:0:{client}",
+    }
+
+
+@pytest.mark.parametrize("ipv4", METADATA_IPV4)
+@pytest.mark.parametrize("form", list(ipv6_forms("0.0.0.0")))
+def test_every_ipv6_form_of_a_metadata_address_is_refused(ipv4: str, form: str) -> None:
+    ipv6 = ipv6_forms(ipv4)[form]
+    policy = EgressPolicy(resolver=fake_resolver)
+    with pytest.raises(EgressRefused) as literal:
+        policy.check(httpx.URL(f"http://[{ipv6}]/hook"))
+    assert str(literal.value) == (
+        f'refused to send to host "{ipv6}": it carries {ipv4}, a link-local or cloud metadata '
+        "address (allow it with [delivery] allow_hosts if this is intended)"
+    )
+    resolving = EgressPolicy(resolver={"nat.example": ["203.0.113.5", ipv6]}.__getitem__)
+    with pytest.raises(EgressRefused, match=f"it resolves to .*, which carries {ipv4}, a link"):
+        resolving.check(httpx.URL("http://nat.example/hook"))
+
+
+@pytest.mark.parametrize(
+    "host", ["::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::"]
+)
+def test_allowing_an_ipv4_address_allows_its_ipv6_forms(host: str) -> None:
+    EgressPolicy(["169.254.169.254"]).check(httpx.URL(f"http://[{host}]/hook"))
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "100.100.100.200",  # Alibaba
+        "192.0.0.192",  # Oracle
+        "168.63.129.16",  # Azure WireServer
+        "169.254.170.2",  # AWS ECS task metadata
+        "fd00:ec2::23",  # AWS EKS Pod Identity
+        "fd20:ce::254",  # GCP
+        "fd00:42::42",  # Scaleway
+        "fe80::a9fe:a9fe",  # OpenStack
+        "metadata.goog",
+        "metadata",
+        "instance-data",
+        "instance-data.ec2.internal",
+    ],
+)
+def test_other_clouds_metadata_hosts_are_refused(host: str) -> None:
+    url = f"http://[{host}]/" if ":" in host else f"http://{host}/"
+    with pytest.raises(EgressRefused, match=f'refused to send to host "{re.escape(host)}"'):
+        EgressPolicy(resolver=fake_resolver).check(httpx.URL(url))
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8", "2001:db8::1", "2001::1", "::"],
+)
+def test_ipv6_forms_of_other_addresses_are_allowed(host: str) -> None:
+    EgressPolicy(resolver=fake_resolver).check(httpx.URL(f"http://[{host}]/hook"))
+
+
+@pytest.mark.parametrize("spelling", ["2852039166", "0xa9fea9fe"])
+def test_integer_and_hex_spellings_resolve_to_the_metadata_address(spelling: str) -> None:
+    with pytest.raises(EgressRefused, match="it resolves to 169.254.169.254"):
+        EgressPolicy().check(httpx.URL(f"http://{spelling}/latest/meta-data/"))
 
 
 def test_the_system_resolver_resolves_localhost() -> None:

@@ -120,11 +120,21 @@ def test_resolved_event_sends_nothing(api: HttpFake) -> None:
         ("{{ monitr }}", "'monitr' is undefined"),
         ("{{ run.__class__.__mro__ }}", "template: "),
         ("{{ alert.labels.clear() }}", "template: "),
+        ("{{ 1 / 0 }}", "fails: ZeroDivisionError: division by zero"),
+        ("{% for i in range(10**9) %}x{% endfor %}", "fails: OverflowError: Range too big"),
+        ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "fails: RecursionError"),
+        ("{{ 2 ** 64 ** 64 ** 64 ** 64 ** 64 }}", "a power above 64 or of more than 4096 bits"),
+        ('{{ "x" * 10**9 }}', "a repetition longer than 100000 is not allowed"),
+        ("{{ [run] * 100001 }}", "a repetition longer than 100000 is not allowed"),
     ],
 )
 def test_bad_templates_are_refused(source: str, message: str) -> None:
     with pytest.raises(TemplateError, match=message):
         compile_template(source)
+
+
+def test_small_powers_and_repetitions_still_render() -> None:
+    assert compile_template('{{ 2 ** 10 }} {{ "ab" * 3 }} {{ 3 * 4 }}').render() == "1024 ababab 12"
 
 
 def test_template_error_is_a_config_error_naming_the_key() -> None:

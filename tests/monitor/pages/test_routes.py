@@ -17,14 +17,16 @@ from sqlalchemy.orm import Session
 
 from monitor.api import create_app
 from monitor.metrics import Metrics
-from monitor.pages.queries import MAX_RUN_ID, load_monitor_page, load_run_page
+from monitor.pages.queries import load_monitor_page, load_run_page
 from monitor.pages.routes import CONTENT_SECURITY_POLICY
 from monitor.runner import RunOutcome, run_check
 from monitor.store.engine import make_engine
 from monitor.store.models import OutboxRow
+from monitor.store.queries import MAX_ROW_ID
 from tests.monitor.pages.html import Element, parse
-from tests.monitor.test_api import all_ready, serving
+from tests.monitor.test_api import all_ready
 from tests.monitor.test_runner import QUIET, context, demo_monitor
+from tests.support import serving
 
 SCRIPT = "<script>alert(1)</script>"
 DEMO_COLUMNS = ["age", "income", "device", "region"]
@@ -200,7 +202,7 @@ def test_user_supplied_names_reach_the_page_only_as_text(engine: Engine, tmp_pat
 
 def test_unknown_runs_and_monitors_are_404_pages(engine: Engine) -> None:
     demo_history(engine, 1)
-    missing = ["999", "0", "-1", "abc", "1.5", str(MAX_RUN_ID), str(MAX_RUN_ID + 1), "9" * 30]
+    missing = ["999", "0", "-1", "abc", "1.5", str(MAX_ROW_ID), str(MAX_ROW_ID + 1), "9" * 30]
     with pages(engine) as client:
         for run_id in missing:
             page = page_at(client, f"/runs/{run_id}", status=404)

@@ -172,3 +172,19 @@ def test_read_frame_without_a_limit_reads_everything(tmp_path: Path) -> None:
         _write(_events(part * 100, 100), tmp_path / f"p{part}.parquet")
     frame = read_frame(str(tmp_path / "p*.parquet"), "auto", None, seed=0)
     assert frame["id"].tolist() == list(range(300))
+
+
+def test_errors_show_a_home_directory_as_the_config_wrote_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "svc-account"))
+    data = tmp_path / "svc-account" / "data"
+    data.mkdir(parents=True)
+    (data / "broken.parquet").write_bytes(b"not parquet")
+    with pytest.raises(SourceError) as raised:
+        _source("~/data/*.parquet").sample(WINDOW, 10, seed=0)
+    message = str(raised.value)
+    assert message.startswith(
+        "source file (~/data/*.parquet): cannot read '~/data/broken.parquet' as parquet: "
+    )
+    assert "svc-account" not in message

@@ -177,28 +177,62 @@ def test_broken_query_is_a_source_error(sql_url: str) -> None:
     source.close()
 
 
+def _failing_sample(settings: dict[str, str]) -> str:
+    table = {} if "query" in settings else {"table": "events"}
+    source = SqlSource(
+        SqlSourceSettings.model_validate(
+            {"type": "sql", "timestamp_column": "ts", **table, **settings}
+        )
+    )
+    with pytest.raises(SourceError) as raised:
+        source.sample(WINDOW, 10, seed=0)
+    source.close()
+    return str(raised.value)
+
+
 def test_connection_errors_never_show_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
     password = "s3cr3t-Pa55"
     url = f"postgresql+psycopg://app:{password}@127.0.0.1:1/warehouse"
     monkeypatch.setenv("DW_TEST_SOURCE_URL", url)
-    for settings in ({"url": url}, {"url_env": "DW_TEST_SOURCE_URL"}):
-        source = (
-            _source(**settings)
-            if False
-            else SqlSource(
-                SqlSourceSettings.model_validate(
-                    {"type": "sql", "table": "events", "timestamp_column": "ts", **settings}
-                )
-            )
-        )
-        with pytest.raises(SourceError) as raised:
-            source.sample(WINDOW, 10, seed=0)
-        source.close()
-        message = str(raised.value)
-        assert message.startswith("source sql (postgresql+psycopg://app:***@127.0.0.1:1/warehouse)")
-        assert "cannot connect" in message
+    written = _failing_sample({"url": url})
+    from_env = _failing_sample({"url_env": "DW_TEST_SOURCE_URL"})
+    # Written in the config: the config already shows host, user and database.
+    assert written.startswith(
+        "source sql (postgresql+psycopg://app:***@127.0.0.1:1/warehouse): cannot connect: "
+        'connection failed: connection to server at "127.0.0.1", port 1 failed: '
+    )
+    # From the environment: the whole URL is a secret, shown as its variable.
+    assert from_env.startswith(
+        "source sql ($DW_TEST_SOURCE_URL): cannot connect: "
+        'connection failed: connection to server at "<host>", port 1 failed: '
+    )
+    for message in (written, from_env):
         assert password not in message
-        assert password not in repr(raised.value)
+    assert "warehouse" not in from_env and "app" not in from_env.split(":", 1)[1]
+
+
+@pytest.mark.postgres
+def test_driver_errors_hide_the_user_and_database_of_a_url_from_the_environment(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_database = sa.make_url(postgres_url).set(database="dw_no_such_database", query={})
+    no_user = sa.make_url(postgres_url).set(username="dw_no_such_role", query={})
+    for url, hidden in ((no_database, "dw_no_such_database"), (no_user, "dw_no_such_role")):
+        rendered = url.render_as_string(hide_password=False)
+        written = _failing_sample({"url": rendered})
+        assert hidden in written
+        monkeypatch.setenv("DW_TEST_SOURCE_URL", rendered)
+        from_env = _failing_sample({"url_env": "DW_TEST_SOURCE_URL"})
+        assert from_env.startswith("source sql ($DW_TEST_SOURCE_URL): cannot connect: ")
+        assert hidden not in from_env
+        assert str(url.host) not in from_env
+    assert from_env.endswith('FATAL:  role "<user>" does not exist'), from_env
+
+
+@pytest.mark.postgres
+def test_quoted_sql_is_cut_from_a_driver_error(postgres_url: str) -> None:
+    message = _failing_sample({"url": postgres_url, "query": "SELECT ts FROM dw_nowhere"})
+    assert message.endswith(': query failed: relation "dw_nowhere" does not exist')
 
 
 def test_missing_url_env_is_a_source_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,122 @@
+"""What the HTTP API answers, as models: FastAPI checks each answer against them and
+publishes them in ``/openapi.json``.
+
+They mirror ``RunSummary.to_dict``, ``RunDetail.to_dict`` and
+``ResultView.to_dict`` (``monitor.store.queries``), and ``RunReference.to_dict``
+(``monitor.store.references``), key for key; times are
+ISO-8601 strings in UTC, as those give them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from monitor.vocabulary import ResultCheck, RunStatus
+
+MONITOR_NAME = r"^[A-Za-z0-9_.-]+$"
+"""What a monitor name may hold (``monitors[].name`` in the config)."""
+MONITOR_NAME_LENGTH = 200
+"""The longest name the store holds (``monitors.name``)."""
+
+IsoTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class ErrorDetail(BaseModel):
+    detail: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "degraded", "not ready"]
+    checks: dict[str, bool] = Field(description="each check by name: store, scheduler, delivery")
+    hung_runs: list[str] | None = Field(
+        default=None, description="when degraded: monitors whose run is past its deadline"
+    )
+
+
+class ResultModel(BaseModel):
+    check: ResultCheck
+    column: str
+    method: str
+    statistic: float | None
+    p_value: float | None
+    p_value_adjusted: float | None
+    threshold: float | None
+    effect: float | None
+    effect_floor: float | None
+    drifted: bool
+    n_reference: int
+    n_current: int
+    status: str
+    reason: str
+    details: dict[str, Any]
+
+
+class ReferenceModel(BaseModel):
+    """``RunReference.to_dict`` (``monitor.store.references``): what a run was tested against."""
+
+    key: str = Field(description="the key its stored profile is filed under")
+    type: str = Field(description="the reference type: file, sql, window or trailing")
+    origin: str = Field(description="where its rows came from (never a URL)")
+    start: IsoTime | None = Field(description="the period of the source it covers, if any")
+    end: IsoTime | None
+
+
+class RunModel(BaseModel):
+    id: int
+    monitor: str
+    scheduled_for: IsoTime
+    trigger: str
+    status: RunStatus
+    started_at: IsoTime
+    finished_at: IsoTime | None
+    window_start: IsoTime
+    window_end: IsoTime
+    drifted: bool | None
+    reason: str | None
+    n_reference: int | None
+    n_current: int | None
+    drifted_columns: list[str]
+    reference: ReferenceModel | None = Field(
+        description="the reference the run was tested against; null for a failed run"
+    )
+
+
+class RunDetailModel(RunModel):
+    results: list[ResultModel]
+    url: str = Field(description="this run's address, under server.public_url")
+
+
+class RunPage(BaseModel):
+    runs: list[RunModel] = Field(description="newest first")
+    next_before_id: int | None = Field(description="pass as before_id for the next page")
+
+
+def _json_error(description: str) -> dict[str, Any]:
+    # Declared as content, not as a "model": FastAPI would file a model under the
+    # route's own media type, and an HTML page's refusals are JSON all the same.
+    schema = ErrorDetail.model_json_schema()
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _json_error("no bearer token, or not a configured one"),
+    403: _json_error("the token's scope does not allow this"),
+}
+STORE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: _json_error("the store is unavailable"),
+}
+RUN_NOT_FOUND = _json_error("no such run (or an id no run can have)")
+PAGE_NOT_FOUND: dict[str, Any] = {
+    "description": "no such run or monitor: an HTML page; JSON when the path matches no route "
+    "at all (a name with a line break)",
+    "content": {
+        "text/html": {"schema": {"type": "string"}},
+        "application/json": {"schema": ErrorDetail.model_json_schema()},
+    },
+}
