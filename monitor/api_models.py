@@ -2,7 +2,8 @@
 publishes them in ``/openapi.json``.
 
 They mirror ``RunSummary.to_dict``, ``RunDetail.to_dict`` and
-``ResultView.to_dict`` (``monitor.store.queries``) key for key; times are
+``ResultView.to_dict`` (``monitor.store.queries``), and ``RunReference.to_dict``
+(``monitor.store.references``), key for key; times are
 ISO-8601 strings in UTC, as those give them.
 """
 
@@ -56,6 +57,16 @@ class ResultModel(BaseModel):
     details: dict[str, Any]
 
 
+class ReferenceModel(BaseModel):
+    """``RunReference.to_dict`` (``monitor.store.references``): what a run was tested against."""
+
+    key: str = Field(description="the key its stored profile is filed under")
+    type: str = Field(description="the reference type: file, sql, window or trailing")
+    origin: str = Field(description="where its rows came from (never a URL)")
+    start: IsoTime | None = Field(description="the period of the source it covers, if any")
+    end: IsoTime | None
+
+
 class RunModel(BaseModel):
     id: int
     monitor: str
@@ -71,6 +82,9 @@ class RunModel(BaseModel):
     n_reference: int | None
     n_current: int | None
     drifted_columns: list[str]
+    reference: ReferenceModel | None = Field(
+        description="the reference the run was tested against; null for a failed run"
+    )
 
 
 class PerformanceModel(BaseModel):
