@@ -7,6 +7,7 @@ and the messages they cause are committed together or not at all.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +22,8 @@ from monitor.alerts.state import Alert, step
 from monitor.config import MonitorSettings
 from monitor.sources.base import Window
 from monitor.store import alerts as store
+
+log = logging.getLogger("driftwarden.alerting")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,16 @@ def process_alerts(
         current = step(previous, rule.evaluate(facts), now, rule.for_runs, rule.resolve_after)
         if current != previous or fingerprint not in before:
             store.save_alert(session, run.monitor_id, rule.name, previous, current, run.run_id)
+        if current.state != previous.state and current.state in ("firing", "resolved"):
+            log.info(
+                "alert %s of monitor %s %s (%s, run %d)",
+                rule.name,
+                monitor.name,
+                "is firing" if current.state == "firing" else "resolved",
+                rule.severity,
+                run.run_id,
+                extra={"rule": rule.name},
+            )
         after[rule.name] = current
 
     silences = store.active_silences(session, now)

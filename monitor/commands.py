@@ -228,7 +228,8 @@ def backtest(
     """Replay a monitor over past slots in memory; exit 1 when an alert would have fired.
 
     ``quiet`` keeps the runner's log line per run (and warning per failed run)
-    out of stderr: the output lists every run with its reason already.
+    and the alerts' line per firing and resolution out of stderr: the output
+    lists every run with its reason and every alert already.
     """
     from monitor.backtest import parse_moment, run_backtest
     from monitor.backtest import to_json as backtest_json
@@ -236,13 +237,15 @@ def backtest(
 
     monitor = settings.monitor(monitor_name)
     first, last = parse_moment(start, "--from"), parse_moment(end, "--to")
-    runner_log = logging.getLogger("driftwarden.runner")
-    level = runner_log.level
+    loggers = [logging.getLogger(name) for name in ("driftwarden.runner", "driftwarden.alerting")]
+    levels = [logger.level for logger in loggers]
     if quiet:
-        runner_log.setLevel(logging.ERROR)
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
     try:
         result = run_backtest(settings, monitor, first, last)
     finally:
-        runner_log.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
     print(backtest_json(result) if output_format == "json" else backtest_text(result))
     return EXIT_DRIFT if result.fired else EXIT_OK

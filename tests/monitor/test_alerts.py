@@ -7,6 +7,7 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from monitor.alerts.rules import ColumnFact, Condition, RunFacts
 from monitor.alerts.silences import Matcher, Silence, is_silenced
 from monitor.alerts.state import Alert, step
 from monitor.config import MonitorSettings, parse_settings
+from monitor.logs import ContextFilter
 from monitor.metrics import Metrics
 from monitor.runner import RunContext, run_check
 from monitor.sources import FileSourceSettings, build_source
@@ -337,3 +339,22 @@ def test_stale_source_fires_no_data_after_stale_after(
         outcome = run_check(ctx, broken, clock.now, "schedule")
         assert outcome is not None and outcome.status == "failed"
         assert outbox(engine) == expected
+
+
+def test_firing_and_resolving_are_logged_with_the_rule_and_run(
+    engine: Engine, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    monitor = _settings([{"name": "drift", "type": "dataset_drift", "resolve_after": 1}])
+    caplog.set_level(logging.INFO, logger="driftwarden.alerting")
+    caplog.handler.addFilter(ContextFilter())
+    for _ in scripted_runs(engine, monitor, clock, "QSSQ"):
+        pass
+    logged = [
+        (r.getMessage(), *(vars(r)[name] for name in ("rule", "monitor", "run_id")))
+        for r in caplog.records
+        if r.name == "driftwarden.alerting"
+    ]
+    assert logged == [
+        ("alert drift of monitor demo is firing (warning, run 2)", "drift", "demo", 2),
+        ("alert drift of monitor demo resolved (warning, run 4)", "drift", "demo", 4),
+    ]
