@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a config file and exit")
     _add_config(validate)
+    validate.add_argument(
+        "--connect",
+        action="store_true",
+        help="also read each source and reference and reach each receiver; exit 2 on a problem",
+    )
+    _add_format(validate)
 
     db = commands.add_parser("db", help="store maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -185,7 +191,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings | None) -> int:
         return commands.compare(args.reference, args.current, args.columns, args.format)
     assert settings is not None  # every other command reads --config
     if args.command == "validate":
-        return commands.validate(settings, args.config)
+        return commands.validate(settings, args.config, args.connect, args.format)
     if args.command == "run":
         return commands.run(settings)
     if args.command == "check":

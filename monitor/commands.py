@@ -73,10 +73,14 @@ def _signing_secret_problem(secret: str) -> str | None:
     return None
 
 
-def validate(settings: Settings, path: Path) -> int:
+def validate(
+    settings: Settings, path: Path, connect: bool = False, output_format: str = "text"
+) -> int:
     """Valid config; secrets not set here are warnings (CI validating a config may lack them).
 
     A secret that is set but malformed is an error: the daemon would refuse it.
+    ``connect`` also opens every source and reference and reaches every
+    receiver (``monitor.connect_checks``): exit 2 when any of that fails.
     """
     if not settings.monitors:
         raise ConfigError(f"{path}: {NO_MONITORS}")
@@ -85,14 +89,39 @@ def validate(settings: Settings, path: Path) -> int:
         raise SecretError(f"{path}: " + "; ".join(malformed))
     from monitor.auth import check_exposure
 
-    print(f"{path}: valid ({len(settings.monitors)} monitors, {len(settings.receivers)} receivers)")
-    for message in missing_secrets(settings):
-        print(f"warning: {message}", file=sys.stderr)
+    warnings = list(missing_secrets(settings))
     try:
         check_exposure(settings.server)
     except ConfigError as exc:
-        print(f"warning: `run` will refuse to start: {exc}", file=sys.stderr)
-    return EXIT_OK
+        warnings.append(f"`run` will refuse to start: {exc}")
+    checks = []
+    if connect:
+        from monitor.connect_checks import run_connect_checks
+        from monitor.daemon import build_redactor
+
+        checks = run_connect_checks(settings, build_redactor(settings))
+    problems = sum(not check.ok for check in checks)
+    summary = f"{len(settings.monitors)} monitors, {len(settings.receivers)} receivers"
+    if output_format == "json":
+        report = {
+            "config": str(path),
+            "valid": True,
+            "monitors": len(settings.monitors),
+            "receivers": len(settings.receivers),
+            "warnings": warnings,
+            "checks": [check.to_dict() for check in checks],
+            "problems": problems,
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{path}: valid ({summary})")
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        for check in checks:
+            print(check.line())
+        if connect:
+            print(f"{path}: {len(checks)} checks, {problems} problems")
+    return EXIT_ERROR if problems else EXIT_OK
 
 
 def run(settings: Settings) -> int:
