@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.example.toml
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench reliability lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,14 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python tests/benchmarks/run.py
 
+# Real daemons under kill -9, hangs and a PostgreSQL restart (tests/reliability/suite.py).
+reliability: $(VENV)/.installed-test
+	$(BIN)/python -m tests.reliability.suite --json reliability.json
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check monitor detectors tests
 	$(BIN)/ruff format --check monitor detectors tests
 	$(BIN)/mypy --strict --ignore-missing-imports monitor detectors tests
 
 clean:
-	rm -rf $(VENV) driftwarden.db driftwarden.db-wal driftwarden.db-shm
+	rm -rf $(VENV) driftwarden.db driftwarden.db-wal driftwarden.db-shm reliability.json

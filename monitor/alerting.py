@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from monitor.alerts.event import AlertEvent, DriftedColumn
+from monitor.alerts.event import AlertEvent, DriftedColumn, Occasion
 from monitor.alerts.grouping import Group, Member, Notice, group_fingerprint, next_notice
 from monitor.alerts.rules import RuleSettings, RunFacts, default_rules, rule_labels
 from monitor.alerts.silences import is_silenced
@@ -22,6 +22,13 @@ from monitor.alerts.state import Alert, step
 from monitor.config import MonitorSettings
 from monitor.sources.base import Window
 from monitor.store import alerts as store
+from monitor.store.installation import installation_id
+from monitor.store.outbox import add_outbox
+
+SUPERSEDABLE: frozenset[Occasion] = frozenset({"changed", "repeat"})
+"""Occasions a newer message of the same group makes redundant: it tells the receiver the
+group's state as of later. A first firing and a resolution are never superseded (a pager
+opens and closes its incident with them; a trigger starts its pipeline on the first)."""
 
 log = logging.getLogger("driftwarden.alerting")
 
@@ -47,15 +54,28 @@ def alert_fingerprint(monitor: str, rule: str) -> str:
     return hashlib.sha256(f"{monitor}\x00{rule}".encode()).hexdigest()[:32]
 
 
-def message_id(group: Group, receiver: str) -> str:
-    """Stable for one notice across retries and replicas; new for the next notice."""
-    key = f"{group.fingerprint}:{group.episode}:{group.sent}:{group.status}:{receiver}"
-    return "msg_" + hashlib.sha256(key.encode()).hexdigest()[:32]
+def message_id(installation: str, group: Group, receiver: str) -> str:
+    """Stable for one notice across retries and replicas; new for the next notice.
+
+    ``installation`` (the store's id) keeps a fresh store from reusing the ids
+    of another, whose groups have the same fingerprints and counters.
+    """
+    key = f"{installation}:{group.fingerprint}:{group.episode}:{group.sent}:{group.status}"
+    return "msg_" + hashlib.sha256(f"{key}:{receiver}".encode()).hexdigest()[:32]
 
 
-def idempotency_key(monitor: str, group: Group) -> str:
-    """One per firing episode: a pipeline triggered by it starts once per episode."""
-    return f"{monitor}-{group.fingerprint[:12]}-{group.episode}"
+def idempotency_key(installation: str, monitor: str, group: Group) -> str:
+    """One per firing episode of one store: a pipeline triggered by it starts once per episode.
+
+    Readable ends (monitor, episode) around a digest of the store's id and the
+    group, so that two stores never share a key and its length stays the same.
+
+    >>> from monitor.alerts.grouping import Group
+    >>> idempotency_key("0f3c", "credit-risk", Group("3f2a9c", "firing", 2, (), None, None, 1))
+    'credit-risk-a91f1711dd66-2'
+    """
+    digest = hashlib.sha256(f"{installation}\x00{group.fingerprint}".encode()).hexdigest()
+    return f"{monitor}-{digest[:12]}-{group.episode}"
 
 
 def process_alerts(
@@ -68,6 +88,7 @@ def process_alerts(
     now = facts.now
     rules = monitor_rules(monitor)
     fingerprints = {rule.name: alert_fingerprint(monitor.name, rule.name) for rule in rules}
+    store.lock_monitor(session, run.monitor_id)
     before = store.load_alerts(session, list(fingerprints.values()))
     after: dict[str, Alert] = {}
     for rule in rules:
@@ -92,6 +113,7 @@ def process_alerts(
     receivers = sorted({r for rule in rules for r in _receivers(monitor, rule)})
     group_prints = {r: group_fingerprint(monitor.name, r) for r in receivers}
     groups = store.load_groups(session, list(group_prints.values()))
+    installation = installation_id(session)
     queued = 0
     for receiver in receivers:
         firing = [
@@ -119,15 +141,25 @@ def process_alerts(
         if notice is None:
             continue
         store.save_group(session, run.monitor_id, receiver, notice.group)
-        event = build_event(monitor, run, facts, notice, group.members, labels)
-        store.add_outbox(
+        event = build_event(
+            monitor,
+            run,
+            facts,
+            notice,
+            group.members,
+            labels,
+            idempotency_key(installation, monitor.name, notice.group),
+        )
+        add_outbox(
             session,
-            message_id=message_id(notice.group, receiver),
+            message_id=message_id(installation, notice.group, receiver),
             receiver=receiver,
             event_type=event.event_type,
             payload=event.to_payload(),
             run_id=run.run_id,
             now=now,
+            group_key=notice.group.fingerprint,
+            supersedable=notice.occasion in SUPERSEDABLE,
         )
         queued += 1
     return queued
@@ -144,6 +176,7 @@ def build_event(
     notice: Notice,
     previous_members: tuple[str, ...],
     labels: dict[str, str],
+    key: str,
 ) -> AlertEvent:
     """The event for a notice; a resolution names the rules that were firing."""
     group = notice.group
@@ -164,7 +197,7 @@ def build_event(
         severity=lead.severity if lead else "info",
         fingerprint=group.fingerprint,
         episode=group.episode,
-        idempotency_key=idempotency_key(monitor.name, group),
+        idempotency_key=key,
         summary=summary,
         reason=facts.reason,
         run_id=run.run_id,

@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing = delivery_commands.add_parser("list", help="recent messages, newest first")
     _add_config(listing)
-    listing.add_argument("--status", choices=("pending", "sending", "delivered", "dead"))
+    listing.add_argument(
+        "--status", choices=("pending", "sending", "delivered", "dead", "superseded")
+    )
     listing.add_argument("--limit", "-n", type=int, default=50)
     _add_format(listing)
     replay = delivery_commands.add_parser(

@@ -32,20 +32,27 @@ from typing import Any
 
 import pandas as pd
 
-from detectors import compare_column, fit_performance, fit_profile
+from detectors import compare_column, fit_profile
 from monitor.columns import DataError, require_columns
-from monitor.config import ColumnSettings, MonitorSettings, ReceiverSettings, Settings
+from monitor.config import (
+    ColumnSettings,
+    MonitorSettings,
+    PerformanceSettings,
+    ReceiverSettings,
+    Settings,
+)
 from monitor.delivery.egress import EgressPolicy, EgressRefused
 from monitor.notifiers._template import EXAMPLE_EVENT
 from monitor.notifiers.base import AnyNotifier, DirectNotifier, OutboundMessage
 from monitor.notifiers.registry import NOTIFIERS, build_notifiers
-from monitor.profiles import reference_request
+from monitor.performance import window_columns
+from monitor.profiles import fit_reference_performance, reference_request
 from monitor.references import load_reference
 from monitor.runner import unexpected_reason
 from monitor.scheduler import build_trigger, latest_slot
 from monitor.secrets import SecretError
 from monitor.sinks import RUN_COMPLETED, RunCompleted
-from monitor.sources import build_source
+from monitor.sources import LabelSource, build_label_source, build_source, join_labels
 from monitor.sources.base import Source, SourceError, Window
 from monitor.store.models import utcnow
 
@@ -144,32 +151,59 @@ def _column_check(
 def _performance_checks(
     key: str, monitor: MonitorSettings, reference: pd.DataFrame, current: pd.DataFrame
 ) -> list[Check]:
+    """The reference's model metrics fitted as a run fits them, the window's columns for them,
+    and the label source (if any) asked for the labels of the window's ids."""
     perf = monitor.performance
     if perf is None:
         return []
-    checks = []
-    for role, name in (("label", perf.label), ("prediction", perf.prediction)):
+    labels = None
+    if perf.labels is not None:
         try:
-            require_columns(reference, [name], "the reference")
-        except DataError as exc:
-            checks.append(Check(f"{key}.{role}", name, False, str(exc)))
-            continue
-        later = "" if name in current or not len(current) else "; not in the latest window yet"
-        checks.append(Check(f"{key}.{role}", name, True, f"in the reference{later}"))
-    if all(check.ok for check in checks):
-        try:
-            fit_performance(
-                reference[perf.label],
-                reference[perf.prediction],
-                task=perf.task,
-                metrics=perf.metrics(),
-            )
-        except ValueError as exc:
-            checks.append(Check(key, monitor.name, False, str(exc)))
-        else:
-            metrics = ", ".join(perf.metrics())
-            checks.append(Check(key, monitor.name, True, f"{perf.task}: {metrics} computed"))
-    return checks
+            labels = build_label_source(perf.labels)
+        except Exception as exc:
+            return [Check(f"{key}.labels", perf.labels.type, False, _reason(exc))]
+    try:
+        return [
+            _performance_check(key, monitor.name, perf, reference, current, labels),
+            *([] if labels is None else [_labels_check(f"{key}.labels", perf, current, labels)]),
+        ]
+    finally:
+        if labels is not None:
+            labels.close()
+
+
+def _performance_check(
+    key: str,
+    name: str,
+    perf: PerformanceSettings,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    labels: LabelSource | None,
+) -> Check:
+    try:
+        fitted = fit_reference_performance(perf, reference, labels)
+        if len(current):
+            require_columns(current, window_columns(perf), "the latest window")
+    except Exception as exc:
+        return Check(key, name, False, _reason(exc))
+    metrics = ", ".join(fitted.metrics)
+    return Check(key, name, True, f"{perf.task}: {metrics} fitted on {len(reference):,} rows")
+
+
+def _labels_check(
+    key: str, perf: PerformanceSettings, current: pd.DataFrame, labels: LabelSource
+) -> Check:
+    assert perf.labels is not None and perf.id_column is not None  # config checks both
+    kind = perf.labels.type
+    if perf.id_column not in current:
+        return Check(key, kind, True, "opened; the latest window has no ids to look up")
+    ids = current[perf.id_column]
+    try:
+        found = labels.labels(ids.tolist(), None)
+    except Exception as exc:
+        return Check(key, kind, False, _reason(exc))
+    labelled = int(join_labels(ids, found).notna().sum())
+    return Check(key, kind, True, f"{labelled} of {len(ids)} sampled predictions have a label")
 
 
 def check_monitor(index: int, monitor: MonitorSettings, now: datetime) -> list[Check]:

@@ -30,8 +30,9 @@ from detectors import (
 )
 from detectors.performance import PERFORMANCE_FORMAT
 from monitor.columns import require_columns
-from monitor.config import MonitorSettings
+from monitor.config import MonitorSettings, PerformanceSettings
 from monitor.references import ReferenceRequest, load_reference, reference_key_parts
+from monitor.sources import LabelSource, join_labels
 from monitor.sources.base import Source
 from monitor.store import runs as store
 
@@ -75,24 +76,24 @@ class ReferenceProfile:
         )
 
 
-def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> ReferenceProfile:
+def fit_reference(
+    monitor: MonitorSettings, reference: pd.DataFrame, labels: LabelSource | None = None
+) -> ReferenceProfile:
+    """Fit every profile a run compares with; ``labels`` joins a reference that lacks its labels.
+
+    A monitor whose labels come from a label source may take a reference
+    that holds them (a file of labelled history) or one that does not (a
+    past window of its own source): the latter's labels are then looked
+    up by id, every label known now counting.
+    """
     names = [column.name for column in monitor.columns]
-    perf = monitor.performance
-    require_columns(reference, names + ([perf.label, perf.prediction] if perf else []), "reference")
+    require_columns(reference, names, "reference")
     profiles = {
         column.name: fit_profile(reference[column.name], column.kind, max_sorted=1_000_000)
         for column in monitor.columns
     }
-    metrics = (
-        fit_performance(
-            reference[perf.label],
-            reference[perf.prediction],
-            task=perf.task,
-            metrics=perf.metrics(),
-        )
-        if perf
-        else None
-    )
+    perf = monitor.performance
+    metrics = fit_reference_performance(perf, reference, labels) if perf else None
     multivariate = (
         fit_multivariate(reference, [(column.name, column.kind) for column in monitor.columns])
         if monitor.thresholds.multivariate != "none"
@@ -100,6 +101,29 @@ def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> Referenc
     )
     return ReferenceProfile(
         columns=profiles, performance=metrics, n_rows=len(reference), multivariate=multivariate
+    )
+
+
+def fit_reference_performance(
+    perf: PerformanceSettings, reference: pd.DataFrame, labels: LabelSource | None
+) -> PerformanceProfile:
+    label = perf.label_column
+    needed = [perf.prediction] + ([perf.score] if perf.score is not None else [])
+    if label in reference.columns or labels is None or perf.id_column is None:
+        require_columns(reference, [label, *needed], "reference")
+        truth = reference[label]
+    else:
+        require_columns(reference, [perf.id_column, *needed], "reference")
+        ids = reference[perf.id_column]
+        truth = join_labels(ids, labels.labels(ids.tolist(), None)).rename(label)
+    return fit_performance(
+        truth,
+        reference[perf.prediction],
+        reference[perf.score] if perf.score is not None else None,
+        task=perf.task,
+        metrics=perf.metrics,
+        positive_label=perf.positive_label,
+        column=label,
     )
 
 
@@ -177,7 +201,12 @@ class ProfileCache:
             return self._locks.setdefault(monitor_id, threading.Lock())
 
     def get(
-        self, engine: Engine, monitor: MonitorSettings, monitor_id: int, source: Source
+        self,
+        engine: Engine,
+        monitor: MonitorSettings,
+        monitor_id: int,
+        source: Source,
+        labels: LabelSource | None = None,
     ) -> KeyedProfile:
         key = reference_key(monitor)
         with self._lock(monitor_id):
@@ -189,7 +218,8 @@ class ProfileCache:
                 profile = ReferenceProfile.from_bytes(stored)
             else:
                 log.info("fitting reference profile for monitor %s", monitor.name)
-                profile = fit_reference(monitor, load_reference(reference_request(monitor), source))
+                reference = load_reference(reference_request(monitor), source)
+                profile = fit_reference(monitor, reference, labels)
                 store.save_profile(engine, monitor_id, key, profile.n_rows, profile.to_bytes())
             keyed = KeyedProfile(key, profile)
             self._profiles[monitor_id] = keyed

@@ -106,6 +106,8 @@ class Scheduler:
         self._dispatcher = RunDispatcher(
             ctx, settings.max_concurrent_runs, settings.run_timeout, clock
         )
+        self._last_fired: dict[str, datetime] = {}
+        """The newest slot each monitor's fire submitted (see ``_fire``)."""
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             # Fires only queue a slot; the store's jobs get threads of their own, so a
@@ -161,14 +163,28 @@ class Scheduler:
             # straight away; if another replica already ran it, its claim wins.
             current = latest_slot(self._triggers[monitor.name], now)
             if current is not None:
+                self._last_fired[monitor.name] = current
                 self._dispatcher.submit(DueSlot(monitor, current, "schedule", expires=None))
         self._scheduler.start()
 
     def _fire(self, monitor: MonitorSettings) -> None:
-        slot = latest_slot(self._triggers[monitor.name], self._clock())
-        if slot is not None:
+        """Submit the slot due now, and any this monitor's fires skipped since the last one.
+
+        APScheduler fires late on a loaded machine, and a fire that comes after
+        the next slot's time would otherwise submit only the newest slot: each
+        slot in between is submitted too, while it is within ``misfire_grace``.
+        """
+        trigger, now = self._triggers[monitor.name], self._clock()
+        latest = latest_slot(trigger, now)
+        if latest is None:
+            return
+        previous = self._last_fired.get(monitor.name)
+        slots = slots_between(trigger, previous, latest) if previous is not None else [latest]
+        self._last_fired[monitor.name] = max(latest, previous or latest)
+        for slot in slots:
             expires = slot + self._settings.misfire_grace
-            self._dispatcher.submit(DueSlot(monitor, slot, "schedule", expires))
+            if expires >= now:
+                self._dispatcher.submit(DueSlot(monitor, slot, "schedule", expires))
 
     def _sweep(self) -> None:
         """Fail runs whose claim expired (any replica's) and retry those within their grace."""

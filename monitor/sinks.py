@@ -11,8 +11,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from detectors import ColumnResult, finite_or_none
+from detectors.performance import ESTIMATED_PREFIX
 from monitor.config import MonitorSettings
-from monitor.store.alerts import add_outbox
+from monitor.store.installation import installation_id
+from monitor.store.outbox import add_outbox
+from monitor.store.performance import WindowPerformance
 from monitor.store.runs import Claim
 from monitor.vocabulary import RunStatus
 
@@ -30,6 +33,8 @@ class RunCompleted:
     status: RunStatus
     drifted: bool
     results: Sequence[ColumnResult]
+    performance: Sequence[WindowPerformance] = ()
+    """The windows whose performance the run evaluated: its own, and past ones it backfilled."""
 
     def to_payload(self) -> dict[str, Any]:
         """The outbox payload: JSON-safe, with null for a statistic that is not finite."""
@@ -50,12 +55,43 @@ class RunCompleted:
                 }
                 for r in self.results
             ],
+            "performance": [performance_payload(window) for window in self.performance],
         }
 
 
-def sink_message_id(run_id: int, sink: str) -> str:
-    """One message per run and sink, stable across retries."""
-    return "run_" + hashlib.sha256(f"{RUN_COMPLETED}:{run_id}:{sink}".encode()).hexdigest()[:32]
+def performance_payload(window: WindowPerformance) -> dict[str, Any]:
+    """One window's evaluated metrics, realized and estimated, with its label coverage."""
+    coverage = window.coverage
+    return {
+        "window_start": window.window_start.isoformat(),
+        "window_end": window.window_end.isoformat(),
+        "window_run_id": window.window_run_id,
+        "coverage": finite_or_none(coverage.share),
+        "n_predictions": coverage.n_predictions,
+        "n_labelled": coverage.n_labelled,
+        "final": window.final,
+        "metrics": [
+            {
+                "metric": r.method.removeprefix(ESTIMATED_PREFIX),
+                "kind": "estimated" if estimated else "realized",
+                "value": finite_or_none(r.statistic),
+                "reference_value": finite_or_none(r.details.get("reference_value")),
+                "lower": finite_or_none(r.details.get("lower")),
+                "upper": finite_or_none(r.details.get("upper")),
+                "degraded": r.drifted,
+                "status": r.status,
+            }
+            for estimated, results in ((False, window.realized), (True, window.estimated))
+            for r in results
+        ],
+    }
+
+
+def sink_message_id(installation: str, run_id: int, sink: str) -> str:
+    """One message per run and sink, stable across retries; a fresh store's run ids
+    start again at 1, so the store's ``installation`` id keeps its messages apart."""
+    key = f"{RUN_COMPLETED}:{installation}:{run_id}:{sink}"
+    return "run_" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def queue_sink_messages(
@@ -66,13 +102,19 @@ def queue_sink_messages(
     status: RunStatus,
     drifted: bool,
     results: Sequence[ColumnResult],
+    performance: Sequence[WindowPerformance] = (),
 ) -> None:
     """Queue one ``run.completed`` message per sink of the monitor, in the run's transaction."""
-    payload = RunCompleted(monitor.name, claim.run_id, now, status, drifted, results).to_payload()
+    if not monitor.sinks:
+        return
+    payload = RunCompleted(
+        monitor.name, claim.run_id, now, status, drifted, results, performance
+    ).to_payload()
+    installation = installation_id(session)
     for sink in monitor.sinks:
         add_outbox(
             session,
-            message_id=sink_message_id(claim.run_id, sink),
+            message_id=sink_message_id(installation, claim.run_id, sink),
             receiver=sink,
             event_type=RUN_COMPLETED,
             payload=payload,

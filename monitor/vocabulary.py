@@ -18,8 +18,9 @@ AlertState = Literal["inactive", "pending", "firing", "resolved"]
 GroupStatus = Literal["inactive", "firing", "resolved"]
 """What one receiver was last told about one monitor (``monitor.alerts.grouping``)."""
 
-OutboxStatus = Literal["pending", "sending", "delivered", "dead"]
-"""Where one outbox message stands (``monitor.delivery``)."""
+OutboxStatus = Literal["pending", "sending", "delivered", "dead", "superseded"]
+"""Where one outbox message stands (``monitor.delivery``); "superseded": a newer message
+of its group made it redundant before it was sent (``monitor.store.outbox``)."""
 
 ResultCheck = Literal["drift", "sequential", "performance"]
 """Which check a stored result comes from: one window's drift test (a column

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -137,10 +137,12 @@ class PostgresCluster:
     """A throw-away PostgreSQL cluster on a port of its own, trust auth, database ``test``.
 
     As root the server runs as the ``postgres`` user (PostgreSQL refuses root).
+    ``settings`` are further server settings (``-c name=value``) for every start.
     """
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, settings: Mapping[str, str] | None = None) -> None:
         self._bin = bin_dir
+        self._settings = dict(settings or {})
         self.port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="dw-pg-"))
         self._as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -170,6 +172,7 @@ class PostgresCluster:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += "".join(f" -c {name}={value}" for name, value in self._settings.items())
         log = str(self.directory / "server.log")
         self._tool("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
 

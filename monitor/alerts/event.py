@@ -45,9 +45,10 @@ class AlertEvent:
 
     ``fingerprint`` identifies the notification group (monitor, receiver) and
     is stable across restarts and replicas; ``episode`` counts its firings,
-    so ``idempotency_key`` (derived from both) is the same for every message
-    about one firing episode and new for the next: pipelines triggered by it
-    start once per episode.
+    so ``idempotency_key`` (derived from both and from the store's
+    installation id) is the same for every message about one firing episode
+    and new for the next, and never the same in two stores: pipelines
+    triggered by it start once per episode.
     """
 
     status: AlertStatus

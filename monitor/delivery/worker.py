@@ -10,6 +10,15 @@ signing.
 
 TLS certificates are always verified (httpx's default; nothing here turns it
 off) and redirects are never followed: a 3xx is a permanent failure.
+
+``run_forever`` sends on one thread per receiver, a *lane*, so a receiver that
+hangs holds only its own lane until the timeout: the others go on. A lane
+claims only its receivers' messages (``ReceiverScope``) and sends them one
+after another; the outbox keeps each alert group in order. With more
+receivers than ``max_lanes`` (8 by default), lanes take several receivers
+each, dealt out in name order. Any lane takes the messages of receivers no
+longer configured (they are dead-lettered without a request). A worker thus
+runs at most ``max_lanes`` sending threads, each holding at most one request.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 
 import httpx
@@ -48,6 +57,7 @@ from monitor.store.outbox import (
     AttemptRecord,
     ClaimedMessage,
     Outcome,
+    ReceiverScope,
     claim_due,
     defer,
     record_attempt,
@@ -56,6 +66,24 @@ from monitor.store.outbox import (
 logger = logging.getLogger("driftwarden.delivery")
 
 _MAX_ERROR_CHARS = 300
+
+MAX_LANES = 8
+"""Sending threads per worker by default: one per receiver, up to this many."""
+
+
+def plan_lanes(receivers: Collection[str], max_lanes: int) -> list[ReceiverScope]:
+    """Receivers dealt out in name order to at most ``max_lanes`` lanes; every lane also
+    takes messages for receivers outside ``receivers``, so a hung lane holds none of them.
+
+    >>> [sorted(lane.names) for lane in plan_lanes(["pd", "slack", "ci", "hook"], 3)]
+    [['ci', 'slack'], ['hook'], ['pd']]
+    """
+    if max_lanes < 1:
+        raise ValueError(f"max_lanes must be at least 1, got {max_lanes}")
+    names = sorted(receivers)
+    count = max(1, min(len(names), max_lanes))
+    known = frozenset(names)
+    return [ReceiverScope(frozenset(names[index::count]), known) for index in range(count)]
 
 
 def describe_transport_error(exc: httpx.HTTPError, request: httpx.Request) -> str:
@@ -128,9 +156,11 @@ class DeliveryWorker:
         batch_size: int = 1,
         limiter: RateLimiter | None = None,
         egress: EgressPolicy | None = None,
+        max_lanes: int = MAX_LANES,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.lanes = plan_lanes(notifiers, max_lanes)
         self.engine = engine
         self.notifiers = notifiers
         self.secrets = secrets
@@ -156,8 +186,9 @@ class DeliveryWorker:
         if self._owns_client:
             self.client.close()
 
-    def run_once(self) -> int:
-        """Claim due messages and attempt each once; returns how many were attempted."""
+    def run_once(self, receivers: ReceiverScope | None = None) -> int:
+        """Claim due messages (of ``receivers``, or any) and attempt each once, in this thread;
+        returns how many were attempted."""
         claimed = claim_due(
             self.engine,
             self.worker_id,
@@ -165,6 +196,7 @@ class DeliveryWorker:
             self.lease,
             self.batch_size,
             exclude_receivers=self.limiter.throttled(),
+            receivers=receivers,
         )
         for message in claimed:
             with log_context(**_log_fields(message)):
@@ -172,11 +204,29 @@ class DeliveryWorker:
         return len(claimed)
 
     def run_forever(self, stop: threading.Event) -> None:
+        """Send on every lane until ``stop`` is set; returns once each lane has finished.
+
+        A lane stops after its request in flight, which a hung receiver may
+        hold until the timeout; the lanes are daemon threads, so a process
+        that stops does not wait for them.
+        """
+        threads = [
+            threading.Thread(
+                target=self._run_lane, args=(lane, stop), name=f"delivery-{index}", daemon=True
+            )
+            for index, lane in enumerate(self.lanes)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _run_lane(self, lane: ReceiverScope, stop: threading.Event) -> None:
         """Poll until ``stop`` is set; waits ``poll_interval`` only after an empty poll."""
         interval = self.settings.poll_interval.total_seconds()
         while not stop.is_set():
             try:
-                attempted = self.run_once()
+                attempted = self.run_once(lane)
             except SQLAlchemyError as exc:
                 logger.error(
                     "store unavailable (%s); retrying delivery in %.1fs",

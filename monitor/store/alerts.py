@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
@@ -15,11 +14,22 @@ from monitor.alerts.state import Alert
 from monitor.store.models import (
     AlertRow,
     AlertTransitionRow,
+    MonitorRow,
     NotificationGroupRow,
-    OutboxRow,
     RunRow,
     SilenceRow,
 )
+
+
+def lock_monitor(session: Session, monitor_id: int) -> None:
+    """Hold the monitor's row until the transaction ends: one run at a time steps its alerts.
+
+    Two replicas may finish runs of one monitor at once (different slots).
+    Locking the alert rows is not enough: the first run of a rule finds no
+    row to lock, and both would insert it. (PostgreSQL; SQLite has one
+    writer at a time anyway.)
+    """
+    session.execute(select(MonitorRow.id).where(MonitorRow.id == monitor_id).with_for_update())
 
 
 def load_alerts(session: Session, fingerprints: Sequence[str]) -> dict[str, Alert]:
@@ -104,31 +114,6 @@ def save_group(session: Session, monitor_id: int, receiver: str, group: Group) -
     row.started_at = group.started_at
     row.last_sent_at = group.last_sent_at
     row.sent = group.sent
-
-
-def add_outbox(
-    session: Session,
-    *,
-    message_id: str,
-    receiver: str,
-    event_type: str,
-    payload: dict[str, Any],
-    run_id: int,
-    now: datetime,
-) -> None:
-    session.add(
-        OutboxRow(
-            message_id=message_id,
-            receiver=receiver,
-            event_type=event_type,
-            payload=payload,
-            run_id=run_id,
-            created_at=now,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-        )
-    )
 
 
 def _silence(row: SilenceRow) -> Silence:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -52,6 +54,23 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class InstallationRow(Base):
+    """The store's identity: one row, written by migration 0008 and never changed.
+
+    Its random ``installation_id`` is mixed into every message id and
+    idempotency key (``monitor.alerting``, ``monitor.sinks``): one store derives
+    the same id for the same event on every retry, replica and restart, and a
+    fresh store never reuses another's ids for different events.
+    """
+
+    __tablename__ = "installation"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_installation_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installation_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class MonitorRow(Base):
@@ -205,11 +224,17 @@ class OutboxRow(Base):
     """A message to deliver. Written in the run's transaction; sent by the delivery worker.
 
     ``message_id`` is the idempotency key receivers de-duplicate on; it never
-    changes across retries or restarts.
+    changes across retries or restarts. Messages of one ``group_key`` (an alert
+    group, which names its receiver) are sent in the order of ``id``: none
+    while an older one of its group is pending or sending. Sink messages have
+    no group and no order.
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_group", "group_key", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(100), unique=True)
@@ -227,6 +252,10 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None]
     # Set by `driftwarden deliveries replay`; max_age counts from here after a replay.
     replayed_at: Mapped[datetime | None]
+    group_key: Mapped[str | None] = mapped_column(String(64))
+    # A newer message of the group makes this one redundant (a repeat or a change
+    # of a still-firing episode): superseded while pending, instead of sent late.
+    supersedable: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class DeliveryAttemptRow(Base):
@@ -260,3 +289,53 @@ class WindowSketchRow(Base):
     window_start: Mapped[datetime]
     window_end: Mapped[datetime]
     columns: Mapped[dict[str, Any]]
+
+
+class PerformanceRow(Base):
+    """One metric of one window, realized or estimated, as one evaluation found it.
+
+    A window's metrics are evaluated by its own run and, as late labels
+    arrive, again by later runs (``evaluated_run_id``) until its labels are
+    all in or ``max_wait`` has passed (``final``). An evaluation that changes
+    a metric appends a row and clears ``latest`` on the one it replaces, so
+    the API reads the latest state and a report the history; one that
+    changes nothing only moves ``checked_at``. The columns of the result
+    mirror ``ResultRow``; ``method`` is the metric's name, or
+    ``estimated_<metric>`` for a CBPE estimate.
+    """
+
+    __tablename__ = "performance_results"
+    __table_args__ = (
+        Index("ix_performance_monitor_latest", "monitor_id", "latest", "window_end"),
+        Index("ix_performance_window_run", "window_run_id"),
+        Index("ix_performance_evaluated_run", "evaluated_run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    window_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    evaluated_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    scheduled_for: Mapped[datetime]
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    column: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(50))
+    metric: Mapped[str] = mapped_column(String(50))
+    estimated: Mapped[bool] = mapped_column(Boolean)
+    statistic: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    degraded: Mapped[bool] = mapped_column(Boolean)
+    effect: Mapped[float | None] = mapped_column(Float)
+    effect_floor: Mapped[float | None] = mapped_column(Float)
+    n_reference: Mapped[int]
+    n_current: Mapped[int]
+    status: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]]
+    coverage: Mapped[float | None] = mapped_column(Float)
+    n_predictions: Mapped[int]
+    n_labelled: Mapped[int | None]
+    evaluated_at: Mapped[datetime]
+    checked_at: Mapped[datetime]
+    latest: Mapped[bool] = mapped_column(Boolean)
+    final: Mapped[bool] = mapped_column(Boolean)

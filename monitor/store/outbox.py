@@ -1,9 +1,21 @@
-"""Repository functions over the outbox: claim due messages, record each attempt.
+"""Repository functions over the outbox: queue messages, claim due ones, record each attempt.
 
 A claim is committed before any HTTP is sent, so a message is only ever in
 flight with one worker at a time. A claim is a lease: a worker that dies
 mid-send leaves the row in "sending" until ``claimed_until`` passes, and then
 the row is due again. Receivers de-duplicate the rare resend on ``message_id``.
+
+Messages of one alert group (``group_key``: one monitor and one receiver) go
+in the order they were queued, whatever their retries: a message is not
+claimed while an older one of its group is pending or sending, so a late
+"firing" never follows its "resolved". The row id is the order: a run queues
+its group's message while it holds the group's row lock, so a later message of
+a group always has a higher id. When a message is queued, older ones of its
+group that are still pending and *supersedable* (a repeat or a change of a
+still-firing episode, which the newer message makes redundant) become
+"superseded" and are never sent. An episode's first firing and its
+resolution are never superseded: a pager needs both, in order, and a
+retraining trigger starts its pipeline on the first firing.
 """
 
 from __future__ import annotations
@@ -11,13 +23,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
     and_,
+    exists,
     func,
     insert,
     or_,
@@ -25,13 +38,15 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.orm import Session, aliased
 
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
 from monitor.vocabulary import OutboxStatus
 
 Outcome = Literal["delivered", "retry", "dead"]
-Status = Literal["pending", "sending", "delivered", "dead"]
-STATUSES: tuple[Status, ...] = ("pending", "sending", "delivered", "dead")
+Status = OutboxStatus
+STATUSES: tuple[Status, ...] = get_args(OutboxStatus)
+UNFINISHED: tuple[Status, ...] = ("pending", "sending")
 
 _STATUS_AFTER: dict[Outcome, str] = {"delivered": "delivered", "retry": "pending", "dead": "dead"}
 
@@ -67,23 +82,90 @@ class AttemptRecord:
     next_attempt_at: datetime | None = None
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
-        and_(OutboxRow.status == "sending", OutboxRow.claimed_until < now),
+def add_outbox(
+    session: Session,
+    *,
+    message_id: str,
+    receiver: str,
+    event_type: str,
+    payload: dict[str, Any],
+    run_id: int | None,
+    now: datetime,
+    group_key: str | None = None,
+    supersedable: bool = False,
+) -> None:
+    """Queue a message in the caller's transaction; it supersedes what it makes redundant."""
+    if group_key is not None:
+        session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.receiver == receiver,
+                OutboxRow.group_key == group_key,
+                OutboxRow.status == "pending",
+                OutboxRow.supersedable.is_(True),
+            )
+            .values(status="superseded", last_error=f"superseded by {message_id}")
+        )
+    session.add(
+        OutboxRow(
+            message_id=message_id,
+            receiver=receiver,
+            event_type=event_type,
+            payload=payload,
+            run_id=run_id,
+            created_at=now,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            group_key=group_key,
+            supersedable=supersedable,
+        )
     )
 
 
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Due, and not behind an older message of its group that is still on its way."""
+    older = aliased(OutboxRow)
+    ahead = exists().where(
+        older.receiver == OutboxRow.receiver,
+        older.group_key == OutboxRow.group_key,
+        older.id < OutboxRow.id,
+        older.status.in_(UNFINISHED),
+    )
+    return and_(
+        or_(
+            and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
+            and_(OutboxRow.status == "sending", OutboxRow.claimed_until < now),
+        ),
+        ~ahead,
+    )
+
+
+@dataclass(frozen=True)
+class ReceiverScope:
+    """The receivers a claim takes messages for: ``names``, and every receiver outside
+    ``known`` (messages for a receiver no longer configured)."""
+
+    names: frozenset[str]
+    known: frozenset[str]
+
+    def where(self) -> ColumnElement[bool]:
+        return or_(
+            OutboxRow.receiver.in_(sorted(self.names)),
+            OutboxRow.receiver.not_in(sorted(self.known)),
+        )
+
+
 def _claim_ids_postgresql(
-    connection: Connection, now: datetime, limit: int, exclude: Collection[str]
+    connection: Connection, now: datetime, limit: int, scope: list[ColumnElement[bool]]
 ) -> list[int]:
     # Rows locked by another worker's open claim are skipped, not waited for.
     query = (
         select(OutboxRow.id)
-        .where(_due(now), *_not_for(exclude))
+        .where(_due(now), *scope)
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=OutboxRow)
     )
     return list(connection.execute(query).scalars())
 
@@ -97,13 +179,13 @@ def _claim_ids_conditional(
     now: datetime,
     limit: int,
     claim: dict[str, Any],
-    exclude: Collection[str],
+    scope: list[ColumnElement[bool]],
 ) -> list[int]:
     # No row locks: every candidate is taken by a conditional UPDATE that
     # re-checks it is still due, so of two workers only one sees rowcount 1.
     query = (
         select(OutboxRow.id)
-        .where(_due(now), *_not_for(exclude))
+        .where(_due(now), *scope)
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
     )
@@ -122,23 +204,26 @@ def claim_due(
     lease: timedelta,
     limit: int,
     exclude_receivers: Collection[str] = (),
+    receivers: ReceiverScope | None = None,
 ) -> list[ClaimedMessage]:
     """Claim up to ``limit`` due messages for ``worker_id`` and commit the claim.
 
-    Messages for ``exclude_receivers`` (rate-limited right now) are left where they are.
+    Only messages for ``receivers`` (all, when None) are claimed; those for
+    ``exclude_receivers`` (rate-limited right now) are left where they are.
     """
     claim: dict[str, Any] = {
         "status": "sending",
         "claimed_by": worker_id,
         "claimed_until": now + lease,
     }
+    scope = _not_for(exclude_receivers) + ([receivers.where()] if receivers is not None else [])
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            ids = _claim_ids_postgresql(connection, now, limit, exclude_receivers)
+            ids = _claim_ids_postgresql(connection, now, limit, scope)
             if ids:
                 connection.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(**claim))
         else:
-            ids = _claim_ids_conditional(connection, now, limit, claim, exclude_receivers)
+            ids = _claim_ids_conditional(connection, now, limit, claim, scope)
         if not ids:
             return []
         rows = connection.execute(
@@ -358,8 +443,6 @@ def queue_stats(engine: Engine, now: datetime, timeout_seconds: float = 2.0) -> 
         ):
             counts[status] = int(count)
         oldest = connection.execute(
-            select(func.min(OutboxRow.created_at)).where(
-                OutboxRow.status.in_(("pending", "sending"))
-            )
+            select(func.min(OutboxRow.created_at)).where(OutboxRow.status.in_(UNFINISHED))
         ).scalar_one_or_none()
     return QueueStats(counts, max(now - oldest, timedelta(0)) if oldest is not None else None)

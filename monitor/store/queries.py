@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from detectors import finite_or_none
 from monitor.store.models import MonitorRow, ResultRow, RunRow
+from monitor.store.performance import RunPerformance, run_performance
 from monitor.vocabulary import ResultCheck
 
 RUN_SUCCEEDED = "succeeded"
@@ -130,15 +131,23 @@ class RunSummary:
 class RunDetail:
     summary: RunSummary
     results: tuple[ResultView, ...]
+    performance: RunPerformance = RunPerformance()
+    """Its window's performance (latest state and history) and the windows it backfilled."""
 
     def redacted(self, redact: Callable[[str], str]) -> RunDetail:
         """The run and every result as shown (``monitor.redaction``)."""
         return RunDetail(
-            self.summary.redacted(redact), tuple(r.redacted(redact) for r in self.results)
+            self.summary.redacted(redact),
+            tuple(r.redacted(redact) for r in self.results),
+            self.performance,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.summary.to_dict(), "results": [r.to_dict() for r in self.results]}
+        return {
+            **self.summary.to_dict(),
+            "results": [r.to_dict() for r in self.results],
+            "performance": self.performance.to_dict(),
+        }
 
 
 _RUN_COLUMNS = (
@@ -288,7 +297,8 @@ def get_run(engine: Engine, run_id: int) -> RunDetail | None:
         row = session.execute(query).one_or_none()
         if row is None:
             return None
-        return _details(session, [row])[0]
+        detail = _details(session, [row])[0]
+        return replace(detail, performance=run_performance(session, run_id))
 
 
 def latest_successful_runs(engine: Engine) -> list[RunDetail]:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from monitor.store.models import AlertRow, OutboxRow, RunRow
+from monitor.store.outbox import UNFINISHED
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def prune(engine: Engine, older_than: datetime) -> Pruned:
         run_ids = list(session.scalars(old_runs))
         deliveries = session.execute(
             delete(OutboxRow).where(
-                OutboxRow.created_at < older_than, OutboxRow.status.in_(("delivered", "dead"))
+                OutboxRow.created_at < older_than, OutboxRow.status.not_in(UNFINISHED)
             )
         ).rowcount  # type: ignore[attr-defined]
         # Results and alert transitions go with their run (ON DELETE CASCADE).

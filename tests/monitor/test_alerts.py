@@ -7,29 +7,42 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from monitor.alerting import RunContextForAlerts, process_alerts
 from monitor.alerts.event import Severity
-from monitor.alerts.grouping import Group, Member, next_notice
+from monitor.alerts.grouping import Group, Member, group_fingerprint, next_notice
 from monitor.alerts.rules import ColumnFact, Condition, RunFacts
 from monitor.alerts.silences import Matcher, Silence, is_silenced
 from monitor.alerts.state import Alert, step
-from monitor.config import MonitorSettings, parse_settings
+from monitor.config import DeliverySettings, MonitorSettings, parse_settings
+from monitor.delivery.worker import DeliveryWorker
 from monitor.logs import ContextFilter
 from monitor.metrics import Metrics
+from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 from monitor.runner import RunContext, run_check
 from monitor.sources import FileSourceSettings, build_source
+from monitor.sources.base import Window
 from monitor.store.alerts import add_silence, expire_silence, list_silences
-from monitor.store.models import AlertTransitionRow, OutboxRow
+from monitor.store.engine import make_engine, upgrade
+from monitor.store.installation import installation_id
+from monitor.store.models import AlertTransitionRow, Base, OutboxRow
+from monitor.store.outbox import replay
+from monitor.store.runs import claim_run, ensure_monitor
 from monitor.vocabulary import RunStatus
-from tests.support import Clock
+from tests.support import Clock, HttpFake, Reply, wait_for
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 QUIET_PHASE = timedelta(seconds=30)  # demo source: windows ending here are not shifted
@@ -231,7 +244,11 @@ def clock() -> Clock:
 
 
 def scripted_runs(
-    engine: Engine, monitor: MonitorSettings, clock: Clock, script: str
+    engine: Engine,
+    monitor: MonitorSettings,
+    clock: Clock,
+    script: str,
+    refresh: frozenset[str] = frozenset(),
 ) -> Iterator[None]:
     """Run the demo monitor once per letter: S a shifted window, Q a quiet one."""
     ctx = RunContext(
@@ -241,6 +258,7 @@ def scripted_runs(
         worker_id="test",
         base_url="http://127.0.0.1:8470",
         clock=clock,
+        refresh_receivers=refresh,
     )
     for index, letter in enumerate(script):
         slot = T0 + timedelta(minutes=2 * index) + (SHIFTED_PHASE if letter == "S" else QUIET_PHASE)
@@ -339,6 +357,233 @@ def test_stale_source_fires_no_data_after_stale_after(
         outcome = run_check(ctx, broken, clock.now, "schedule")
         assert outcome is not None and outcome.status == "failed"
         assert outbox(engine) == expected
+
+
+# --- message ids: one store, one id per event; a fresh store, new ids ------------
+
+ROUTED_TWICE: list[dict[str, object]] = [
+    {"name": "drift", "type": "dataset_drift", "resolve_after": 1, "receivers": ["ops", "retrain"]}
+]
+
+
+def message_keys(engine: Engine) -> list[tuple[str, str, str, str]]:
+    """(receiver, state, message_id, idempotency_key) of every outbox row, oldest first."""
+    with Session(engine) as session:
+        rows = session.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
+        return [
+            (r.receiver, r.payload["alert"]["state"], r.message_id, r.payload["idempotency_key"])
+            for r in rows
+        ]
+
+
+def wipe(engine: Engine) -> None:
+    """Drop every table, migrations' own included, and migrate again: a fresh store."""
+    Base.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+    upgrade(engine)
+
+
+def test_a_fresh_store_never_reuses_message_ids_or_idempotency_keys(
+    engine: Engine, clock: Clock
+) -> None:
+    monitor = _settings(ROUTED_TWICE)
+    stores = []
+    for _ in range(2):
+        for _ in scripted_runs(engine, monitor, clock, "SQSQ"):
+            pass
+        with Session(engine) as session:
+            installation = installation_id(session)
+        stores.append((installation, message_keys(engine)))
+        wipe(engine)
+    (first_store, first), (second_store, second) = stores
+
+    assert first_store != second_store and len(first_store) == 32
+    # The same scripted events in both stores ...
+    events = [("ops", "firing"), ("retrain", "firing"), ("ops", "resolved")]
+    events += [("retrain", "resolved"), ("ops", "firing"), ("retrain", "firing")]
+    events += [("ops", "resolved"), ("retrain", "resolved")]
+    assert [(r, s) for r, s, _, _ in first] == [(r, s) for r, s, _, _ in second] == events
+    # ... under ids and keys the other store never used.
+    assert len({m for _, _, m, _ in first + second}) == 16
+    assert {k for _, _, _, k in first}.isdisjoint({k for _, _, _, k in second})
+    # Within a store: one key per receiver and episode, carried by its resolution too.
+    assert len({k for _, _, _, k in first}) == 4
+    assert [k for r, _, _, k in first if r == "ops"][:2] == [first[0][3]] * 2
+
+    ops = group_fingerprint("demo", "ops")
+    expected_id = hashlib.sha256(f"{first_store}:{ops}:1:1:firing:ops".encode()).hexdigest()
+    key_digest = hashlib.sha256(f"{first_store}\x00{ops}".encode()).hexdigest()
+    assert first[0][2:] == (f"msg_{expected_id[:32]}", f"demo-{key_digest[:12]}-1")
+
+
+def test_retries_replays_and_replicas_keep_the_stores_ids(
+    engine: Engine, store_url: str, clock: Clock
+) -> None:
+    monitor = _settings([{"name": "drift", "type": "dataset_drift", "resolve_after": 1}])
+    runs = scripted_runs(engine, monitor, clock, "S")
+    next(runs)
+    ((_, _, fired_id, fired_key),) = message_keys(engine)
+    server = HttpFake()
+    server.respond(Reply(500))
+    hook = WebhookReceiverSettings(name="ops", type="webhook", url=f"{server.url}/ops")
+    worker = DeliveryWorker(
+        engine,
+        {"ops": WebhookNotifier(hook, "receivers[0]")},
+        {},
+        DeliverySettings(backoff_initial=timedelta(milliseconds=1)),
+        Metrics(),
+        "w1",
+        clock=clock,
+    )
+    try:
+        assert worker.run_once() == 1  # 500: to be retried
+        clock.now += timedelta(seconds=1)
+        assert worker.run_once() == 1
+        replay(engine, fired_id, clock.now)
+        assert worker.run_once() == 1
+        sent = [(r.answered, r.headers["webhook-id"]) for r in server.requests]
+        bodies = {json.loads(r.body)["data"]["idempotency_key"] for r in server.requests}
+    finally:
+        worker.close()
+        server.close()
+    assert sent == [(500, fired_id), (200, fired_id), (200, fired_id)]
+    assert bodies == {fired_key}
+
+    # Another replica (its own engine and worker id) resolves the episode: same key.
+    replica_engine = make_engine(store_url)
+    replica = RunContext(
+        engine=replica_engine,
+        metrics=Metrics(),
+        sources={monitor.name: build_source(monitor.source)},
+        worker_id="replica",
+        base_url="http://127.0.0.1:8470",
+        clock=clock,
+    )
+    slot = T0 + timedelta(minutes=2) + QUIET_PHASE
+    clock.now = slot
+    assert run_check(replica, monitor, slot, "schedule") is not None
+    replica_engine.dispose()
+    (_, (receiver, state, resolved_id, resolved_key)) = message_keys(engine)
+    assert (receiver, state, resolved_key) == ("ops", "resolved", fired_key)
+    assert resolved_id != fired_id
+
+
+def test_messages_carry_their_group_and_newer_ones_supersede_pending_repeats(
+    engine: Engine, clock: Clock
+) -> None:
+    """A refresh receiver (Alertmanager) gets a repeat every run; none was sent yet."""
+    monitor = _settings([{"name": "drift", "type": "dataset_drift", "resolve_after": 1}])
+    for _ in scripted_runs(engine, monitor, clock, "SSSQ", refresh=frozenset({"ops"})):
+        pass
+    with Session(engine) as session:
+        rows = session.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
+        stored = [
+            (r.payload["occasion"], r.group_key, r.supersedable, r.status, r.last_error)
+            for r in rows
+        ]
+        ids = [r.message_id for r in rows]
+    group = group_fingerprint("demo", "ops")
+    assert stored == [
+        ("first", group, False, "pending", None),
+        ("repeat", group, True, "superseded", f"superseded by {ids[2]}"),
+        ("repeat", group, True, "superseded", f"superseded by {ids[3]}"),
+        ("resolved", group, False, "pending", None),
+    ]
+
+
+REPLICA = """
+import sys
+from sqlalchemy.orm import Session
+from monitor.store.engine import make_engine, upgrade
+from monitor.store.installation import installation_id
+engine = make_engine(sys.argv[1])
+upgrade(engine)
+with Session(engine) as session:
+    print(installation_id(session))
+"""
+
+
+def test_replicas_starting_together_on_a_fresh_postgresql_share_one_installation_id(
+    postgres_url: str,
+) -> None:
+    """Two replicas migrate one empty store at once: one identity, whoever creates it.
+
+    Migrations take turns under an advisory lock, so neither fails to start.
+    """
+
+    def start() -> subprocess.Popen[str]:
+        command = [sys.executable, "-c", REPLICA, postgres_url]
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    replicas = [start() for _ in range(2)]
+    outcomes = [replica.communicate(timeout=120) for replica in replicas]
+    assert [replica.returncode for replica in replicas] == [0, 0], [err for _, err in outcomes]
+    seen = [out.strip() for out, _ in outcomes]
+    assert len(set(seen)) == 1 and len(seen[0]) == 32
+    engine = make_engine(postgres_url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT installation_id FROM installation")).all()
+    engine.dispose()
+    assert [row.installation_id for row in rows] == seen[:1]
+
+
+def test_two_runs_of_one_monitor_stepping_its_new_alerts_at_once_both_commit(
+    postgres_url: str,
+) -> None:
+    """Replicas finishing two slots of one monitor together: the second waits, then steps."""
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    monitor = _settings([{"name": "drift", "type": "dataset_drift"}])
+    monitor_id = ensure_monitor(engine, monitor.name)
+    window = Window(T0 - timedelta(minutes=5), T0)
+    claims = [
+        claim_run(
+            engine,
+            monitor_id,
+            T0 + timedelta(minutes=k),
+            "schedule",
+            window.start,
+            window.end,
+            "test",
+            T0 + timedelta(hours=1),
+        )
+        for k in range(2)
+    ]
+
+    def step_alerts(session: Session, run_id: int) -> None:
+        run = RunContextForAlerts(run_id, monitor_id, window, "http://x/runs/1", ())
+        process_alerts(session, monitor, run, facts(drifted=True))
+
+    second_done = threading.Event()
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with Session(engine) as session, session.begin():
+                assert claims[1] is not None
+                step_alerts(session, claims[1].run_id)
+        except BaseException as exc:  # the assertion below shows it
+            errors.append(exc)
+        second_done.set()
+
+    with Session(engine) as first, first.begin():
+        assert claims[0] is not None
+        step_alerts(first, claims[0].run_id)
+        thread = threading.Thread(target=second)
+        thread.start()
+
+        def second_waits() -> bool:
+            with engine.connect() as connection:
+                return bool(
+                    connection.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+                )
+
+        wait_for(second_waits, "the second run waiting for the monitor's lock")
+        assert not second_done.is_set()
+    thread.join(timeout=30)
+    engine.dispose()
+    assert errors == []
 
 
 def test_firing_and_resolving_are_logged_with_the_rule_and_run(

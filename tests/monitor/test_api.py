@@ -241,6 +241,7 @@ def test_get_run_with_results_and_url(engine: Engine) -> None:
                 "details": {"effect": 0.4},
             }
         ],
+        "performance": {"window": [], "history": [], "backfilled": []},
         "url": f"{BASE_URL}/api/runs/{run_id}",
     }
 

@@ -66,9 +66,9 @@ def test_every_guarded_route_declares_the_bearer_scheme_and_its_refusals(
     for key, statuses in GUARDED_ROUTES.items():
         assert set(ops[key]["responses"]) == statuses | {"401", "403"}, key
         page = key[0] in ("/runs/{run_id}", "/monitors/{name}")
-        expected: list[dict[str, list[str]]] = (
-            [{"HTTPBearer": []}, {"HTTPBasic": []}] if page else [{"HTTPBearer": []}]
-        )
+        expected: list[dict[str, list[str]]] = [{"HTTPBearer": []}]
+        if page:
+            expected.append({"HTTPBasic": []})
         assert ops[key]["security"] == expected, key
     for key in OPEN_ROUTES:
         assert "security" not in ops[key], key

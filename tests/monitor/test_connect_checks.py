@@ -39,7 +39,8 @@ def rows_in_window(make: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def tables_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """``events`` (ts, age, device, outcome) and ``payments`` (ts, amount as text, user_id)."""
+    """``events`` (ts, id, age, device, outcome), ``payments`` (ts, amount as text, user_id)
+    and ``outcomes`` (id, label), the labels of every event."""
     url = str(
         request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
     )
@@ -48,6 +49,7 @@ def tables_url(request: pytest.FixtureRequest) -> Iterator[str]:
         "events",
         metadata,
         sa.Column("ts", sa.DateTime(timezone=True)),
+        sa.Column("id", sa.Integer),
         sa.Column("age", sa.Integer),
         sa.Column("device", sa.String(10)),
         sa.Column("outcome", sa.Integer),
@@ -59,13 +61,21 @@ def tables_url(request: pytest.FixtureRequest) -> Iterator[str]:
         sa.Column("amount", sa.Text),
         sa.Column("user_id", sa.Float),
     )
+    outcomes = sa.Table(
+        "outcomes", metadata, sa.Column("id", sa.Integer), sa.Column("label", sa.Integer)
+    )
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         metadata.create_all(connection)
         connection.execute(
             events.insert(),
             rows_in_window(
-                lambda i: {"age": 20 + i % 50, "device": ("ios", "web")[i % 2], "outcome": i % 2}
+                lambda i: {
+                    "id": i,
+                    "age": 20 + i % 50,
+                    "device": ("ios", "web")[i % 2],
+                    "outcome": i % 2,
+                }
             ),
         )
         connection.execute(
@@ -74,6 +84,7 @@ def tables_url(request: pytest.FixtureRequest) -> Iterator[str]:
                 lambda i: {"amount": "n/a" if i % 3 == 0 else f"{i}.50", "user_id": i + 0.25}
             ),
         )
+        connection.execute(outcomes.insert(), [{"id": i, "label": i // 2 % 2} for i in range(ROWS)])
     engine.dispose()
     yield url
 
@@ -109,13 +120,26 @@ def test_sql_tables_are_checked_column_by_column(tables_url: str) -> None:
     payments = sql_monitor(
         "payments", tables_url, "payments", [("amount", "numeric"), ("user_id", "categorical")]
     )
-    checks = checks_of({"monitors": [events, payments]})
-    found = "ts, age, device, outcome"
+    labelled = sql_monitor("labelled", tables_url, "events", [("age", "numeric")])
+    labelled["performance"] = {
+        "task": "classification",
+        "prediction": "outcome",
+        "id_column": "id",
+        "labels": {
+            "type": "sql",
+            "url": tables_url,
+            "table": "outcomes",
+            "id_column": "id",
+            "label_column": "label",
+        },
+    }
+    checks = checks_of({"monitors": [events, payments, labelled]})
+    found = "ts, id, age, device, outcome"
     assert problems(checks) == [
         "problem  monitors[0].columns[2] (income): the reference has no column "
         f'"income" (columns found: {found})',
-        "problem  monitors[0].performance.prediction (pred): the reference has no column "
-        f'"pred" (columns found: {found})',
+        f'problem  monitors[0].performance (events): reference has no column "pred" '
+        f"(columns found: {found})",
         "problem  monitors[1].columns[0] (amount): reference column 'amount' is numeric but "
         "has 100 values that are not numbers, e.g. ['n/a']",
         "problem  monitors[1].columns[1] (user_id): 'user_id' looks like an identifier: "
@@ -132,8 +156,11 @@ def test_sql_tables_are_checked_column_by_column(tables_url: str) -> None:
         ok["monitors[0].columns[0]"]
         == "numeric: int64 in the reference, int64 in the latest window"
     )
-    assert ok["monitors[0].performance.label"] == "in the reference"
-    assert "monitors[0].performance" not in ok  # not fitted without its prediction column
+    assert (
+        ok["monitors[2].performance"]
+        == "classification: accuracy, precision, recall, f1 fitted on 300 rows"
+    )
+    assert ok["monitors[2].performance.labels"] == "100 of 100 sampled predictions have a label"
 
 
 def test_a_missing_file_is_a_problem_of_the_source_and_of_the_window_reference(

@@ -13,7 +13,7 @@ from monitor.runner import run_check
 from monitor.schedule import Schedule
 from monitor.scheduler import Scheduler, build_trigger, latest_slot, slots_between
 from monitor.store.models import RunRow, utcnow
-from tests.support import wait_for
+from tests.support import Clock, wait_for
 
 NOW = datetime(2026, 11, 25, 12, 7, 41, 250000, tzinfo=UTC)
 
@@ -145,3 +145,37 @@ def test_catch_up_runs_the_missed_slots_oldest_first(sqlite_url: str) -> None:
         ("schedule", current - timedelta(hours=3)),
         ("schedule", current),
     ]
+
+
+def test_a_late_fire_also_submits_the_slots_it_skipped_within_their_grace(
+    sqlite_url: str,
+) -> None:
+    """A loaded machine fires late: a fire after the next slot's time must not lose one."""
+    settings = _demo_settings(sqlite_url)
+    monitor = settings.monitors[0].model_copy(
+        update={"schedule": Schedule(every=timedelta(hours=1))}
+    )
+    current = latest_slot(build_trigger(monitor.schedule), utcnow())
+    assert current is not None
+    clock = Clock(current + timedelta(seconds=5))
+    services = build_services(settings)
+    scheduler = Scheduler(
+        services.context,
+        (monitor,),
+        SchedulerSettings(misfire_grace=timedelta(minutes=90)),
+        timedelta(days=1),
+        clock,
+    )
+    scheduler.start()
+    try:
+        wait_for(lambda: len(_stored_slots(services.engine)) == 1, "the current slot")
+        # The next fire comes 70 minutes after the slot after next: the slot between
+        # is still within its 90 minutes of grace, the one before the start is not run.
+        clock.now = current + timedelta(hours=3, minutes=10)
+        scheduler._fire(monitor)  # what APScheduler calls, late
+        wait_for(lambda: len(_stored_slots(services.engine)) == 3, "the two skipped slots")
+    finally:
+        assert scheduler.shutdown(timeout=10)
+    slots = [slot for slot, _, _ in _stored_slots(services.engine)]
+    services.engine.dispose()
+    assert slots == [current, current + timedelta(hours=2), current + timedelta(hours=3)]

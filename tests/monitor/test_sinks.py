@@ -19,6 +19,7 @@ from monitor.config import MonitorSettings, parse_settings
 from monitor.runner import run_check
 from monitor.settings_base import ConfigError
 from monitor.sinks import sink_message_id
+from monitor.store.installation import installation_id
 from monitor.store.models import OutboxRow
 from tests.monitor.test_runner import QUIET, SHIFTED, context
 
@@ -75,7 +76,9 @@ def test_each_run_queues_one_run_completed_message_per_sink(engine: Engine) -> N
     ]
     assert {r.receiver for r in rows if r.event_type != "run.completed"} == {"hook"}
     row = completed[1]
-    assert row.message_id == sink_message_id(shifted.run_id, "mlflow")
+    with Session(engine) as session:
+        installation = installation_id(session)
+    assert row.message_id == sink_message_id(installation, shifted.run_id, "mlflow")
     payload = row.payload
     assert datetime.fromisoformat(payload.pop("finished_at")).tzinfo is not None
     assert payload == {
@@ -94,6 +97,7 @@ def test_each_run_queues_one_run_completed_message_per_sink(engine: Engine) -> N
             }
             for r in shifted.results
         ],
+        "performance": [],
     }
     assert {r["column"] for r in payload["results"] if r["drifted"]} == {"income", "device"}
 

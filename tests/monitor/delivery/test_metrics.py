@@ -84,7 +84,7 @@ def test_queue_depth_and_oldest_pending_age_are_read_at_scrape_time(
     metrics.watch_outbox(lambda: queue_stats(engine, clock.now))
     assert _value(metrics, "driftwarden_outbox_up") == 1
     assert _value(metrics, "driftwarden_outbox_oldest_pending_age_seconds") == 0
-    for status in ("pending", "sending", "delivered", "dead"):
+    for status in ("pending", "sending", "delivered", "dead", "superseded"):
         assert _value(metrics, "driftwarden_outbox_messages", status=status) == 0
 
     outbox.add(clock.now, message_id="msg_a", created_at=clock.now - timedelta(minutes=5))
@@ -115,7 +115,7 @@ def test_queue_stats_gives_up_quickly_on_a_locked_postgresql_table(postgres_url:
     upgrade(engine)
     try:
         assert queue_stats(engine, utcnow(), timeout_seconds=0.5) == QueueStats(
-            {"pending": 0, "sending": 0, "delivered": 0, "dead": 0}, None
+            {"pending": 0, "sending": 0, "delivered": 0, "dead": 0, "superseded": 0}, None
         )
         with engine.connect() as blocker:
             blocker.execute(text("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE"))  # a migration, say

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, select
 
+from monitor.store import engine as engine_module
+from monitor.store.engine import make_engine, upgrade
+from monitor.store.models import OutboxRow, UtcDateTime
 from monitor.store.outbox import AttemptRecord, claim_due, record_attempt
 
 if TYPE_CHECKING:
@@ -92,3 +99,67 @@ def test_a_worker_that_lost_its_claim_does_not_overwrite_the_new_holder(
     )
     assert outbox.row(row_id).status == "delivered"
     assert len(outbox.attempts(row_id)) == 2  # both attempts happened and are on record
+
+
+def _migrate(engine: Engine, revision: str) -> None:
+    config = AlembicConfig()
+    config.set_main_option(
+        "script_location", str(Path(engine_module.__file__).with_name("migrations"))
+    )
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def test_upgrading_puts_messages_on_their_way_in_their_alert_group(store_url: str) -> None:
+    """Migration 0009: existing rows keep their ids; unfinished alert messages get a group."""
+    engine = make_engine(store_url)
+    _migrate(engine, "0008")
+    before = sa.table(
+        "outbox",
+        *(sa.column(name) for name in ("message_id", "receiver", "event_type", "status")),
+        sa.column("payload", sa.JSON()),
+        sa.column("attempts", sa.Integer()),
+        *(sa.column(name, UtcDateTime()) for name in ("created_at", "next_attempt_at")),
+    )
+
+    def alert(fingerprint: str, occasion: str) -> dict[str, object]:
+        return {"occasion": occasion, "alert": {"fingerprint": fingerprint}}
+
+    rows = [
+        ("msg_repeat", "alert.firing", "pending", alert("fp1", "repeat")),
+        ("msg_resolved", "alert.resolved", "sending", alert("fp1", "resolved")),
+        ("msg_first", "alert.firing", "delivered", alert("fp2", "first")),
+        ("run_sink", "run.completed", "pending", {"monitor": "m"}),
+    ]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(before),
+            [
+                {
+                    "message_id": message_id,
+                    "receiver": "hook",
+                    "event_type": event_type,
+                    "status": status,
+                    "payload": payload,
+                    "attempts": 0,
+                    "created_at": NOW,
+                    "next_attempt_at": NOW,
+                }
+                for message_id, event_type, status, payload in rows
+            ],
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        after = connection.execute(
+            select(OutboxRow.message_id, OutboxRow.group_key, OutboxRow.supersedable).order_by(
+                OutboxRow.id
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in after] == [
+        ("msg_repeat", "fp1", True),
+        ("msg_resolved", "fp1", False),
+        ("msg_first", None, False),  # finished: nothing to order it against
+        ("run_sink", None, False),  # sinks are not ordered
+    ]
