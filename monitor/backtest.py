@@ -35,6 +35,7 @@ from monitor.store import runs as store
 from monitor.store.alerts import transitions
 from monitor.store.engine import upgrade
 from monitor.store.performance import AWAITING_LABELS, WindowPerformance
+from monitor.store.references import RunReference
 
 TRIGGER = "backtest"
 """``runs.trigger`` of a backtest run (in the in-memory store only)."""
@@ -63,6 +64,8 @@ class RunLine:
     drifted_columns: tuple[str, ...]
     reason: str
     performance: tuple[WindowPerformance, ...] = ()
+    reference: RunReference | None = None
+    """The reference the slot was tested against: for ``trailing``, read from data before it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +75,7 @@ class RunLine:
             "drifted_columns": list(self.drifted_columns),
             "reason": self.reason,
             "performance": [performance_payload(window) for window in self.performance],
+            "reference": self.reference.to_dict() if self.reference else None,
         }
 
 
@@ -195,7 +199,7 @@ def run_backtest(
         refresh_receivers=refresh_receivers(settings.receivers),
     )
     try:
-        _fit_reference(ctx, monitor, source)
+        _fit_reference(ctx, monitor, source, fire[0])
         lines = []
         for slot in fire:
             clock.now = slot
@@ -212,6 +216,7 @@ def run_backtest(
                     ),
                     reason=outcome.reason,
                     performance=tuple(outcome.performance.evaluations),
+                    reference=outcome.reference,
                 )
             )
         changes = alert_changes(engine)
@@ -223,11 +228,24 @@ def run_backtest(
     return Backtest(monitor.name, start, end, tuple(lines), tuple(changes))
 
 
-def _fit_reference(ctx: RunContext, monitor: MonitorSettings, source: Source) -> None:
-    """Fit the reference once, up front: without it no slot can run, so that is an error."""
+def _fit_reference(
+    ctx: RunContext, monitor: MonitorSettings, source: Source, first_slot: datetime
+) -> None:
+    """Fit the first slot's reference up front: without it no slot can run, so that is an error.
+
+    A ``trailing`` reference moves on: every later slot's is read from the
+    data before that slot, refitted as the daemon refits it.
+    """
     monitor_id = store.ensure_monitor(ctx.engine, monitor.name)
     try:
-        ctx.profiles.get(ctx.engine, monitor, monitor_id, source, ctx.labels.get(monitor.name))
+        ctx.profiles.get(
+            ctx.engine,
+            monitor,
+            monitor_id,
+            source,
+            first_slot - monitor.window,
+            ctx.labels.get(monitor.name),
+        )
     except (SourceError, DataError, ValueError) as exc:
         raise BacktestError(f"monitor {monitor.name}: cannot fit the reference: {exc}") from None
 

@@ -206,9 +206,10 @@ def history(settings: Settings, monitor: str, limit: int, output_format: str) ->
         return EXIT_OK
     for run in runs:
         drift = {True: "DRIFT", False: "ok", None: "-"}[run.drifted]
+        reference = f"  [reference {run.reference.summary()}]" if run.reference else ""
         print(
             f"{run.id:>6}  {run.scheduled_for:%Y-%m-%d %H:%M:%S}Z  {run.trigger:<8}  "
-            f"{run.status:<9}  {drift:<5}  {run.reason or ''}"
+            f"{run.status:<9}  {drift:<5}  {run.reason or ''}{reference}"
         )
     return EXIT_OK
 

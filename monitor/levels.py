@@ -5,6 +5,12 @@ budget and the schedule (``detectors.budget``); with ``thresholds.alpha`` a
 run is tested at that level window by window, as before budgets existed,
 and no pooled-window tests run. A monitor with ``performance`` shares its
 single-window level between its columns and its metrics (``window_levels``).
+
+A pool holds windows sketched against one profile only (its sketches are
+counts in the cells of that profile's grid), so under a reference that is
+refitted as runs go by (``trailing``) each refit starts the pools afresh.
+A scale longer than the windows that share one profile would never fill:
+it is left out, and its share of the budget goes to the scales that can.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Final
 
 from detectors.budget import RunLevels, run_levels
 from monitor.config import MonitorSettings
+from monitor.references import reference_refits
 
 
 def monitor_levels(monitor: MonitorSettings) -> RunLevels:
@@ -33,8 +40,29 @@ def monitor_levels(monitor: MonitorSettings) -> RunLevels:
     if budget is None:
         assert thresholds.alpha is not None
         return RunLevels(total=thresholds.alpha, window=thresholds.alpha)
-    period_hours = monitor.schedule.period().total_seconds() / 3600
-    return run_levels(budget, period_hours=period_hours, scales=thresholds.sequential_scales)
+    period = monitor.schedule.period()
+    return run_levels(
+        budget, period_hours=period.total_seconds() / 3600, scales=pooled_scales(monitor)
+    )
+
+
+def pooled_scales(monitor: MonitorSettings) -> tuple[int, ...]:
+    """The configured scales a pool can fill: under a moving reference, those within one profile.
+
+    >>> from monitor.config import parse_settings
+    >>> settings = parse_settings({"monitors": [{
+    ...     "name": "m", "schedule": "every 1h", "source": {"type": "demo"},
+    ...     "reference": {"type": "trailing", "span": "28d", "refit": "6h"},
+    ...     "columns": [{"name": "age", "kind": "numeric"}]}]})
+    >>> pooled_scales(settings.monitors[0])  # 6 hourly windows share a profile
+    (4,)
+    """
+    scales = monitor.thresholds.sequential_scales
+    refits = reference_refits(monitor.reference)
+    if refits is None:
+        return scales
+    most = refits.windows(monitor.reference, monitor.window, monitor.schedule.period())
+    return tuple(scale for scale in scales if scale <= most)
 
 
 PERFORMANCE_SHARE: Final = 0.5

@@ -40,7 +40,8 @@ from monitor.levels import monitor_levels, window_levels
 from monitor.logs import log_context
 from monitor.metrics import Metrics
 from monitor.performance import metric_level
-from monitor.profiles import ProfileCache, ReferenceProfile
+from monitor.profiles import ProfileCache, ReferenceProfile, stated_reference
+from monitor.refits import refit_ahead
 from monitor.sequential import SequentialOutcome, SketchCache, history_rows, sequential_tests
 from monitor.sinks import queue_sink_messages
 from monitor.sources import LabelSource
@@ -50,6 +51,7 @@ from monitor.store.alerts import last_success
 from monitor.store.models import utcnow
 from monitor.store.performance import latest_performance, save_window
 from monitor.store.queries import ResultView
+from monitor.store.references import RunReference, record_reference
 from monitor.store.sketches import add_sketch
 from monitor.vocabulary import RunStatus
 
@@ -98,6 +100,8 @@ class RunOutcome:
     results: Sequence[ColumnResult] = field(default_factory=tuple)
     performance: PerformanceOutcome = PerformanceOutcome(current=None)
     """The windows whose performance the run evaluated (its own, and late labels' windows)."""
+    reference: RunReference | None = None
+    """The reference the run was tested against; None for a failed run."""
 
 
 def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
@@ -334,8 +338,27 @@ def run_claimed(ctx: RunContext, monitor: MonitorSettings, claim: store.Claim) -
 
     None when the claim was lost before the outcome could be stored (expired or
     timed out meanwhile: another process owns the row now). A store error
-    propagates with the row still ``running``; its lease then expires.
+    propagates with the row still ``running``; its lease then expires. Once
+    the outcome is stored, a moving reference's next profile is fitted if
+    it is due (``monitor.refits``).
     """
+    outcome = _run_to_end(ctx, monitor, claim)
+    if outcome is not None and outcome.status != "failed":
+        source = ctx.sources[monitor.name]
+        refit_ahead(
+            ctx.profiles,
+            ctx.engine,
+            monitor,
+            claim.monitor_id,
+            source,
+            outcome.window.start,
+            ctx.clock(),
+            ctx.labels.get(monitor.name),
+        )
+    return outcome
+
+
+def _run_to_end(ctx: RunContext, monitor: MonitorSettings, claim: store.Claim) -> RunOutcome | None:
     started = time.monotonic()
     with log_context(monitor=monitor.name, run_id=claim.run_id), _Heartbeat(ctx, claim):
         try:
@@ -372,8 +395,9 @@ def _evaluate_and_store(
     window = _window(monitor, claim.scheduled_for)
     source = ctx.sources[monitor.name]
     labels = ctx.labels.get(monitor.name)
-    keyed = ctx.profiles.get(ctx.engine, monitor, claim.monitor_id, source, labels)
+    keyed = ctx.profiles.get(ctx.engine, monitor, claim.monitor_id, source, window.start, labels)
     key, profile = keyed.key, keyed.profile
+    reference = stated_reference(monitor, key, window.start)
     seed = int(claim.scheduled_for.timestamp())
     current = source.sample(window, monitor.sample_limit, seed=seed)
     levels = monitor_levels(monitor)
@@ -417,11 +441,20 @@ def _evaluate_and_store(
             n_current=len(current),
             results=stored,
         )
+        record_reference(session, claim.run_id, reference)
         for evaluated in performance.evaluations:
             save_window(session, claim.monitor_id, claim.run_id, ctx.clock(), evaluated)
         log_queued(process_alerts(session, monitor, alerts, facts), monitor)
         queue_sink_messages(
-            session, ctx.clock(), monitor, claim, status, drifted, results, performance.evaluations
+            session,
+            ctx.clock(),
+            monitor,
+            claim,
+            status,
+            drifted,
+            results,
+            reference,
+            performance.evaluations,
         )
         _add_history(session, claim, window, key, pooled, levels)
     duration = time.monotonic() - started
@@ -434,7 +467,7 @@ def _evaluate_and_store(
         ctx.metrics.show_performance(monitor.name, latest)
     log.info("run %d of monitor %s: %s", claim.run_id, monitor.name, reason)
     return RunOutcome(
-        claim.run_id, monitor.name, status, drifted, reason, window, results, performance
+        claim.run_id, monitor.name, status, drifted, reason, window, results, performance, reference
     )
 
 

@@ -16,6 +16,7 @@ from monitor.config import MonitorSettings
 from monitor.store.installation import installation_id
 from monitor.store.outbox import add_outbox
 from monitor.store.performance import WindowPerformance
+from monitor.store.references import RunReference
 from monitor.store.runs import Claim
 from monitor.vocabulary import RunStatus
 
@@ -33,6 +34,8 @@ class RunCompleted:
     status: RunStatus
     drifted: bool
     results: Sequence[ColumnResult]
+    reference: RunReference
+    """The reference the run was tested against (its key, kind, origin and period)."""
     performance: Sequence[WindowPerformance] = ()
     """The windows whose performance the run evaluated: its own, and past ones it backfilled."""
 
@@ -44,6 +47,7 @@ class RunCompleted:
             "finished_at": self.finished_at.isoformat(),
             "status": self.status,
             "drifted": self.drifted,
+            "reference": self.reference.to_dict(),
             "results": [
                 {
                     "column": r.column,
@@ -102,13 +106,14 @@ def queue_sink_messages(
     status: RunStatus,
     drifted: bool,
     results: Sequence[ColumnResult],
+    reference: RunReference,
     performance: Sequence[WindowPerformance] = (),
 ) -> None:
     """Queue one ``run.completed`` message per sink of the monitor, in the run's transaction."""
     if not monitor.sinks:
         return
     payload = RunCompleted(
-        monitor.name, claim.run_id, now, status, drifted, results, performance
+        monitor.name, claim.run_id, now, status, drifted, results, reference, performance
     ).to_payload()
     installation = installation_id(session)
     for sink in monitor.sinks:

@@ -113,6 +113,13 @@ class RunRow(Base):
     claimed_by: Mapped[str] = mapped_column(String(200))
     lease_until: Mapped[datetime | None]
     attempt: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The reference the run was tested against (monitor.store.references); none
+    # for a failed run or one stored before runs stated it.
+    reference_key: Mapped[str | None] = mapped_column(String(64))
+    reference_type: Mapped[str | None] = mapped_column(String(20))
+    reference_origin: Mapped[str | None] = mapped_column(Text)
+    reference_start: Mapped[datetime | None]
+    reference_end: Mapped[datetime | None]
 
     monitor: Mapped[MonitorRow] = relationship()
     results: Mapped[list[ResultRow]] = relationship(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from detectors import finite_or_none
 from monitor.store.models import MonitorRow, ResultRow, RunRow
 from monitor.store.performance import RunPerformance, run_performance
+from monitor.store.references import RunReference, stored_reference
 from monitor.vocabulary import ResultCheck
 
 RUN_SUCCEEDED = "succeeded"
@@ -103,6 +104,8 @@ class RunSummary:
     n_reference: int | None
     n_current: int | None
     drifted_columns: tuple[str, ...]
+    reference: RunReference | None = None
+    """The reference the run was tested against; None when it states none (failed runs)."""
 
     def redacted(self, redact: Callable[[str], str]) -> RunSummary:
         """This run as shown: its reason through ``redact`` (``monitor.redaction``)."""
@@ -124,6 +127,7 @@ class RunSummary:
             "n_reference": self.n_reference,
             "n_current": self.n_current,
             "drifted_columns": list(self.drifted_columns),
+            "reference": self.reference.to_dict() if self.reference else None,
         }
 
 
@@ -164,6 +168,11 @@ _RUN_COLUMNS = (
     RunRow.reason,
     RunRow.n_reference,
     RunRow.n_current,
+    RunRow.reference_key,
+    RunRow.reference_type,
+    RunRow.reference_origin,
+    RunRow.reference_start,
+    RunRow.reference_end,
 )
 
 
@@ -183,6 +192,13 @@ def _summary(row: Row[*tuple[Any, ...]], drifted_columns: Iterable[str]) -> RunS
         n_reference=row.n_reference,
         n_current=row.n_current,
         drifted_columns=tuple(drifted_columns),
+        reference=stored_reference(
+            row.reference_key,
+            row.reference_type,
+            row.reference_origin,
+            row.reference_start,
+            row.reference_end,
+        ),
     )
 
 

@@ -163,6 +163,10 @@ def test_a_planted_shift_drifts_every_later_run_and_fires_at_its_slot(
         "drifted_columns",
         "reason",
         "performance",
+        "reference",
+    }
+    assert {run["reference"]["origin"] for run in runs} == {
+        f"the files {tmp_path}/reference.parquet"
     }
     after = runs[SHIFT_FROM:]
     assert all(run["drifted"] is True for run in after)

@@ -143,8 +143,8 @@ def test_runs_fill_drift_and_performance_gauges_apart(engine: Engine) -> None:
     assert drifted[(("column", "income"), ("monitor", "demo"), ("windows", "1"))] == 1.0
     performance = series(metrics, "driftwarden_performance_value")
     assert set(performance) == {
-        (("metric", "accuracy"), ("monitor", "demo")),
-        (("metric", "f1"), ("monitor", "demo")),
+        (("kind", "realized"), ("metric", metric), ("monitor", "demo"))
+        for metric in ("accuracy", "precision", "recall", "f1")
     }
     assert all(0.0 < value <= 1.0 for value in performance.values())
     assert set(series(metrics, "driftwarden_performance_degraded")) == set(performance)

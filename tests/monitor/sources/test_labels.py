@@ -171,10 +171,9 @@ def test_sql_lookup_is_chunked_and_never_shows_the_password(
     try:
         with pytest.raises(SourceError) as error:
             source.labels([1], None)
-        assert "labels sql (postgresql+psycopg://u:***@127.0.0.1:1/x): cannot connect" in str(
-            error.value
-        )
-        assert "hunter2" not in str(error.value)
+        # A URL from the environment is a secret as a whole, as for sources.
+        assert str(error.value).startswith("labels sql ($LABELS_URL): cannot connect: ")
+        assert "hunter2" not in str(error.value) and "u:" not in str(error.value)
     finally:
         source.close()
 
