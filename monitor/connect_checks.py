@@ -55,6 +55,7 @@ from monitor.sinks import RUN_COMPLETED, RunCompleted
 from monitor.sources import LabelSource, build_label_source, build_source, join_labels
 from monitor.sources.base import Source, SourceError, Window
 from monitor.store.models import utcnow
+from monitor.store.references import RunReference
 
 SAMPLE_ROWS = 100
 """Rows sampled from a source's latest window: enough to see the columns and their values."""
@@ -229,7 +230,9 @@ def check_monitor(index: int, monitor: MonitorSettings, now: datetime) -> list[C
         except Exception as exc:
             checks = [Check(f"{key}.source", monitor.name, False, _reason(exc))]
     try:
-        request = dataclasses.replace(reference_request(monitor), reference_limit=REFERENCE_ROWS)
+        request = dataclasses.replace(
+            reference_request(monitor, window.start), reference_limit=REFERENCE_ROWS
+        )
         reference = load_reference(request, source)
     except Exception as exc:
         checks.append(
@@ -250,7 +253,8 @@ def _example_message(receiver: ReceiverSettings) -> OutboundMessage:
     """What the receiver would be sent first: a firing alert, or a completed run for a sink."""
     if NOTIFIERS[receiver.type].sink:
         at = EXAMPLE_EVENT.started_at
-        payload = RunCompleted("example", 1, at, "succeeded", False, ()).to_payload()
+        reference = RunReference("0" * 64, "file", "the files example.parquet")
+        payload = RunCompleted("example", 1, at, "succeeded", False, (), reference).to_payload()
         return OutboundMessage("msg_example", RUN_COMPLETED, payload, at, 1)
     return OutboundMessage(
         "msg_example",
