@@ -4,13 +4,17 @@ A sample runs, on one connection::
 
     SELECT count(*) FROM (<rows of the window>)            -- how many are there?
     SELECT * FROM <rows of the window>                     -- if count <= limit
-    SELECT * FROM <rows of the window> ORDER BY random() LIMIT :limit   -- otherwise
+    <a uniform sample of limit rows of the window>         -- otherwise
 
 and streams the result in partitions (``yield_per``; a server-side cursor on
-PostgreSQL), so the daemon never holds more than ``limit`` rows. ``ORDER BY
-random()`` costs the database a sort of the window's rows; it is simple and
-works on SQLite and PostgreSQL alike. ``query`` is used as a subquery, so it
-must be a single SELECT (a trailing ``;`` is dropped).
+PostgreSQL), so the daemon never holds more than ``limit`` rows. On
+PostgreSQL the sample is the ``limit`` rows of smallest seeded hash key,
+after a ``TABLESAMPLE BERNOULLI`` or key-hash filter has kept a little more
+than ``limit`` of them, so the database never sorts the whole window
+(``monitor.sources.sql_sampling``). Elsewhere it is ``ORDER BY random()
+LIMIT :limit``, a sort of the window's rows, which SQLite and other
+databases all understand. ``query`` is used as a subquery, so it must be a
+single SELECT (a trailing ``;`` is dropped).
 
 The window is bound as parameters, never formatted into the SQL:
 
@@ -25,10 +29,11 @@ The window is bound as parameters, never formatted into the SQL:
   ``SELECT *, datetime(ts, 'unixepoch') AS event_time FROM events``.
 - Other databases: the bounds are bound as naive UTC datetimes.
 
-**Seeds.** On PostgreSQL the ``seed`` is passed to ``setseed()`` before the
-sample, so the same seed gives the same rows for the same table contents and
-plan. SQLite's ``random()`` cannot be seeded: there, and on other databases,
-the seed has no effect when the window holds more than ``limit`` rows.
+**Seeds.** On PostgreSQL the ``seed`` seeds the hash keys (and the
+``TABLESAMPLE``), so the same seed gives the same rows for the same table
+contents, whatever the plan. SQLite's ``random()`` cannot be seeded: there,
+and on other databases, the seed has no effect when the window holds more
+than ``limit`` rows.
 
 Timestamps come back parsed to UTC; every other column comes back as the
 driver returns it. Error messages show a URL written in the config with its
@@ -49,6 +54,7 @@ run that still hangs.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable
@@ -69,6 +75,9 @@ from monitor.settings_base import SettingsModel, as_duration, exactly_one
 from monitor.sources._frames import check_limit, to_utc, utc_window
 from monitor.sources.base import SourceError, Window
 from monitor.sources.spec import SourceSettingsModel, SourceSpec
+from monitor.sources.sql_sampling import QUERY_NAME, postgres_sample
+
+log = logging.getLogger("driftwarden.sources.sql")
 
 PARTITION_ROWS = 10_000
 
@@ -177,7 +186,7 @@ def _table(name: str, timestamp_column: str | None) -> FromClause:
 def _query(query: str, timestamp_column: str | None) -> FromClause:
     statement = query.strip().rstrip(";").strip()
     columns: list[sa.ColumnClause[Any]] = [sa.column(timestamp_column)] if timestamp_column else []
-    return sa.text(statement).columns(*columns).subquery("source_query")
+    return sa.text(statement).columns(*columns).subquery(QUERY_NAME)
 
 
 def _window_condition(
@@ -203,11 +212,6 @@ def _window_condition(
         column >= sa.bindparam("window_start", start, type_=type_),
         column < sa.bindparam("window_end", end, type_=type_),
     )
-
-
-def _postgres_seed(seed: int) -> float:
-    """Map any int to setseed()'s range [-1, 1]."""
-    return (int(seed) % 2**32) / 2**31 - 1.0
 
 
 def _columns(connection: Connection, source: FromClause) -> list[str]:
@@ -258,7 +262,9 @@ def _sample(
                 f"(columns: {', '.join(columns) or 'none'})"
             )
         try:
-            frame = _fetch(connection, source, columns, timestamp_column, window, limit, seed)
+            frame = _fetch(
+                connection, source, table, columns, timestamp_column, window, limit, seed
+            )
         except SQLAlchemyError as exc:
             raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
     if timestamp_column is not None:
@@ -269,16 +275,24 @@ def _sample(
 def _fetch(
     connection: Connection,
     source: FromClause,
+    table: str | None,
     columns: list[str],
     timestamp_column: str | None,
     window: Window | None,
     limit: int | None,
     seed: int,
 ) -> pd.DataFrame:
+    dialect = connection.dialect.name
+
+    def condition(rows: FromClause) -> sa.ColumnElement[bool] | None:
+        if window is None or timestamp_column is None:
+            return None
+        return _window_condition(dialect, rows.c[timestamp_column], window)
+
     rows: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(source)
-    if window is not None and timestamp_column is not None:
-        condition = _window_condition(connection.dialect.name, source.c[timestamp_column], window)
-        rows = rows.where(condition)
+    in_window = condition(source)
+    if in_window is not None:
+        rows = rows.where(in_window)
     if limit == 0:
         return pd.DataFrame(columns=columns)
     if limit is None:
@@ -288,9 +302,12 @@ def _fetch(
             sa.select(sa.func.count()).select_from(rows.subquery())
         ).scalar_one()
     if limit is not None and count > limit:
-        if connection.dialect.name == "postgresql":
-            connection.execute(sa.select(sa.func.setseed(_postgres_seed(seed))))
-        rows = rows.order_by(sa.func.random()).limit(limit)
+        if dialect == "postgresql":
+            sample = postgres_sample(connection, source, table, condition, count, limit, seed)
+            log.debug("sampling %d of %d rows by %s", limit, count, sample.method)
+            rows = sample.statement
+        else:
+            rows = rows.order_by(sa.func.random()).limit(limit)
     result = connection.execution_options(yield_per=PARTITION_ROWS).execute(rows)
     keys = list(result.keys())
     frames = [
