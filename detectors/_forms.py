@@ -13,6 +13,7 @@ of the table have the same categories.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from detectors._categories import OTHER
@@ -21,42 +22,58 @@ from detectors.profile import ColumnProfile
 
 
 def form_details(current: PreparedColumn) -> dict[str, Any]:
-    """For counts, ``form`` and ``resolution`` (the cells or categories counted); rows add nothing.
+    """For counts: ``form``, ``resolution`` and what it counts (cells or categories); rows: none.
 
     >>> counts = {"a": 3}
     >>> form_details(PreparedColumn(n_total=3, n_missing=0, category_counts=counts))
     {}
     >>> form_details(PreparedColumn(n_total=3, n_missing=0, category_counts=counts, form="counts"))
-    {'form': 'counts', 'resolution': 1}
+    {'form': 'counts', 'resolution': 1, 'resolution_of': 'categories'}
     """
     if current.form == "rows":
         return {}
     if current.cells is not None:
-        return {"form": "counts", "resolution": int(current.cells.counts.size)}
+        return {
+            "form": "counts",
+            "resolution": int(current.cells.counts.size),
+            "resolution_of": "reference-quantile cells",
+        }
     counts = current.category_counts or {}
-    details: dict[str, Any] = {"form": "counts", "resolution": len(counts)}
+    details: dict[str, Any] = {
+        "form": "counts",
+        "resolution": len(counts),
+        "resolution_of": "categories",
+    }
     if OTHER in counts:
         details["lumped_rows"] = int(counts[OTHER])
     return details
 
 
-def form_sentence(current: PreparedColumn) -> str:
-    """The sentence a result's reason ends with when its window was counts, else ""."""
-    if current.form == "rows":
+def form_sentence(details: Mapping[str, Any], n_current: int) -> str:
+    """The sentence a reason ends with when its window was tested as counts, else "".
+
+    Read off the result's details (``form_details``), so that a reason
+    rewritten later (``detectors.correction``) ends with it too.
+
+    >>> form_sentence({"form": "counts", "resolution": 1001,
+    ...     "resolution_of": "reference-quantile cells"}, 20_000)
+    "; tested on a sketch: the window's 20,000 values counted in 1,001 reference-quantile cells"
+    """
+    if details.get("form") != "counts":
         return ""
-    if current.cells is not None:
-        cells = int(current.cells.counts.size)
+    resolution = int(details["resolution"])
+    if details.get("resolution_of") != "categories":
         return (
-            f"; tested on a sketch: the window's {current.cells.n:,} values counted in "
-            f"{cells:,} reference-quantile cells"
+            f"; tested on a sketch: the window's {n_current:,} values counted in "
+            f"{resolution:,} {details.get('resolution_of')}"
         )
-    counts = current.category_counts or {}
-    if OTHER in counts:
+    if "lumped_rows" in details:
         return (
-            f"; tested on the window's category counts: the {len(counts) - 1:,} commonest "
-            f"categories, the other {counts[OTHER]:,} rows counted together on both sides"
+            f"; tested on the window's category counts: the {resolution - 1:,} commonest "
+            f"categories, the other {int(details['lumped_rows']):,} rows counted together on "
+            "both sides"
         )
-    return f"; tested on the window's exact counts of {len(counts):,} categories"
+    return f"; tested on the window's exact counts of {resolution:,} categories"
 
 
 def counted_profile(profile: ColumnProfile, current: PreparedColumn) -> ColumnProfile:

@@ -253,7 +253,7 @@ def _result(
         n_reference=outcome.n_reference,
         n_current=prepared.n_usable,
         status=outcome.status,
-        reason=outcome.reason + form_sentence(prepared) if ok else outcome.reason,
+        reason=outcome.reason + form_sentence(merged, prepared.n_usable) if ok else outcome.reason,
         details=merged,
         effect=outcome.effect if ok else None,
         effect_floor=effect_floor if ok else None,

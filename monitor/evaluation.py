@@ -15,6 +15,7 @@ import pandas as pd
 from detectors import (
     ColumnResult,
     PreparedColumn,
+    WindowSummary,
     apply_correction,
     compare_mmd,
     compare_pca_reconstruction,
@@ -35,9 +36,14 @@ MULTIVARIATE_COLUMN = "*"
 
 
 def prepare_window(
-    monitor: MonitorSettings, profile: ReferenceProfile, current: pd.DataFrame
+    monitor: MonitorSettings, profile: ReferenceProfile, current: pd.DataFrame | WindowSummary
 ) -> dict[str, PreparedColumn]:
-    """Every configured column of the window, cleaned and counted once for all its tests."""
+    """Every configured column of the window, cleaned and counted once for all its tests.
+
+    A window summarised where it lives (``monitor.windows``) already is.
+    """
+    if isinstance(current, WindowSummary):
+        return {column.name: current.columns[column.name] for column in monitor.columns}
     if len(current):
         require_columns(current, [column.name for column in monitor.columns], "current window")
     return {
@@ -52,20 +58,23 @@ def prepare_window(
 def evaluate(
     monitor: MonitorSettings,
     profile: ReferenceProfile,
-    current: pd.DataFrame,
+    current: pd.DataFrame | WindowSummary,
     prepared: Mapping[str, PreparedColumn],
     levels: RunLevels,
 ) -> list[ColumnResult]:
     """Per-column drift (corrected across columns), then performance when labels are present.
 
-    ``prepared`` is ``prepare_window`` of ``current``.
+    ``prepared`` is ``prepare_window`` of ``current``. A summarised window
+    has no rows for the multivariate test or performance (the config
+    refuses them with ``profile_in_database``).
 
     ``levels`` (the monitor's, see ``monitor.levels``) is shared out
     between the columns and the multivariate test by ``corrected_level``: the
     p-value tests are corrected together at their share, and each distance
     and the multivariate test is held to a Bonferroni share.
     """
-    multivariate = profile.multivariate is not None and len(current) > 0
+    rows = current if isinstance(current, pd.DataFrame) else None
+    multivariate = profile.multivariate is not None and rows is not None and len(rows) > 0
     n_tests = len(monitor.columns) + (1 if multivariate else 0)
     single = levels.window / n_tests
     drift = [
@@ -83,21 +92,23 @@ def evaluate(
     n_p_value = sum(r.p_value is not None for r in drift)
     alpha = corrected_level(levels.window, n_p_value=n_p_value, n_tests=n_tests)
     results = apply_correction(drift, alpha=alpha, correction=thresholds.correction)
-    if profile.multivariate is not None and multivariate:
+    if profile.multivariate is not None and rows is not None and multivariate:
         names = [column.name for column in monitor.columns]
         if thresholds.multivariate == "mmd":
-            results.append(compare_mmd(profile.multivariate, current[names], alpha=single))
+            results.append(compare_mmd(profile.multivariate, rows[names], alpha=single))
         else:
             results.append(
-                compare_pca_reconstruction(profile.multivariate, current[names], level=single)
+                compare_pca_reconstruction(profile.multivariate, rows[names], level=single)
             )
     perf = monitor.performance
-    has_labels = perf is not None and perf.label in current and perf.prediction in current
-    if perf and profile.performance and len(current) and has_labels:
+    has_labels = (
+        perf is not None and rows is not None and perf.label in rows and perf.prediction in rows
+    )
+    if perf and profile.performance and rows is not None and len(rows) and has_labels:
         results += compare_performance(
             profile.performance,
-            current[perf.label],
-            current[perf.prediction],
+            rows[perf.label],
+            rows[perf.prediction],
             level=0.5,  # the band shrinks to the reference's median: allowed_drop decides as before
             allowed_drop=perf.allowed_drop,
         )

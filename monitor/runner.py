@@ -44,6 +44,7 @@ from monitor.store.models import utcnow
 from monitor.store.queries import ResultView
 from monitor.store.sketches import add_sketch
 from monitor.vocabulary import RunStatus
+from monitor.windows import read_window
 
 log = logging.getLogger("driftwarden.runner")
 
@@ -349,7 +350,7 @@ def _evaluate_and_store(
     keyed = ctx.profiles.get(ctx.engine, monitor, claim.monitor_id, source)
     key, profile = keyed.key, keyed.profile
     seed = int(claim.scheduled_for.timestamp())
-    current = source.sample(window, monitor.sample_limit, seed=seed)
+    current = read_window(source, monitor, profile, window, seed)
     levels = monitor_levels(monitor)
     prepared = prepare_window(monitor, profile, current)
     results = evaluate(monitor, profile, current, prepared, levels)

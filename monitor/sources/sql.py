@@ -57,7 +57,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -69,12 +70,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.sql import FromClause
 
+from detectors import ColumnProfile, WindowSummary
+from monitor.columns import require_names
 from monitor.redaction import Redactor
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import SettingsModel, as_duration, exactly_one
 from monitor.sources._frames import check_limit, to_utc, utc_window
 from monitor.sources.base import SourceError, Window
 from monitor.sources.spec import SourceSettingsModel, SourceSpec
+from monitor.sources.sql_profile import check_types, summarise_window
 from monitor.sources.sql_sampling import QUERY_NAME, postgres_sample
 
 log = logging.getLogger("driftwarden.sources.sql")
@@ -104,12 +108,32 @@ class SqlSourceSettings(SourceSettingsModel, SqlTimeouts):
     table: str | None = None
     query: str | None = None
     timestamp_column: str
+    profile_in_database: bool = Field(default=False, exclude=True)
+    """Runs count the window in the database instead of sampling rows (``sql_profile``).
+
+    Excluded from dumps, so not part of a reference's key: the reference is
+    read as rows either way.
+    """
 
     @model_validator(mode="after")
     def _one_of(self) -> SqlSourceSettings:
         exactly_one(self, "url", "url_env")
         exactly_one(self, "table", "query")
+        if self.profile_in_database and self.url is not None:
+            backend = _backend(self.url)
+            if backend not in (None, "postgresql"):
+                raise ValueError(
+                    f"profile_in_database: the window is profiled in PostgreSQL only; this "
+                    f"source's URL is {backend} (remove the key to sample rows)"
+                )
         return self
+
+
+def _backend(url: str) -> str | None:
+    try:
+        return sa.make_url(url).get_backend_name()
+    except (ArgumentError, ValueError):
+        return None
 
 
 def _postgres_session(statement_timeout: timedelta) -> Callable[[Any, Any], None]:
@@ -177,16 +201,16 @@ def _reason(exc: BaseException, redact: Redactor) -> str:
     return redact(text or type(cause).__name__)[:500]
 
 
-def _table(name: str, timestamp_column: str | None) -> FromClause:
+def _table(name: str, columns: Sequence[str]) -> FromClause:
     schema, _, table_name = name.rpartition(".")
-    columns: list[sa.ColumnClause[Any]] = [sa.column(timestamp_column)] if timestamp_column else []
-    return sa.table(table_name, *columns, schema=schema or None)
+    return sa.table(table_name, *[sa.column(column) for column in columns], schema=schema or None)
 
 
-def _query(query: str, timestamp_column: str | None) -> FromClause:
+def _query(query: str, columns: Sequence[str]) -> FromClause:
     statement = query.strip().rstrip(";").strip()
-    columns: list[sa.ColumnClause[Any]] = [sa.column(timestamp_column)] if timestamp_column else []
-    return sa.text(statement).columns(*columns).subquery(QUERY_NAME)
+    return (
+        sa.text(statement).columns(*[sa.column(column) for column in columns]).subquery(QUERY_NAME)
+    )
 
 
 def _window_condition(
@@ -214,9 +238,13 @@ def _window_condition(
     )
 
 
-def _columns(connection: Connection, source: FromClause) -> list[str]:
+def _columns(connection: Connection, source: FromClause) -> list[tuple[str, Any]]:
+    """The source's columns and the driver's type code of each (a type oid on PostgreSQL)."""
     probe: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(source).limit(0)
-    return list(connection.execute(probe).keys())
+    result = connection.execute(probe)
+    described = [(str(column[0]), column[1]) for column in result.cursor.description]
+    result.close()
+    return described
 
 
 def _missing_table(connection: Connection, name: str) -> bool:
@@ -231,6 +259,41 @@ def _missing_table(connection: Connection, name: str) -> bool:
         return False
 
 
+@contextmanager
+def _opened(
+    engine: Engine,
+    origin: str,
+    redact: Redactor,
+    source: FromClause,
+    table: str | None,
+    timestamp_column: str | None,
+) -> Iterator[tuple[Connection, list[tuple[str, Any]]]]:
+    """A connection and the source's columns (``_columns``), every failure a ``SourceError``."""
+    try:
+        connection = engine.connect()
+    except SQLAlchemyError as exc:
+        raise SourceError(f"{origin}: cannot connect: {_reason(exc, redact)}") from None
+    with connection:
+        try:
+            described = _columns(connection, source)
+        except DBAPIError as exc:
+            connection.rollback()
+            if table is not None and _missing_table(connection, table):
+                raise SourceError(f"{origin}: table {table!r} not found") from None
+            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
+        columns = [name for name, _ in described]
+        if timestamp_column is not None and timestamp_column not in columns:
+            where = f"table {table!r}" if table is not None else "the query's result"
+            raise SourceError(
+                f"{origin}: timestamp column {timestamp_column!r} not found in {where} "
+                f"(columns: {', '.join(columns) or 'none'})"
+            )
+        try:
+            yield connection, described
+        except SQLAlchemyError as exc:
+            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
+
+
 def _sample(
     engine: Engine,
     origin: str,
@@ -243,30 +306,9 @@ def _sample(
     seed: int,
 ) -> pd.DataFrame:
     limit = None if limit is None else check_limit(limit)
-    try:
-        connection = engine.connect()
-    except SQLAlchemyError as exc:
-        raise SourceError(f"{origin}: cannot connect: {_reason(exc, redact)}") from None
-    with connection:
-        try:
-            columns = _columns(connection, source)
-        except DBAPIError as exc:
-            connection.rollback()
-            if table is not None and _missing_table(connection, table):
-                raise SourceError(f"{origin}: table {table!r} not found") from None
-            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
-        if timestamp_column is not None and timestamp_column not in columns:
-            where = f"table {table!r}" if table is not None else "the query's result"
-            raise SourceError(
-                f"{origin}: timestamp column {timestamp_column!r} not found in {where} "
-                f"(columns: {', '.join(columns) or 'none'})"
-            )
-        try:
-            frame = _fetch(
-                connection, source, table, columns, timestamp_column, window, limit, seed
-            )
-        except SQLAlchemyError as exc:
-            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
+    with _opened(engine, origin, redact, source, table, timestamp_column) as (connection, found):
+        columns = [name for name, _ in found]
+        frame = _fetch(connection, source, table, columns, timestamp_column, window, limit, seed)
     if timestamp_column is not None:
         frame[timestamp_column] = to_utc(frame[timestamp_column], timestamp_column, origin)
     return frame
@@ -336,11 +378,18 @@ class SqlSource:
             url, "source sql", settings, settings.url_env
         )
         self._redact = Redactor.for_url(url, settings.url_env)
-        if settings.table is not None:
-            self._source = _table(settings.table, settings.timestamp_column)
-        else:
-            assert settings.query is not None
-            self._source = _query(settings.query, settings.timestamp_column)
+        if settings.profile_in_database and self._engine.dialect.name != "postgresql":
+            raise SourceError(
+                f"{self._origin}: profile_in_database needs PostgreSQL, not "
+                f"{self._engine.dialect.name}"
+            )
+        self._source = self._rows([settings.timestamp_column])
+
+    def _rows(self, columns: Sequence[str]) -> FromClause:
+        if self.settings.table is not None:
+            return _table(self.settings.table, columns)
+        assert self.settings.query is not None
+        return _query(self.settings.query, columns)
 
     def sample(self, window: Window | None, limit: int, seed: int) -> pd.DataFrame:
         return _sample(
@@ -354,6 +403,19 @@ class SqlSource:
             limit,
             seed,
         )
+
+    def summarise(self, window: Window, profiles: Mapping[str, ColumnProfile]) -> WindowSummary:
+        """The window's summary for ``profiles``, counted in PostgreSQL (``sql_profile``)."""
+        timestamp = self.settings.timestamp_column
+        source = self._rows(list(dict.fromkeys([timestamp, *profiles])))
+        with _opened(
+            self._engine, self._origin, self._redact, source, self.settings.table, timestamp
+        ) as (connection, found):
+            require_names([name for name, _ in found], list(profiles), "current window")
+            types = dict(found)
+            check_types(connection, self._origin, profiles, types)
+            condition = _window_condition("postgresql", source.c[timestamp], window)
+            return summarise_window(connection, source, condition, profiles, types)
 
     def close(self) -> None:
         """Close the engine's pooled connections."""
@@ -382,6 +444,6 @@ def read_query(
     engine, origin = create_source_engine(url, "reference sql", timeouts, env_name)
     redact = Redactor.for_url(url, env_name)
     try:
-        return _sample(engine, origin, redact, _query(query, None), None, None, None, limit, seed)
+        return _sample(engine, origin, redact, _query(query, []), None, None, None, limit, seed)
     finally:
         engine.dispose()
