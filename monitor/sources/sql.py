@@ -29,6 +29,11 @@ The window is bound as parameters, never formatted into the SQL:
   ``SELECT *, datetime(ts, 'unixepoch') AS event_time FROM events``.
 - Other databases: the bounds are bound as naive UTC datetimes.
 
+**Profiling in the database.** With ``profile_in_database`` (PostgreSQL
+only) a run calls ``summarise`` instead of ``sample``: one statement counts
+the window for the tests and no row leaves the database
+(``monitor.sources.sql_profile``); the reference is still ``sample``d.
+
 **Seeds.** On PostgreSQL the ``seed`` seeds the hash keys (and the
 ``TABLESAMPLE``), so the same seed gives the same rows for the same table
 contents, whatever the plan. SQLite's ``random()`` cannot be seeded: there,
