@@ -43,6 +43,7 @@ from detectors.registry import (
     get_method,
 )
 from detectors.result import ColumnResult
+from detectors.window_summary import WindowSummary, summarise_column, summarise_frame
 
 __all__ = [
     "METHODS",
@@ -61,6 +62,7 @@ __all__ = [
     "PerformanceTask",
     "ResultStatus",
     "UnknownMethodError",
+    "WindowSummary",
     "apply_correction",
     "choice_table",
     "choose_method",
@@ -78,6 +80,8 @@ __all__ = [
     "normed_wasserstein_noise_floor",
     "performance_metrics",
     "prepare_column",
+    "summarise_column",
+    "summarise_frame",
     "compare_column",
     "compare_prepared",
     "compare_mmd",

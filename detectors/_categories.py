@@ -19,6 +19,14 @@ import numpy.typing as npt
 from detectors._prepare import PreparedColumn
 from detectors.profile import ColumnProfile
 
+OTHER: Final = "\x00other"
+"""The key lumped categories are counted under (not a value a column can hold as text).
+
+Sequential sketches lump the rarest reference categories under it, and a
+window summary (``detectors.window_summary``) the rarest categories beyond
+its limit.
+"""
+
 MAX_LISTED: Final = 20
 """How many unseen/vanished category names a result lists; the counts are always exact."""
 

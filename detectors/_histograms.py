@@ -18,7 +18,6 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from detectors._binning import bin_counts
 from detectors._categories import aligned_categories
 from detectors._outcome import MethodOutcome, distance_outcome
 from detectors._prepare import PreparedColumn
@@ -50,9 +49,9 @@ def histograms(profile: ColumnProfile, current: PreparedColumn) -> Histograms:
     if profile.kind == "categorical":
         aligned = aligned_categories(profile, current)
         return Histograms(aligned.reference, aligned.current, aligned.details())
-    if profile.bin_edges is None or profile.bin_counts is None or current.numeric is None:
+    if profile.bin_edges is None or profile.bin_counts is None:
         raise ValueError(f"column {profile.column!r} has no reference bins to compare against")
-    current_counts = bin_counts(profile.bin_edges, current.numeric)
+    current_counts = current.counts_in(profile.bin_edges)
     return Histograms(
         profile.bin_counts,
         current_counts,

@@ -35,6 +35,15 @@ its realized metrics need (the monitor's label coverage); set by the
 monitor, which joins late labels, never by a detector.
 """
 
+Form = Literal["rows", "counts"]
+"""What a test sees of the current window: its values ("rows"), or counts of them ("counts").
+
+"counts" is a window summarised where it lives (``detectors.window_summary``):
+a numeric column as counts in the reference's fine quantile cells, a
+categorical one as category counts. Each method states the forms it accepts
+(``MethodSpec.forms``).
+"""
+
 PerformanceTask = Literal["classification", "regression"]
 """Which performance metrics apply to a pair of label and prediction columns."""
 

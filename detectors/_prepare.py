@@ -16,6 +16,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from detectors._binning import bin_counts
+from detectors._cells import CellCounts
+from detectors._kinds import Form
+
 _MAX_EXAMPLES = 5
 _NESTED = (list, tuple, dict, set, frozenset, np.ndarray, bytes, bytearray, memoryview)
 _SCALAR_INFERRED = frozenset(
@@ -27,7 +31,13 @@ _NESTED_ARROW = ("list<", "large_list<", "fixed_size_list<", "struct<", "map<", 
 
 @dataclass(frozen=True, kw_only=True)
 class PreparedColumn:
-    """A column after cleaning, with counts of what was left out and why."""
+    """A column after cleaning, with counts of what was left out and why.
+
+    ``form`` says what a test sees: "rows" (``numeric`` holds the values) or
+    "counts" (a summary, ``detectors.window_summary``: ``cells`` holds a
+    numeric column's counts in fine reference cells, ``category_counts`` a
+    categorical one's counts).
+    """
 
     n_total: int
     n_missing: int
@@ -37,15 +47,32 @@ class PreparedColumn:
     numeric: npt.NDArray[np.float64] | None = None
     """The finite values of a numeric column, ascending (``prepare_numeric``)."""
     category_counts: dict[str, int] | None = None
+    cells: CellCounts | None = None
+    """The finite values of a numeric column counted in cells (the "counts" form)."""
+    form: Form = "rows"
 
     @property
     def n_usable(self) -> int:
         """Number of values a test can use (finite numbers, or non-missing categories)."""
         if self.numeric is not None:
             return int(self.numeric.size)
+        if self.cells is not None:
+            return self.cells.n
         if self.category_counts is not None:
             return sum(self.category_counts.values())
         return 0
+
+    def counts_in(self, edges: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        """The numeric values' counts in ``(-inf, e0]``, ..., ``(e_last, inf)``, in either form.
+
+        >>> prepare_numeric(pd.Series([0.5, 2.0, 3.0])).counts_in(np.array([1.0])).tolist()
+        [1, 2]
+        """
+        if self.numeric is not None:
+            return bin_counts(edges, self.numeric)
+        if self.cells is not None:
+            return self.cells.coarsened(edges)
+        raise ValueError("a categorical column has no numeric values to count in cells")
 
 
 def _nested_kind(value: Any) -> str:

@@ -34,6 +34,12 @@ categorical column gets ``chi2``. The choice depends on the current
 window's size, so a column may change method between a quiet and a busy
 window; every result names the method it used.
 
+``form`` is what the test will see of the window (``"rows"``, or
+``"counts"`` for a window summarised where it lives): a row's methods are
+tried in order and the first that accepts the form is chosen. Every row has
+one that accepts counts (``ks`` at the cell edges, the categorical tests),
+so a summarised window gets the same choice.
+
 >>> choose_method("numeric", 1_000_000, 100_000)
 'ks'
 >>> choose_method("categorical", 5_000, 300, n_categories=2)
@@ -50,7 +56,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from detectors._kinds import ColumnKind, check_kind
+from detectors._kinds import ColumnKind, Form, check_kind
 from detectors.registry import METHODS
 
 SMALL_BINARY_N: Final = 1_000
@@ -108,7 +114,11 @@ RULES: Final = (
 
 
 def choose_method(
-    kind: ColumnKind, n_reference: int, n_current: int, n_categories: int | None = None
+    kind: ColumnKind,
+    n_reference: int,
+    n_current: int,
+    n_categories: int | None = None,
+    form: Form = "rows",
 ) -> str:
     """Return the method for a column of ``kind`` with these sample sizes (see the table)."""
     kind = check_kind(kind)
@@ -118,14 +128,14 @@ def choose_method(
             f"n_reference={n_reference}, n_current={n_current}, n_categories={n_categories}"
         )
     if kind == "numeric":
-        return _first_available(RULES[0].methods)
+        return _first_available(RULES[0].methods, form)
     smaller = min(n_reference, n_current)
     if n_categories == 2 and smaller < SMALL_BINARY_N:
-        return _first_available(RULES[1].methods)
+        return _first_available(RULES[1].methods, form)
     sparse = n_categories is not None and smaller < MIN_ROWS_PER_CATEGORY * n_categories
     if n_categories is not None and n_categories >= 3 and sparse:
-        return _first_available(RULES[2].methods)
-    return _first_available(RULES[3].methods)
+        return _first_available(RULES[2].methods, form)
+    return _first_available(RULES[3].methods, form)
 
 
 def choice_table() -> str:
@@ -141,9 +151,12 @@ def choice_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _first_available(candidates: Sequence[str]) -> str:
-    for name in candidates:
-        spec = METHODS.get(name)
-        if spec is not None and (spec.has_p_value or spec.noise_floor is not None):
+def _first_available(candidates: Sequence[str], form: Form) -> str:
+    accepting = [name for name in candidates if name in METHODS and form in METHODS[name].forms]
+    if not accepting:
+        raise ValueError(f"no method among {list(candidates)} tests a window in the {form} form")
+    for name in accepting:
+        spec = METHODS[name]
+        if spec.has_p_value or spec.noise_floor is not None:
             return name
-    return candidates[-1]
+    return accepting[-1]

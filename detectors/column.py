@@ -18,6 +18,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from detectors._forms import counted_profile, form_details, form_sentence
 from detectors._histograms import histograms
 from detectors._kinds import ResultStatus
 from detectors._outcome import MethodOutcome, format_number, significance_and_size_reason
@@ -25,7 +26,7 @@ from detectors._prepare import PreparedColumn, prepare_categorical, prepare_nume
 from detectors.choice import choose_method
 from detectors.noise import DEFAULT_NOISE_LEVEL, percentile_label
 from detectors.profile import ColumnProfile
-from detectors.registry import MethodSpec, get_method
+from detectors.registry import MethodSpec, get_method, methods_accepting
 from detectors.result import ColumnResult
 
 IDENTIFIER_DISTINCT_SHARE: Final = 0.9
@@ -130,12 +131,20 @@ def compare_prepared(
             if profile.kind == "categorical"
             else None
         )
-        method = choose_method(profile.kind, profile.n, prepared.n_usable, n_categories)
+        method = choose_method(
+            profile.kind, profile.n, prepared.n_usable, n_categories, form=prepared.form
+        )
     spec = get_method(method)
     if profile.kind not in spec.kinds:
         raise ValueError(
             f"method {spec.name!r} cannot test column {profile.column!r} of kind "
             f"{profile.kind!r}; it accepts {sorted(spec.kinds)}"
+        )
+    if prepared.form not in spec.forms:
+        raise ValueError(
+            f"method {spec.name!r} needs the window's rows and cannot test column "
+            f"{profile.column!r} summarised as counts; methods that can: "
+            f"{', '.join(methods_accepting(prepared.form, profile.kind))}"
         )
     level = spec.default_threshold if threshold is None else float(threshold)
     _check_threshold(spec, level)
@@ -149,6 +158,7 @@ def compare_prepared(
     )
     if bad is not None:
         return _result(profile, prepared, spec, bad, threshold=level, details=common)
+    profile = counted_profile(profile, prepared)
     if not spec.has_p_value:
         return _distance_result(profile, prepared, spec, level, common, false_alarm_level)
     outcome = spec.function(profile, prepared, level)
@@ -243,7 +253,7 @@ def _result(
         n_reference=outcome.n_reference,
         n_current=prepared.n_usable,
         status=outcome.status,
-        reason=outcome.reason,
+        reason=outcome.reason + form_sentence(merged, prepared.n_usable) if ok else outcome.reason,
         details=merged,
         effect=outcome.effect if ok else None,
         effect_floor=effect_floor if ok else None,
@@ -331,6 +341,14 @@ def _bad_data_outcome(
     return None
 
 
+def looks_like_identifier(profile: ColumnProfile) -> bool:
+    """Whether a categorical reference is nearly all distinct values (see ``IDENTIFIER_*``)."""
+    counts = profile.category_counts
+    if profile.kind != "categorical" or counts is None or profile.n < IDENTIFIER_MIN_VALUES:
+        return False
+    return len(counts) >= IDENTIFIER_DISTINCT_SHARE * profile.n
+
+
 def _identifier_outcome(profile: ColumnProfile) -> MethodOutcome | None:
     """Return the "identifier" outcome for a categorical reference of nearly all distinct values.
 
@@ -340,12 +358,9 @@ def _identifier_outcome(profile: ColumnProfile) -> MethodOutcome | None:
     'user_id' looks like an identifier: 9,987 distinct values in 10,000 reference rows;
     not tested for drift
     """
-    counts = profile.category_counts
-    if profile.kind != "categorical" or counts is None or profile.n < IDENTIFIER_MIN_VALUES:
+    if not looks_like_identifier(profile):
         return None
-    distinct = len(counts)
-    if distinct < IDENTIFIER_DISTINCT_SHARE * profile.n:
-        return None
+    distinct = len(profile.category_counts or {})
     return _untestable(
         profile,
         "identifier",
@@ -363,10 +378,14 @@ def _constant_outcome(profile: ColumnProfile, current: PreparedColumn) -> Method
             return None
         value = next(iter(reference_values))
     else:
-        numbers = current.numeric
-        if profile.min is None or profile.min != profile.max or numbers is None:
+        if profile.min is None or profile.min != profile.max or not current.n_usable:
             return None
-        if numbers.size == 0 or not bool(np.all(numbers == profile.min)):
+        numbers, cells = current.numeric, current.cells
+        if cells is not None and not cells.holds_only(profile.min):
+            return None
+        if numbers is not None and not bool(np.all(numbers == profile.min)):
+            return None
+        if numbers is None and cells is None:
             return None
         value = format_number(profile.min)
     return _untestable(
@@ -392,6 +411,7 @@ def _common_details(profile: ColumnProfile, current: PreparedColumn) -> dict[str
     details: dict[str, Any] = {
         "n_missing_reference": profile.n_missing,
         "n_missing_current": current.n_missing,
+        **form_details(current),
     }
     if profile.kind == "numeric":
         details["n_infinite_reference"] = profile.n_infinite

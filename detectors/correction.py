@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from detectors._forms import form_sentence
 from detectors._outcome import format_number, significance_and_size_reason
 from detectors.registry import METHODS
 from detectors.result import ColumnResult
@@ -78,7 +79,8 @@ def apply_correction(
                 effect_name=_effect_name(original.method),
                 effect=effect,
                 effect_floor=floor,
-            ),
+            )
+            + form_sentence(original.details, original.n_current),
         )
     return corrected
 

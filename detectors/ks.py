@@ -54,17 +54,29 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def ks_test(profile: ColumnProfile, current: PreparedColumn, threshold: float) -> MethodOutcome:
-    """Run KS of ``current`` against the profile's sorted reference at level ``threshold``."""
-    assert profile.sorted_values is not None and current.numeric is not None
-    statistic, p_value, p_value_method = ks_statistic_and_p_value(
-        profile.sorted_values, current.numeric
-    )
+    """Run KS of ``current`` against the profile's sorted reference at level ``threshold``.
+
+    A window in the counts form (``current.cells``) is tested with the gap
+    between the two ECDFs at the cell edges (``CellCounts.ks_gap``), which
+    never exceeds the exact statistic: its p-value, from the same
+    distribution, is never below the exact one, so the test keeps its level.
+    """
+    reference = profile.sorted_values
+    assert reference is not None
+    details: dict[str, object] = {"reference_subsampled": profile.subsampled}
+    if current.cells is not None:
+        statistic = current.cells.ks_gap(reference)
+        p_value, p_value_method = ks_p_value(statistic, int(reference.size), current.cells.n)
+        details["statistic_at"] = "cell edges"
+    else:
+        assert current.numeric is not None
+        statistic, p_value, p_value_method = ks_statistic_and_p_value(reference, current.numeric)
     outcome = p_value_outcome(
         statistic=statistic,
         p_value=p_value,
         alpha=threshold,
-        n_reference=int(profile.sorted_values.size),
-        details={"reference_subsampled": profile.subsampled, "p_value_method": p_value_method},
+        n_reference=int(reference.size),
+        details={**details, "p_value_method": p_value_method},
     )
     return dataclasses.replace(outcome, effect=statistic)
 
@@ -81,7 +93,22 @@ def ks_statistic_and_p_value(
     """
     n1, n2 = int(reference_sorted.size), int(current_sorted.size)
     max_above, max_below = largest_ecdf_gaps(reference_sorted, current_sorted)
-    d = max_below if max_below > max_above else max_above
+    return _statistic_and_p_value(max_below if max_below > max_above else max_above, n1, n2)
+
+
+def ks_p_value(d: float, n1: int, n2: int) -> tuple[float, str]:
+    """The two-sided p-value of a KS statistic ``d`` at sizes ``n1``, ``n2``, and its method.
+
+    The same distribution as ``ks_statistic_and_p_value`` (``ks_2samp``'s).
+
+    >>> ks_p_value(2 / 3, 3, 2)
+    (0.6, 'exact')
+    """
+    _, p_value, method = _statistic_and_p_value(d, n1, n2)
+    return p_value, method
+
+
+def _statistic_and_p_value(d: float, n1: int, n2: int) -> tuple[float, float, str]:
     if max(n1, n2) <= MAX_EXACT_N:
         succeeded, d_exact, p_exact = _attempt_exact_2kssamp(
             n1, n2, math.gcd(n1, n2), d, "two-sided"

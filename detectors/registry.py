@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from detectors._kinds import ColumnKind, check_kind
+from detectors._kinds import ColumnKind, Form, check_kind
 from detectors._outcome import MethodOutcome
 from detectors._prepare import PreparedColumn
 from detectors.anderson import anderson_test
@@ -67,6 +67,17 @@ class MethodSpec:
     (the false-alarm rate, ``compare_column(noise_level=...)``, 0.01 by
     default); the distance is compared with max(threshold, noise floor).
     See ``detectors.noise``.
+
+    ``forms`` are the forms of the current window the method can test
+    (``detectors._kinds.Form``): every method tests "rows"; "counts" (a
+    window summarised where it lives, ``detectors.window_summary``) is
+    accepted by the methods that read nothing but counts: the categorical
+    tests and distances, which count categories anyway, the binned
+    distances of numeric columns (their bins are among the summary's
+    cells) and KS, taken at the cell edges (never above the exact
+    statistic, so its p-value keeps the level). The methods that need the
+    values themselves (ranks, distances between values, moments) do not:
+    anderson, cvm, energy, mannwhitney, wasserstein, welch.
     """
 
     name: str
@@ -80,7 +91,10 @@ class MethodSpec:
     effect_name: str = "effect"
     statistic_is_effect: bool = False
     noise_floor: NoiseFloor | None = None
+    forms: frozenset[Form] = frozenset({"rows"})
 
+
+ROWS_OR_COUNTS: Final[frozenset[Form]] = frozenset({"rows", "counts"})
 
 _SPECS: Final = (
     MethodSpec(
@@ -94,6 +108,7 @@ _SPECS: Final = (
         effect_floor=0.04,
         effect_name="KS statistic",
         statistic_is_effect=True,
+        forms=ROWS_OR_COUNTS,
     ),
     MethodSpec(
         name="wasserstein",
@@ -114,6 +129,7 @@ _SPECS: Final = (
         description="chi-squared test of homogeneity on the 2 x k table; p-value vs alpha",
         effect_floor=0.1,  # a 0.1 sd shift of a binary indicator (detectors._categories)
         effect_name="Cohen's w",
+        forms=ROWS_OR_COUNTS,
     ),
     MethodSpec(
         name="psi",
@@ -124,6 +140,7 @@ _SPECS: Final = (
         description="population stability index over reference quantile bins or categories",
         effect_name="PSI",
         noise_floor=histogram_noise_floor(population_stability_index),
+        forms=ROWS_OR_COUNTS,
     ),
     MethodSpec(
         name="gtest",
@@ -134,6 +151,7 @@ _SPECS: Final = (
         description="G-test (log-likelihood ratio) of homogeneity on the 2 x k table; p vs alpha",
         effect_floor=0.1,  # a 0.1 sd shift of a binary indicator (detectors._categories)
         effect_name="Cohen's w",
+        forms=ROWS_OR_COUNTS,
     ),
     MethodSpec(
         name="fisher",
@@ -144,6 +162,7 @@ _SPECS: Final = (
         description="Fisher's exact test on the 2 x 2 table of a binary column; p-value vs alpha",
         effect_floor=0.1,  # a 0.1 sd shift of the indicator (detectors._categories)
         effect_name="Cohen's w",
+        forms=ROWS_OR_COUNTS,
     ),
     MethodSpec(
         name="ztest",
@@ -154,6 +173,7 @@ _SPECS: Final = (
         description="two-proportion Z-test (pooled) of a binary column; p-value vs alpha",
         effect_floor=0.1,  # a 0.1 sd shift of the indicator (detectors._categories)
         effect_name="Cohen's w",
+        forms=ROWS_OR_COUNTS,
     ),
     MethodSpec(
         name="jensenshannon",
@@ -164,6 +184,7 @@ _SPECS: Final = (
         description="Jensen-Shannon distance (base 2) over reference quantile bins or categories",
         effect_name="JS distance",
         noise_floor=histogram_noise_floor(jensen_shannon_distance),
+        forms=ROWS_OR_COUNTS,
     ),
     MethodSpec(
         name="hellinger",
@@ -174,6 +195,7 @@ _SPECS: Final = (
         description="Hellinger distance over reference quantile bins or categories",
         effect_name="Hellinger distance",
         noise_floor=histogram_noise_floor(hellinger_distance),
+        forms=ROWS_OR_COUNTS,
     ),
     MethodSpec(
         name="kl",
@@ -184,6 +206,7 @@ _SPECS: Final = (
         description="KL divergence reference || current (nats) over quantile bins or categories",
         effect_name="KL divergence",
         noise_floor=histogram_noise_floor(kl_divergence),
+        forms=ROWS_OR_COUNTS,
     ),
     MethodSpec(
         name="linf",
@@ -194,6 +217,7 @@ _SPECS: Final = (
         description="L-infinity distance: the largest change of one category's share",
         effect_name="L-infinity distance",
         noise_floor=histogram_noise_floor(linf_distance),
+        forms=ROWS_OR_COUNTS,
     ),
     MethodSpec(
         name="tv",
@@ -204,6 +228,7 @@ _SPECS: Final = (
         description="total variation distance: half the summed change of category shares",
         effect_name="total variation distance",
         noise_floor=histogram_noise_floor(total_variation_distance),
+        forms=ROWS_OR_COUNTS,
     ),
     MethodSpec(
         name="anderson",
@@ -283,6 +308,17 @@ def get_method(name: str) -> MethodSpec:
     except KeyError:
         known = ", ".join(sorted(METHODS))
         raise UnknownMethodError(f"unknown drift method {name!r}; known methods: {known}") from None
+
+
+def methods_accepting(form: Form, kind: ColumnKind) -> list[str]:
+    """The names of the methods that test ``kind`` columns in ``form``, sorted.
+
+    >>> methods_accepting("counts", "numeric")
+    ['hellinger', 'jensenshannon', 'kl', 'ks', 'psi']
+    """
+    return sorted(
+        name for name, spec in METHODS.items() if form in spec.forms and kind in spec.kinds
+    )
 
 
 def default_method(kind: ColumnKind) -> str:

@@ -51,6 +51,8 @@ import pandas as pd
 from scipy import stats
 
 from detectors._binning import bin_counts
+from detectors._categories import OTHER as OTHER
+from detectors._cells import CellCounts
 from detectors._outcome import format_number, significance_and_size_reason
 from detectors._prepare import PreparedColumn
 from detectors.column import compare_prepared, prepare_column
@@ -64,8 +66,6 @@ GRID_CELLS: Final = 100
 MAX_CATEGORIES: Final = 500
 """Categories a categorical sketch keeps by name; the rest are counted together."""
 
-OTHER: Final = "\x00other"
-"""The key lumped categories are counted under (not a value a column can hold as text)."""
 
 POOLED_METHOD: Final = "ks"
 """The statistic behind a pooled numeric test (its effect floor and name)."""
@@ -115,8 +115,10 @@ def sketch_prepared(profile: ColumnProfile, prepared: PreparedColumn) -> WindowS
     """``sketch_window`` of a window already prepared for its tests (``prepare_column``)."""
     column = profile.column
     if profile.kind == "numeric":
-        values = prepared.numeric if prepared.numeric is not None else np.empty(0)
-        return WindowSketch(column=column, counts=bin_counts(reference_grid(profile), values))
+        grid = reference_grid(profile)
+        if prepared.numeric is None and prepared.cells is None:
+            return WindowSketch(column=column, counts=bin_counts(grid, np.empty(0)))
+        return WindowSketch(column=column, counts=prepared.counts_in(grid))
     observed = prepared.category_counts or {}
     kept = _kept_categories(profile)
     lumped: dict[str, int] = {}
@@ -211,9 +213,7 @@ def _pooled_ks(
             reason="no rows to pool" if n_current == 0 else "the reference has no values",
         )
     n_reference = int(reference.size)
-    reference_cdf = np.searchsorted(reference, grid, side="right") / n_reference
-    current_cdf = np.cumsum(counts[:-1]) / n_current
-    statistic = float(np.max(np.abs(reference_cdf - current_cdf))) if grid.size else 0.0
+    statistic = CellCounts(grid, counts).ks_gap(reference)
     # Kolmogorov's limit with Stephens' small-sample correction: exact enough at the
     # pooled sizes, and a thousand times cheaper than the exact kstwo at n in the thousands.
     root_n = math.sqrt(n_reference * n_current / (n_reference + n_current))

@@ -12,8 +12,13 @@ class DataError(Exception):
 
 
 def require_columns(frame: pd.DataFrame, names: Sequence[str], what: str) -> None:
-    missing = [name for name in names if name not in frame.columns]
+    require_names(list(frame.columns), names, what)
+
+
+def require_names(found: Sequence[object], names: Sequence[str], what: str) -> None:
+    """``require_columns`` of the column names a source reports (``found``)."""
+    missing = [name for name in names if name not in found]
     if missing:
-        found = ", ".join(map(str, frame.columns)) or "none"
         listed = ", ".join(f'"{name}"' for name in missing)
-        raise DataError(f"{what} has no column {listed} (columns found: {found})")
+        shown = ", ".join(map(str, found)) or "none"
+        raise DataError(f"{what} has no column {listed} (columns found: {shown})")

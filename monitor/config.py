@@ -29,6 +29,7 @@ from detectors.choice import RULES as CHOICE_RULES
 from detectors.performance import METRICS as PERFORMANCE_METRICS
 from detectors.performance import default_metrics
 from detectors.performance.registry import check_metrics
+from detectors.registry import methods_accepting
 from monitor.alerts.rules import ColumnDriftRule, PerformanceRule, RuleSettings
 from monitor.config_loading import config_error, read_toml, union_tags
 from monitor.durations import parse_false_alarms
@@ -52,6 +53,7 @@ from monitor.sources import (
     LABEL_SPECS,
     LabelSettingsModel,
     SourceSettingsModel,
+    SqlSourceSettings,
     get_label_spec,
     get_source_spec,
 )
@@ -465,6 +467,46 @@ class MonitorSettings(SettingsModel):
             if name not in names:
                 raise ValueError(
                     f'thresholds.key_columns: "{name}" is not one of the monitor\'s columns'
+                )
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profiled_in_database_only_by_sql(cls, data: Any) -> Any:
+        source = data.get("source") if isinstance(data, dict) else None
+        if (
+            isinstance(source, dict)
+            and "profile_in_database" in source
+            and source.get("type") != "sql"
+        ):
+            raise ValueError(
+                "source.profile_in_database: only an sql source on PostgreSQL is profiled "
+                f'in the database, not a "{source.get("type")}" source'
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _rows_for_what_needs_them(self) -> MonitorSettings:
+        """With the window counted in the database, refuse what needs its rows (by key)."""
+        if not isinstance(self.source, SqlSourceSettings) or not self.source.profile_in_database:
+            return self
+        counted = "with source.profile_in_database the window is counted in the database"
+        if self.thresholds.multivariate != "none":
+            raise ValueError(
+                f'thresholds.multivariate: "{self.thresholds.multivariate}" needs the window\'s '
+                f'rows; {counted} (set it to "none", or test it in a monitor that samples rows)'
+            )
+        if self.performance is not None:
+            raise ValueError(
+                f"performance: needs each row's label and prediction; {counted} (test "
+                "performance in a monitor that samples rows)"
+            )
+        for index, column in enumerate(self.columns):
+            if column.method is not None and "counts" not in METHODS[column.method].forms:
+                accepting = ", ".join(methods_accepting("counts", column.kind))
+                raise ValueError(
+                    f'columns[{index}].method: "{column.method}" needs the window\'s rows; '
+                    f"{counted} (methods that test {column.kind} counts: {accepting})"
                 )
         return self
 

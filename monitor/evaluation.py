@@ -15,6 +15,7 @@ import pandas as pd
 from detectors import (
     ColumnResult,
     PreparedColumn,
+    WindowSummary,
     apply_correction,
     compare_mmd,
     compare_pca_reconstruction,
@@ -36,9 +37,14 @@ MULTIVARIATE_COLUMN = "*"
 
 
 def prepare_window(
-    monitor: MonitorSettings, profile: ReferenceProfile, current: pd.DataFrame
+    monitor: MonitorSettings, profile: ReferenceProfile, current: pd.DataFrame | WindowSummary
 ) -> dict[str, PreparedColumn]:
-    """Every configured column of the window, cleaned and counted once for all its tests."""
+    """Every configured column of the window, cleaned and counted once for all its tests.
+
+    A window summarised where it lives (``monitor.windows``) already is.
+    """
+    if isinstance(current, WindowSummary):
+        return {column.name: current.columns[column.name] for column in monitor.columns}
     if len(current):
         require_columns(current, [column.name for column in monitor.columns], "current window")
     return {
@@ -53,14 +59,16 @@ def prepare_window(
 def evaluate(
     monitor: MonitorSettings,
     profile: ReferenceProfile,
-    current: pd.DataFrame,
+    current: pd.DataFrame | WindowSummary,
     prepared: Mapping[str, PreparedColumn],
     levels: RunLevels,
 ) -> list[ColumnResult]:
     """Per-column drift (corrected across columns) and the multivariate test.
 
     ``prepared`` is ``prepare_window`` of ``current``. Performance is
-    ``monitor.performance``'s, as it may need labels from elsewhere.
+    ``monitor.performance``'s, as it may need labels from elsewhere. A
+    summarised window has no rows for the multivariate test (the config
+    refuses it with ``profile_in_database``).
 
     The columns' part of ``levels`` (the monitor's, see
     ``monitor.levels.window_levels``) is shared out between the columns and
@@ -69,7 +77,8 @@ def evaluate(
     multivariate test is held to a Bonferroni share.
     """
     level = window_levels(monitor, levels).columns
-    multivariate = profile.multivariate is not None and len(current) > 0
+    rows = current if isinstance(current, pd.DataFrame) else None
+    multivariate = profile.multivariate is not None and rows is not None and len(rows) > 0
     n_tests = len(monitor.columns) + (1 if multivariate else 0)
     single = level / n_tests
     drift = [
@@ -87,13 +96,13 @@ def evaluate(
     n_p_value = sum(r.p_value is not None for r in drift)
     alpha = corrected_level(level, n_p_value=n_p_value, n_tests=n_tests)
     results = apply_correction(drift, alpha=alpha, correction=thresholds.correction)
-    if profile.multivariate is not None and multivariate:
+    if profile.multivariate is not None and rows is not None and multivariate:
         names = [column.name for column in monitor.columns]
         if thresholds.multivariate == "mmd":
-            results.append(compare_mmd(profile.multivariate, current[names], alpha=single))
+            results.append(compare_mmd(profile.multivariate, rows[names], alpha=single))
         else:
             results.append(
-                compare_pca_reconstruction(profile.multivariate, current[names], level=single)
+                compare_pca_reconstruction(profile.multivariate, rows[names], level=single)
             )
     return results
 

@@ -54,6 +54,7 @@ from monitor.store.queries import ResultView
 from monitor.store.references import RunReference, record_reference
 from monitor.store.sketches import add_sketch
 from monitor.vocabulary import RunStatus
+from monitor.windows import read_window
 
 log = logging.getLogger("driftwarden.runner")
 
@@ -399,7 +400,7 @@ def _evaluate_and_store(
     key, profile = keyed.key, keyed.profile
     reference = stated_reference(monitor, key, window.start)
     seed = int(claim.scheduled_for.timestamp())
-    current = source.sample(window, monitor.sample_limit, seed=seed)
+    current = read_window(source, monitor, profile, window, seed)
     levels = monitor_levels(monitor)
     prepared = prepare_window(monitor, profile, current)
     results = evaluate(monitor, profile, current, prepared, levels)

@@ -4,13 +4,17 @@ A sample runs, on one connection::
 
     SELECT count(*) FROM (<rows of the window>)            -- how many are there?
     SELECT * FROM <rows of the window>                     -- if count <= limit
-    SELECT * FROM <rows of the window> ORDER BY random() LIMIT :limit   -- otherwise
+    <a uniform sample of limit rows of the window>         -- otherwise
 
 and streams the result in partitions (``yield_per``; a server-side cursor on
-PostgreSQL), so the daemon never holds more than ``limit`` rows. ``ORDER BY
-random()`` costs the database a sort of the window's rows; it is simple and
-works on SQLite and PostgreSQL alike. ``query`` is used as a subquery, so it
-must be a single SELECT (a trailing ``;`` is dropped).
+PostgreSQL), so the daemon never holds more than ``limit`` rows. On
+PostgreSQL the sample is the ``limit`` rows of smallest seeded hash key,
+after a ``TABLESAMPLE BERNOULLI`` or key-hash filter has kept a little more
+than ``limit`` of them, so the database never sorts the whole window
+(``monitor.sources.sql_sampling``). Elsewhere it is ``ORDER BY random()
+LIMIT :limit``, a sort of the window's rows, which SQLite and other
+databases all understand. ``query`` is used as a subquery, so it must be a
+single SELECT (a trailing ``;`` is dropped).
 
 The window is bound as parameters, never formatted into the SQL:
 
@@ -25,10 +29,16 @@ The window is bound as parameters, never formatted into the SQL:
   ``SELECT *, datetime(ts, 'unixepoch') AS event_time FROM events``.
 - Other databases: the bounds are bound as naive UTC datetimes.
 
-**Seeds.** On PostgreSQL the ``seed`` is passed to ``setseed()`` before the
-sample, so the same seed gives the same rows for the same table contents and
-plan. SQLite's ``random()`` cannot be seeded: there, and on other databases,
-the seed has no effect when the window holds more than ``limit`` rows.
+**Profiling in the database.** With ``profile_in_database`` (PostgreSQL
+only) a run calls ``summarise`` instead of ``sample``: one statement counts
+the window for the tests and no row leaves the database
+(``monitor.sources.sql_profile``); the reference is still ``sample``d.
+
+**Seeds.** On PostgreSQL the ``seed`` seeds the hash keys (and the
+``TABLESAMPLE``), so the same seed gives the same rows for the same table
+contents, whatever the plan. SQLite's ``random()`` cannot be seeded: there,
+and on other databases, the seed has no effect when the window holds more
+than ``limit`` rows.
 
 Timestamps come back parsed to UTC; every other column comes back as the
 driver returns it. Error messages show a URL written in the config with its
@@ -49,9 +59,11 @@ run that still hangs.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -63,12 +75,18 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.sql import FromClause
 
+from detectors import ColumnProfile, WindowSummary
+from monitor.columns import require_names
 from monitor.redaction import Redactor
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import SettingsModel, as_duration, exactly_one
 from monitor.sources._frames import check_limit, to_utc, utc_window
 from monitor.sources.base import SourceError, Window
 from monitor.sources.spec import SourceSettingsModel, SourceSpec
+from monitor.sources.sql_profile import check_types, summarise_window
+from monitor.sources.sql_sampling import QUERY_NAME, postgres_sample
+
+log = logging.getLogger("driftwarden.sources.sql")
 
 PARTITION_ROWS = 10_000
 
@@ -98,11 +116,25 @@ class SqlTableSettings(SqlTimeouts):
     url_env: str | None = None
     table: str | None = None
     query: str | None = None
+    timestamp_column: str
+    profile_in_database: bool = Field(default=False, exclude=True)
+    """Runs count the window in the database instead of sampling rows (``sql_profile``).
+
+    Excluded from dumps, so not part of a reference's key: the reference is
+    read as rows either way.
+    """
 
     @model_validator(mode="after")
     def _one_of(self) -> SqlTableSettings:
         exactly_one(self, "url", "url_env")
         exactly_one(self, "table", "query")
+        if self.profile_in_database and self.url is not None:
+            backend = _backend(self.url)
+            if backend not in (None, "postgresql"):
+                raise ValueError(
+                    f"profile_in_database: the window is profiled in PostgreSQL only; this "
+                    f"source's URL is {backend} (remove the key to sample rows)"
+                )
         return self
 
     def resolved_url(self, key: str, origin: str) -> str:
@@ -115,17 +147,24 @@ class SqlTableSettings(SqlTimeouts):
         except SecretError as exc:
             raise SourceError(f"{origin}: {exc}") from None
 
-    def selectable(self, *columns: str) -> FromClause:
+    def selectable(self, columns: Sequence[str]) -> FromClause:
         """The table or the query as a FROM clause that knows ``columns``."""
         if self.table is not None:
-            return _table(self.table, *columns)
+            return _table(self.table, columns)
         assert self.query is not None
-        return _query(self.query, *columns)
+        return _query(self.query, columns)
 
 
 class SqlSourceSettings(SqlTableSettings, SourceSettingsModel):
     type: Literal["sql"]
     timestamp_column: str
+
+
+def _backend(url: str) -> str | None:
+    try:
+        return sa.make_url(url).get_backend_name()
+    except (ArgumentError, ValueError):
+        return None
 
 
 def _postgres_session(statement_timeout: timedelta) -> Callable[[Any, Any], None]:
@@ -193,15 +232,16 @@ def _reason(exc: BaseException, redact: Redactor) -> str:
     return redact(text or type(cause).__name__)[:500]
 
 
-def _table(name: str, *columns: str) -> FromClause:
+def _table(name: str, columns: Sequence[str]) -> FromClause:
     schema, _, table_name = name.rpartition(".")
-    return sa.table(table_name, *(sa.column(name) for name in columns), schema=schema or None)
+    return sa.table(table_name, *[sa.column(column) for column in columns], schema=schema or None)
 
 
-def _query(query: str, *columns: str) -> FromClause:
+def _query(query: str, columns: Sequence[str]) -> FromClause:
     statement = query.strip().rstrip(";").strip()
-    known: list[sa.ColumnClause[Any]] = [sa.column(name) for name in columns]
-    return sa.text(statement).columns(*known).subquery("source_query")
+    return (
+        sa.text(statement).columns(*[sa.column(column) for column in columns]).subquery(QUERY_NAME)
+    )
 
 
 def _window_condition(
@@ -229,14 +269,13 @@ def _window_condition(
     )
 
 
-def _postgres_seed(seed: int) -> float:
-    """Map any int to setseed()'s range [-1, 1]."""
-    return (int(seed) % 2**32) / 2**31 - 1.0
-
-
-def _columns(connection: Connection, source: FromClause) -> list[str]:
+def _columns(connection: Connection, source: FromClause) -> list[tuple[str, Any]]:
+    """The source's columns and the driver's type code of each (a type oid on PostgreSQL)."""
     probe: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(source).limit(0)
-    return list(connection.execute(probe).keys())
+    result = connection.execute(probe)
+    described = [(str(column[0]), column[1]) for column in result.cursor.description]
+    result.close()
+    return described
 
 
 def _missing_table(connection: Connection, name: str) -> bool:
@@ -251,6 +290,41 @@ def _missing_table(connection: Connection, name: str) -> bool:
         return False
 
 
+@contextmanager
+def _opened(
+    engine: Engine,
+    origin: str,
+    redact: Redactor,
+    source: FromClause,
+    table: str | None,
+    timestamp_column: str | None,
+) -> Iterator[tuple[Connection, list[tuple[str, Any]]]]:
+    """A connection and the source's columns (``_columns``), every failure a ``SourceError``."""
+    try:
+        connection = engine.connect()
+    except SQLAlchemyError as exc:
+        raise SourceError(f"{origin}: cannot connect: {_reason(exc, redact)}") from None
+    with connection:
+        try:
+            described = _columns(connection, source)
+        except DBAPIError as exc:
+            connection.rollback()
+            if table is not None and _missing_table(connection, table):
+                raise SourceError(f"{origin}: table {table!r} not found") from None
+            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
+        columns = [name for name, _ in described]
+        if timestamp_column is not None and timestamp_column not in columns:
+            where = f"table {table!r}" if table is not None else "the query's result"
+            raise SourceError(
+                f"{origin}: timestamp column {timestamp_column!r} not found in {where} "
+                f"(columns: {', '.join(columns) or 'none'})"
+            )
+        try:
+            yield connection, described
+        except SQLAlchemyError as exc:
+            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
+
+
 def _sample(
     engine: Engine,
     origin: str,
@@ -263,28 +337,9 @@ def _sample(
     seed: int,
 ) -> pd.DataFrame:
     limit = None if limit is None else check_limit(limit)
-    try:
-        connection = engine.connect()
-    except SQLAlchemyError as exc:
-        raise SourceError(f"{origin}: cannot connect: {_reason(exc, redact)}") from None
-    with connection:
-        try:
-            columns = _columns(connection, source)
-        except DBAPIError as exc:
-            connection.rollback()
-            if table is not None and _missing_table(connection, table):
-                raise SourceError(f"{origin}: table {table!r} not found") from None
-            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
-        if timestamp_column is not None and timestamp_column not in columns:
-            where = f"table {table!r}" if table is not None else "the query's result"
-            raise SourceError(
-                f"{origin}: timestamp column {timestamp_column!r} not found in {where} "
-                f"(columns: {', '.join(columns) or 'none'})"
-            )
-        try:
-            frame = _fetch(connection, source, columns, timestamp_column, window, limit, seed)
-        except SQLAlchemyError as exc:
-            raise SourceError(f"{origin}: query failed: {_reason(exc, redact)}") from None
+    with _opened(engine, origin, redact, source, table, timestamp_column) as (connection, found):
+        columns = [name for name, _ in found]
+        frame = _fetch(connection, source, table, columns, timestamp_column, window, limit, seed)
     if timestamp_column is not None:
         frame[timestamp_column] = to_utc(frame[timestamp_column], timestamp_column, origin)
     return frame
@@ -293,16 +348,24 @@ def _sample(
 def _fetch(
     connection: Connection,
     source: FromClause,
+    table: str | None,
     columns: list[str],
     timestamp_column: str | None,
     window: Window | None,
     limit: int | None,
     seed: int,
 ) -> pd.DataFrame:
+    dialect = connection.dialect.name
+
+    def condition(rows: FromClause) -> sa.ColumnElement[bool] | None:
+        if window is None or timestamp_column is None:
+            return None
+        return _window_condition(dialect, rows.c[timestamp_column], window)
+
     rows: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(source)
-    if window is not None and timestamp_column is not None:
-        condition = _window_condition(connection.dialect.name, source.c[timestamp_column], window)
-        rows = rows.where(condition)
+    in_window = condition(source)
+    if in_window is not None:
+        rows = rows.where(in_window)
     if limit == 0:
         return pd.DataFrame(columns=columns)
     if limit is None:
@@ -312,9 +375,12 @@ def _fetch(
             sa.select(sa.func.count()).select_from(rows.subquery())
         ).scalar_one()
     if limit is not None and count > limit:
-        if connection.dialect.name == "postgresql":
-            connection.execute(sa.select(sa.func.setseed(_postgres_seed(seed))))
-        rows = rows.order_by(sa.func.random()).limit(limit)
+        if dialect == "postgresql":
+            sample = postgres_sample(connection, source, table, condition, count, limit, seed)
+            log.debug("sampling %d of %d rows by %s", limit, count, sample.method)
+            rows = sample.statement
+        else:
+            rows = rows.order_by(sa.func.random()).limit(limit)
     result = connection.execution_options(yield_per=PARTITION_ROWS).execute(rows)
     keys = list(result.keys())
     frames = [
@@ -336,7 +402,12 @@ class SqlSource:
             url, "source sql", settings, settings.url_env
         )
         self._redact = Redactor.for_url(url, settings.url_env)
-        self._source = settings.selectable(settings.timestamp_column)
+        if settings.profile_in_database and self._engine.dialect.name != "postgresql":
+            raise SourceError(
+                f"{self._origin}: profile_in_database needs PostgreSQL, not "
+                f"{self._engine.dialect.name}"
+            )
+        self._source = settings.selectable([settings.timestamp_column])
 
     def sample(self, window: Window | None, limit: int, seed: int) -> pd.DataFrame:
         return _sample(
@@ -350,6 +421,19 @@ class SqlSource:
             limit,
             seed,
         )
+
+    def summarise(self, window: Window, profiles: Mapping[str, ColumnProfile]) -> WindowSummary:
+        """The window's summary for ``profiles``, counted in PostgreSQL (``sql_profile``)."""
+        timestamp = self.settings.timestamp_column
+        source = self.settings.selectable(list(dict.fromkeys([timestamp, *profiles])))
+        with _opened(
+            self._engine, self._origin, self._redact, source, self.settings.table, timestamp
+        ) as (connection, found):
+            require_names([name for name, _ in found], list(profiles), "current window")
+            types = dict(found)
+            check_types(connection, self._origin, profiles, types)
+            condition = _window_condition("postgresql", source.c[timestamp], window)
+            return summarise_window(connection, source, condition, profiles, types)
 
     def close(self) -> None:
         """Close the engine's pooled connections."""
@@ -378,6 +462,6 @@ def read_query(
     engine, origin = create_source_engine(url, "reference sql", timeouts, env_name)
     redact = Redactor.for_url(url, env_name)
     try:
-        return _sample(engine, origin, redact, _query(query), None, None, None, limit, seed)
+        return _sample(engine, origin, redact, _query(query, []), None, None, None, limit, seed)
     finally:
         engine.dispose()

@@ -52,7 +52,7 @@ class SqlLabelSource:
         )
         self._redact = Redactor.for_url(url, settings.url_env)
         self._columns = label_columns(settings)
-        self._source = settings.selectable(*self._columns)
+        self._source = settings.selectable(self._columns)
 
     def labels(self, ids: Sequence[Any], arrived_by: datetime | None) -> pd.Series:
         wanted = wanted_ids(ids)
@@ -88,7 +88,7 @@ class SqlLabelSource:
             reason = _reason(exc, self._redact)
             raise SourceError(f"{self._origin}: query failed: {reason}") from None
         where = f"table {table!r}" if table is not None else "the query's result"
-        missing_columns(self.settings, found, where, self._origin)
+        missing_columns(self.settings, [name for name, _ in found], where, self._origin)
 
     def close(self) -> None:
         self._engine.dispose()

@@ -49,7 +49,10 @@ with DRIFTWARDEN_BENCH_PAIR_ROWS (default 10,000) rows per side.
 Then `driftwarden backtest` over 720 hourly slots (tests/benchmarks/backtest.py),
 against its 60 s target, and last performance evaluation (realized + estimated)
 of a 100,000-row window against the drift tests of the same window
-(tests/benchmarks/performance.py), against its 2x target.
+(tests/benchmarks/performance.py), against its 2x target, and last a
+10M-row PostgreSQL window pulled three ways and profiled in SQL
+(tests/benchmarks/in_database.py: rows moved, wall time, verdicts;
+DRIFTWARDEN_BENCH_INDB_ROWS, _REFERENCE_ROWS and _SAMPLE shrink it).
 """
 
 from __future__ import annotations
@@ -280,6 +283,9 @@ def main() -> None:
     print()
     sys.stdout.flush()
     subprocess.run([sys.executable, str(Path(__file__).with_name("performance.py"))], check=True)
+    print()
+    sys.stdout.flush()
+    subprocess.run([sys.executable, str(Path(__file__).with_name("in_database.py"))], check=True)
 
 
 if __name__ == "__main__":
