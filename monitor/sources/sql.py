@@ -116,25 +116,11 @@ class SqlTableSettings(SqlTimeouts):
     url_env: str | None = None
     table: str | None = None
     query: str | None = None
-    timestamp_column: str
-    profile_in_database: bool = Field(default=False, exclude=True)
-    """Runs count the window in the database instead of sampling rows (``sql_profile``).
-
-    Excluded from dumps, so not part of a reference's key: the reference is
-    read as rows either way.
-    """
 
     @model_validator(mode="after")
     def _one_of(self) -> SqlTableSettings:
         exactly_one(self, "url", "url_env")
         exactly_one(self, "table", "query")
-        if self.profile_in_database and self.url is not None:
-            backend = _backend(self.url)
-            if backend not in (None, "postgresql"):
-                raise ValueError(
-                    f"profile_in_database: the window is profiled in PostgreSQL only; this "
-                    f"source's URL is {backend} (remove the key to sample rows)"
-                )
         return self
 
     def resolved_url(self, key: str, origin: str) -> str:
@@ -158,6 +144,23 @@ class SqlTableSettings(SqlTimeouts):
 class SqlSourceSettings(SqlTableSettings, SourceSettingsModel):
     type: Literal["sql"]
     timestamp_column: str
+    profile_in_database: bool = Field(default=False, exclude=True)
+    """Runs count the window in the database instead of sampling rows (``sql_profile``).
+
+    Excluded from dumps, so not part of a reference's key: the reference is
+    read as rows either way.
+    """
+
+    @model_validator(mode="after")
+    def _profiled_in_postgresql(self) -> SqlSourceSettings:
+        if self.profile_in_database and self.url is not None:
+            backend = _backend(self.url)
+            if backend not in (None, "postgresql"):
+                raise ValueError(
+                    f"profile_in_database: the window is profiled in PostgreSQL only; this "
+                    f"source's URL is {backend} (remove the key to sample rows)"
+                )
+        return self
 
 
 def _backend(url: str) -> str | None:
