@@ -44,7 +44,8 @@ class RunContextForAlerts:
 
 
 def monitor_rules(monitor: MonitorSettings) -> tuple[RuleSettings, ...]:
-    return monitor.rules or default_rules(monitor.thresholds.drift_share)
+    """The monitor's rules, or the defaults (drift, no_data, run_failed) when it names none."""
+    return monitor.rules or default_rules(monitor.thresholds.drift_share, monitor.schedule.period())
 
 
 def alert_fingerprint(monitor: str, rule: str) -> str:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from monitor.alerting import RunContextForAlerts, process_alerts
+from monitor.alerting import RunContextForAlerts, monitor_rules, process_alerts
 from monitor.alerts.event import Severity
 from monitor.alerts.grouping import Group, Member, group_fingerprint, next_notice
 from monitor.alerts.rules import ColumnFact, Condition, RunFacts
@@ -174,6 +175,52 @@ def test_rules_evaluate_their_own_facts() -> None:
         "missing": "unknown",
     }
     assert rules["empty"].evaluate(facts(status="empty")) == "hit"
+
+
+def test_without_rules_a_monitor_alerts_on_drift_no_data_and_failed_runs() -> None:
+    """The defaults, run by run (schedule every 1m): no_data fires on the third empty
+    window, or once failed runs go on for more than three periods after the last success;
+    run_failed on the third failed run in a row; drift at once."""
+    monitor = _settings([])
+    rules = monitor_rules(monitor)
+    assert [(r.name, r.type, r.for_runs, r.resolve_after) for r in rules] == [
+        ("drift", "dataset_drift", 1, 2),
+        ("no_data", "no_data", 3, 2),
+        ("run_failed", "run_failed", 3, 2),
+    ]
+    success = T0 - timedelta(minutes=1)
+
+    def states(script: str) -> dict[str, str]:
+        """Alert states after runs like "EEF" (S succeeded, D drifted, E empty, F failed)."""
+        alerts = {rule.name: Alert.new(rule.name, T0) for rule in rules}
+        kinds: dict[str, tuple[RunStatus, bool]] = {
+            "S": ("succeeded", False),
+            "D": ("succeeded", True),
+            "E": ("empty", False),
+            "F": ("failed", False),
+        }
+        for index, letter in enumerate(script):
+            status, drifted = kinds[letter]
+            now = T0 + timedelta(minutes=index, seconds=5)  # a run ends after its slot
+            run = replace(facts(status, drifted), now=now, last_success=success)
+            for rule in rules:
+                condition = rule.evaluate(run)
+                alerts[rule.name] = step(
+                    alerts[rule.name], condition, now, rule.for_runs, rule.resolve_after
+                )
+        return {name: alert.state for name, alert in alerts.items()}
+
+    assert states("D") == {"drift": "firing", "no_data": "inactive", "run_failed": "inactive"}
+    assert states("EE")["no_data"] == "pending"
+    assert states("EEE")["no_data"] == "firing"
+    assert states("EFEFE")["no_data"] == "firing"  # failures in between do not reset it
+    assert states("FF")["run_failed"] == "pending"
+    assert states("FFF") == {"drift": "inactive", "no_data": "pending", "run_failed": "firing"}
+    # The third failed run ends more than 3 periods after the last success: no_data's
+    # first hit; the fifth is its third.
+    assert states("FFFF")["no_data"] == "pending"
+    assert states("FFFFF")["no_data"] == "firing"
+    assert states("FFSF")["run_failed"] == "pending"  # a success in between resets it
 
 
 def member(
