@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -353,6 +354,74 @@ def test_one_message_per_receiver_for_several_rules(engine: Engine, clock: Clock
             select(AlertTransitionRow.to_state).order_by(AlertTransitionRow.id)
         ).all()
     assert transitions == ["firing", "firing", "resolved", "resolved"]
+
+
+def test_each_message_lists_every_rule_of_the_episode_with_its_own_start_and_end(
+    engine: Engine, clock: Clock
+) -> None:
+    """What Alertmanager reads: a rule that resolved stays listed, with its end, in every
+    later message of the episode, so a repeat that supersedes the change still ends it."""
+    monitor = _settings(
+        [
+            {"name": "drift", "type": "dataset_drift", "resolve_after": 1},
+            {
+                "name": "income",
+                "type": "column_drift",
+                "columns": ["income"],
+                "severity": "critical",
+                "labels": {"team": "risk"},
+                "resolve_after": 3,
+            },
+        ]
+    )
+    slots = []
+    for _ in scripted_runs(engine, monitor, clock, "SQQQ", refresh=frozenset({"ops"})):
+        slots.append(clock.now.isoformat())
+    with Session(engine) as session:
+        payloads = [
+            r.payload for r in session.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
+        ]
+    fired, first_clean, _, last = slots
+    drift_firing: tuple[Any, ...] = ("drift", "dataset_drift", "warning", "firing", fired, None, {})
+    drift_resolved: tuple[Any, ...] = drift_firing[:3] + ("resolved", fired, first_clean, {})
+    income_firing: tuple[Any, ...] = (
+        "income",
+        "column_drift",
+        "critical",
+        "firing",
+        fired,
+        None,
+        {"team": "risk"},
+    )
+    income_resolved: tuple[Any, ...] = income_firing[:3] + (
+        "resolved",
+        fired,
+        last,
+        {"team": "risk"},
+    )
+    assert [
+        (
+            p["occasion"],
+            [
+                (
+                    a["rule"],
+                    a["type"],
+                    a["severity"],
+                    a["state"],
+                    a["started_at"],
+                    a["ended_at"],
+                    a["labels"],
+                )
+                for a in p["alerts"]
+            ],
+        )
+        for p in payloads
+    ] == [
+        ("first", [drift_firing, income_firing]),
+        ("changed", [drift_resolved, income_firing]),
+        ("repeat", [drift_resolved, income_firing]),
+        ("resolved", [drift_resolved, income_resolved]),
+    ]
 
 
 def test_for_and_silences_through_runs(engine: Engine, clock: Clock) -> None:
