@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Row, func, select
 from sqlalchemy.orm import Session
 
 from detectors import finite_or_none
+from monitor.store.alert_queries import TransitionView, run_transitions
 from monitor.store.models import MonitorRow, ResultRow, RunRow
 from monitor.vocabulary import ResultCheck
 
@@ -102,6 +103,8 @@ class RunSummary:
     n_reference: int | None
     n_current: int | None
     drifted_columns: tuple[str, ...]
+    alert_transitions: tuple[TransitionView, ...] = ()
+    """The alert changes this run made (rule, from, to), in the order it made them."""
 
     def redacted(self, redact: Callable[[str], str]) -> RunSummary:
         """This run as shown: its reason through ``redact`` (``monitor.redaction``)."""
@@ -123,6 +126,7 @@ class RunSummary:
             "n_reference": self.n_reference,
             "n_current": self.n_current,
             "drifted_columns": list(self.drifted_columns),
+            "alert_transitions": [change.change() for change in self.alert_transitions],
         }
 
 
@@ -158,7 +162,11 @@ _RUN_COLUMNS = (
 )
 
 
-def _summary(row: Row[*tuple[Any, ...]], drifted_columns: Iterable[str]) -> RunSummary:
+def _summary(
+    row: Row[*tuple[Any, ...]],
+    drifted_columns: Iterable[str],
+    alert_transitions: Iterable[TransitionView] = (),
+) -> RunSummary:
     return RunSummary(
         id=row.id,
         monitor=row.name,
@@ -174,6 +182,7 @@ def _summary(row: Row[*tuple[Any, ...]], drifted_columns: Iterable[str]) -> RunS
         n_reference=row.n_reference,
         n_current=row.n_current,
         drifted_columns=tuple(drifted_columns),
+        alert_transitions=tuple(alert_transitions),
     )
 
 
@@ -222,9 +231,10 @@ def _details(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[Ru
             if result.drifted:
                 drifted.append((result.run_id, result.column))
     columns = _drifted_columns(drifted)
+    changes = run_transitions(session, run_ids)
     return [
         RunDetail(
-            summary=_summary(row, columns.get(row.id, ())),
+            summary=_summary(row, columns.get(row.id, ()), changes.get(row.id, ())),
             results=tuple(results[row.id]),
         )
         for row in rows
@@ -273,7 +283,8 @@ def list_runs(
                 .order_by(ResultRow.run_id, ResultRow.id)
             )
             columns = _drifted_columns((run_id, column) for run_id, column in drifted)
-    return [_summary(row, columns.get(row.id, ())) for row in rows]
+        changes = run_transitions(session, [row.id for row in rows])
+    return [_summary(row, columns.get(row.id, ()), changes.get(row.id, ())) for row in rows]
 
 
 def get_run(engine: Engine, run_id: int) -> RunDetail | None:

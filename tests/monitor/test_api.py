@@ -128,6 +128,7 @@ def run_json(run_id: int, slot: int) -> dict[str, Any]:
         "n_reference": 500,
         "n_current": 100,
         "drifted_columns": ["income"],
+        "alert_transitions": [],
     }
 
 
