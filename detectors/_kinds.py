@@ -20,6 +20,7 @@ ResultStatus = Literal[
     "invalid_values",
     "identifier",
     "single_class",
+    "awaiting_labels",
 ]
 """Why a result is (or is not) a real test outcome; anything but "ok" is never drifted.
 
@@ -29,6 +30,9 @@ ResultStatus = Literal[
 compare with a new window.
 "single_class": a window's labels hold one class only, so a ranking metric
 (ROC AUC, average precision) is undefined.
+"awaiting_labels": fewer of a window's predictions have a label yet than
+its realized metrics need (the monitor's label coverage); set by the
+monitor, which joins late labels, never by a detector.
 """
 
 PerformanceTask = Literal["classification", "regression"]

@@ -35,6 +35,7 @@ class PreparedColumn:
     n_unparsable: int = 0
     unparsable_examples: tuple[str, ...] = ()
     numeric: npt.NDArray[np.float64] | None = None
+    """The finite values of a numeric column, ascending (``prepare_numeric``)."""
     category_counts: dict[str, int] | None = None
 
     @property
@@ -115,28 +116,50 @@ def category_key(value: Any) -> str:
 
 
 def prepare_numeric(series: pd.Series) -> PreparedColumn:
-    """Parse ``series`` as numbers without modifying it.
+    """Parse ``series`` as numbers without modifying it; ``numeric`` comes out ascending.
 
     Strings that parse (``"1.5"``) are accepted; strings that do not are
     counted in ``n_unparsable`` with a few examples so the caller can report
     the column as invalid rather than silently dropping data.
+
+    Every numeric test and the profile want the values sorted, so they are
+    sorted once here, and the sort also does the counting: numpy puts
+    -inf first, +inf and NaN last, so the finite values are one slice of the
+    sorted column, found by three binary searches, without a mask or a
+    second copy of the column. A column that is already numbers (numpy
+    float, integer or bool) skips parsing altogether: it cannot hold
+    unparsable values, and its only missing values are NaN.
+
+    >>> prepared = prepare_numeric(pd.Series([2.0, None, float("inf"), -1.0]))
+    >>> prepared.numeric.tolist(), prepared.n_missing, prepared.n_infinite
+    ([-1.0, 2.0], 1, 1)
     """
     check_scalar(series)
-    missing = series.isna().to_numpy(dtype=bool)
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        series = series.astype(object)
-    parsed = pd.to_numeric(series, errors="coerce")
-    values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
-    unparsable = np.isnan(values) & ~missing
-    infinite = np.isinf(values)
-    examples = tuple(str(v) for v in series[unparsable].unique()[:_MAX_EXAMPLES])
+    examples: tuple[str, ...] = ()
+    unparsable_count = 0
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf":
+        ordered = np.sort(series.to_numpy(dtype=np.float64))
+    else:
+        missing = series.isna().to_numpy(dtype=bool)
+        as_objects = (
+            series.astype(object) if isinstance(series.dtype, pd.CategoricalDtype) else series
+        )
+        parsed = pd.to_numeric(as_objects, errors="coerce")
+        values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+        unparsable = np.isnan(values) & ~missing
+        unparsable_count = int(unparsable.sum())
+        examples = tuple(str(v) for v in as_objects[unparsable].unique()[:_MAX_EXAMPLES])
+        ordered = np.sort(values)
+    first_finite = int(np.searchsorted(ordered, -np.inf, side="right"))
+    past_finite = int(np.searchsorted(ordered, np.inf, side="left"))
+    first_nan = int(np.searchsorted(ordered, np.nan, side="left"))
     return PreparedColumn(
         n_total=int(series.size),
-        n_missing=int(missing.sum()),
-        n_infinite=int(infinite.sum()),
-        n_unparsable=int(unparsable.sum()),
+        n_missing=ordered.size - first_nan - unparsable_count,
+        n_infinite=first_finite + first_nan - past_finite,
+        n_unparsable=unparsable_count,
         unparsable_examples=examples,
-        numeric=values[np.isfinite(values)],
+        numeric=ordered[first_finite:past_finite],
     )
 
 
@@ -144,17 +167,21 @@ def prepare_categorical(series: pd.Series) -> PreparedColumn:
     """Count the non-missing values of ``series`` by their category key.
 
     Counting happens on the distinct values first, so the per-value Python
-    work is proportional to the number of categories, not rows.
+    work is proportional to the number of categories, not rows; pandas
+    leaves the missing values out of the count itself (the ones ``isna``
+    sees), so the column is never copied without them.
+
+    >>> prepare_categorical(pd.Series(["b", None, "a", "b", float("nan")])).category_counts
+    {'a': 1, 'b': 2}
     """
     check_scalar(series)
-    missing = series.isna()
     counts: dict[str, int] = {}
-    for value, count in series[~missing].value_counts(sort=False).items():
+    for value, count in series.value_counts(sort=False, dropna=True).items():
         if count > 0:  # a pandas Categorical also lists categories it never saw
             key = category_key(value)
             counts[key] = counts.get(key, 0) + int(count)
     return PreparedColumn(
         n_total=int(series.size),
-        n_missing=int(missing.sum()),
+        n_missing=int(series.isna().sum()),
         category_counts=dict(sorted(counts.items())),
     )

@@ -199,12 +199,10 @@ def fit_profile(
             bin_edges=empty,
             bin_counts=np.empty(0, dtype=np.int64),
         )
+    # prepare_numeric sorted the values: the quantiles, bins, extremes and a
+    # subsample are read off them without sorting or partitioning again.
     subsampled = finite.size > max_sorted
-    kept = (
-        np.random.default_rng(seed).choice(finite, size=max_sorted, replace=False)
-        if subsampled
-        else finite
-    )
+    kept = finite[_subsample_mask(finite.size, max_sorted, seed)] if subsampled else finite
     edges = quantile_edges(finite, n_bins)
     return ColumnProfile(
         column=column,
@@ -212,15 +210,22 @@ def fit_profile(
         n=int(finite.size),
         n_missing=prepared.n_missing,
         n_infinite=prepared.n_infinite,
-        sorted_values=np.sort(kept),
+        sorted_values=kept,
         subsampled=subsampled,
         bin_edges=edges,
         bin_counts=bin_counts(edges, finite),
         mean=float(np.mean(finite)),
         std=float(np.std(finite)),
-        min=float(np.min(finite)),
-        max=float(np.max(finite)),
+        min=float(finite[0]),
+        max=float(finite[-1]),
     )
+
+
+def _subsample_mask(n: int, size: int, seed: int) -> npt.NDArray[np.bool_]:
+    """Mark a uniform seeded subsample of ``size`` of ``n`` positions (so sorted stays sorted)."""
+    chosen = np.zeros(n, dtype=bool)
+    chosen[np.random.default_rng(seed).choice(n, size=size, replace=False)] = True
+    return chosen
 
 
 def _float_list(values: npt.NDArray[np.float64] | None) -> list[float] | None:

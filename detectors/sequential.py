@@ -50,6 +50,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
+from detectors._binning import bin_counts
 from detectors._outcome import format_number, significance_and_size_reason
 from detectors._prepare import PreparedColumn
 from detectors.column import compare_prepared, prepare_column
@@ -114,11 +115,8 @@ def sketch_prepared(profile: ColumnProfile, prepared: PreparedColumn) -> WindowS
     """``sketch_window`` of a window already prepared for its tests (``prepare_column``)."""
     column = profile.column
     if profile.kind == "numeric":
-        values = prepared.numeric
-        grid = reference_grid(profile)
-        cells = np.searchsorted(grid, values if values is not None else [], side="left")
-        counts = np.bincount(cells, minlength=grid.size + 1).astype(np.int64)
-        return WindowSketch(column=column, counts=counts)
+        values = prepared.numeric if prepared.numeric is not None else np.empty(0)
+        return WindowSketch(column=column, counts=bin_counts(reference_grid(profile), values))
     observed = prepared.category_counts or {}
     kept = _kept_categories(profile)
     lumped: dict[str, int] = {}
@@ -151,13 +149,31 @@ def pooled_test(
     return _labelled(result, scale)
 
 
+POOLED_WINDOWS = "pooled_windows"
+"""The detail a pooled test's result names its number of windows by (never another test's)."""
+
+
 def _labelled(result: ColumnResult, scale: int) -> ColumnResult:
     return replace(
         result,
         method=f"{result.method}@{scale}",
         reason=f"pooled over the last {scale} windows ({result.n_current:,} rows): {result.reason}",
-        details={**result.details, "scale": scale},
+        details={**result.details, POOLED_WINDOWS: scale},
     )
+
+
+def pooled_windows(result: ColumnResult) -> int | None:
+    """How many windows a pooled test pooled; None for a test of one window.
+
+    >>> from detectors import compare_column, fit_profile
+    >>> import pandas as pd
+    >>> profile = fit_profile(pd.Series([1.0, 2.0, 3.0] * 10, name="x"), "numeric")
+    >>> one_window = compare_column(profile, pd.Series([2.0] * 30, name="x"), method="wasserstein")
+    >>> "scale" in one_window.details, pooled_windows(one_window)
+    (True, None)
+    """
+    windows = result.details.get(POOLED_WINDOWS)
+    return windows if isinstance(windows, int) else None
 
 
 def _pooled_ks(

@@ -2,9 +2,9 @@
 publishes them in ``/openapi.json``.
 
 They mirror ``RunSummary.to_dict``, ``RunDetail.to_dict`` and
-``ResultView.to_dict`` (``monitor.store.queries``) and ``list_alerts``
-(``monitor.alert_listing``) key for key; times are ISO-8601 strings in UTC,
-as those give them.
+``ResultView.to_dict`` (``monitor.store.queries``), ``RunReference.to_dict``
+(``monitor.store.references``) and ``list_alerts`` (``monitor.alert_listing``),
+key for key; times are ISO-8601 strings in UTC, as those give them.
 """
 
 from __future__ import annotations
@@ -68,6 +68,16 @@ class AlertChangeModel(BaseModel):
     to_state: AlertState = Field(alias="to")
 
 
+class ReferenceModel(BaseModel):
+    """``RunReference.to_dict`` (``monitor.store.references``): what a run was tested against."""
+
+    key: str = Field(description="the key its stored profile is filed under")
+    type: str = Field(description="the reference type: file, sql, window or trailing")
+    origin: str = Field(description="where its rows came from (never a URL)")
+    start: IsoTime | None = Field(description="the period of the source it covers, if any")
+    end: IsoTime | None
+
+
 class RunModel(BaseModel):
     id: int
     monitor: str
@@ -83,13 +93,54 @@ class RunModel(BaseModel):
     n_reference: int | None
     n_current: int | None
     drifted_columns: list[str]
+    reference: ReferenceModel | None = Field(
+        description="the reference the run was tested against; null for a failed run"
+    )
     alert_transitions: list[AlertChangeModel] = Field(
         description="the alerts this run changed, in the order it changed them"
     )
 
 
+class PerformanceModel(BaseModel):
+    """One metric of one window, realized or estimated (``PerformanceView.to_dict``)."""
+
+    window_start: IsoTime
+    window_end: IsoTime
+    window_run_id: int = Field(description="the run of the window's own slot")
+    evaluated_run_id: int | None = Field(description="the run that computed this version")
+    column: str
+    metric: str
+    kind: Literal["realized", "estimated"]
+    method: str
+    value: float | None
+    reference_value: float | None
+    lower: float | None
+    upper: float | None
+    threshold: float | None
+    degraded: bool
+    effect: float | None
+    effect_floor: float | None
+    status: str
+    reason: str
+    coverage: float | None = Field(description="labelled share of the window's predictions")
+    n_predictions: int
+    n_labelled: int | None
+    n_current: int
+    evaluated_at: IsoTime
+    final: bool = Field(description="no later label can change it (max_wait has passed)")
+
+
+class RunPerformanceModel(BaseModel):
+    window: list[PerformanceModel] = Field(description="the run's window, latest state")
+    history: list[PerformanceModel] = Field(description="its realized metrics as labels arrived")
+    backfilled: list[PerformanceModel] = Field(
+        description="earlier windows this run evaluated again as their labels arrived"
+    )
+
+
 class RunDetailModel(RunModel):
     results: list[ResultModel]
+    performance: RunPerformanceModel
     url: str = Field(description="this run's address, under server.public_url")
 
 

@@ -21,17 +21,21 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
+from monitor.backfill import label_sources
 from monitor.columns import DataError
 from monitor.config import MonitorSettings, Settings
 from monitor.metrics import Metrics
 from monitor.notifiers.registry import refresh_receivers
 from monitor.runner import RunContext, run_check
 from monitor.scheduler import build_trigger, fire_times
+from monitor.sinks import performance_payload
 from monitor.sources import build_source
 from monitor.sources.base import Source, SourceError
 from monitor.store import runs as store
 from monitor.store.alerts import transitions
 from monitor.store.engine import upgrade
+from monitor.store.performance import AWAITING_LABELS, WindowPerformance
+from monitor.store.references import RunReference
 
 TRIGGER = "backtest"
 """``runs.trigger`` of a backtest run (in the in-memory store only)."""
@@ -48,13 +52,20 @@ class BacktestError(Exception):
 
 @dataclass(frozen=True)
 class RunLine:
-    """One slot's decision, as the daemon would have stored it."""
+    """One slot's decision, as the daemon would have stored it.
+
+    ``performance``: every window whose performance the run evaluated (its
+    own, and past windows whose late labels it counted), as sinks get them.
+    """
 
     scheduled_for: datetime
     status: str
     drifted: bool | None
     drifted_columns: tuple[str, ...]
     reason: str
+    performance: tuple[WindowPerformance, ...] = ()
+    reference: RunReference | None = None
+    """The reference the slot was tested against: for ``trailing``, read from data before it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +74,8 @@ class RunLine:
             "drifted": self.drifted,
             "drifted_columns": list(self.drifted_columns),
             "reason": self.reason,
+            "performance": [performance_payload(window) for window in self.performance],
+            "reference": self.reference.to_dict() if self.reference else None,
         }
 
 
@@ -173,18 +186,20 @@ def run_backtest(
         )
     engine = memory_engine()
     source = build_source(monitor.source)
+    labels = label_sources([monitor])
     clock = SlotClock(fire[0])
     ctx = RunContext(
         engine=engine,
         metrics=Metrics(CollectorRegistry()),
         sources={monitor.name: source},
+        labels=labels,
         worker_id=WORKER_ID,
         base_url=settings.server.base_url(),
         clock=clock,
         refresh_receivers=refresh_receivers(settings.receivers),
     )
     try:
-        _fit_reference(ctx, monitor, source)
+        _fit_reference(ctx, monitor, source, fire[0])
         lines = []
         for slot in fire:
             clock.now = slot
@@ -200,20 +215,37 @@ def run_backtest(
                         dict.fromkeys(r.column for r in outcome.results if r.drifted)
                     ),
                     reason=outcome.reason,
+                    performance=tuple(outcome.performance.evaluations),
+                    reference=outcome.reference,
                 )
             )
         changes = alert_changes(engine)
     finally:
         source.close()
+        for label_source in labels.values():
+            label_source.close()
         engine.dispose()
     return Backtest(monitor.name, start, end, tuple(lines), tuple(changes))
 
 
-def _fit_reference(ctx: RunContext, monitor: MonitorSettings, source: Source) -> None:
-    """Fit the reference once, up front: without it no slot can run, so that is an error."""
+def _fit_reference(
+    ctx: RunContext, monitor: MonitorSettings, source: Source, first_slot: datetime
+) -> None:
+    """Fit the first slot's reference up front: without it no slot can run, so that is an error.
+
+    A ``trailing`` reference moves on: every later slot's is read from the
+    data before that slot, refitted as the daemon refits it.
+    """
     monitor_id = store.ensure_monitor(ctx.engine, monitor.name)
     try:
-        ctx.profiles.get(ctx.engine, monitor, monitor_id, source)
+        ctx.profiles.get(
+            ctx.engine,
+            monitor,
+            monitor_id,
+            source,
+            first_slot - monitor.window,
+            ctx.labels.get(monitor.name),
+        )
     except (SourceError, DataError, ValueError) as exc:
         raise BacktestError(f"monitor {monitor.name}: cannot fit the reference: {exc}") from None
 
@@ -240,6 +272,7 @@ def to_text(backtest: Backtest) -> str:
         lines.append(
             f"{run.scheduled_for:%Y-%m-%d %H:%M:%S}Z  {run.status:<9}  {drift:<5}  {run.reason}"
         )
+        lines += [f"{'':22}{_performance_text(window)}" for window in run.performance]
         for change in changes.get(run.scheduled_for, []):
             lines.append(
                 f"{change.at:%Y-%m-%d %H:%M:%S}Z  alert {change.rule} {change.state.upper()}"
@@ -252,3 +285,20 @@ def to_text(backtest: Backtest) -> str:
         f"{backtest.fired} {'alert' if backtest.fired == 1 else 'alerts'} fired"
     )
     return "\n".join(lines)
+
+
+def _performance_text(window: WindowPerformance) -> str:
+    """One evaluated window: its label coverage, then each degraded metric (or none)."""
+    share = window.coverage.share
+    labels = "no labels" if share is None else f"labels {share:.0%}"
+    degraded = [
+        f"{r.method} {r.statistic:.3g}"
+        for r in (*window.realized, *window.estimated)
+        if r.drifted and r.statistic is not None
+    ]
+    awaiting = any(r.status == AWAITING_LABELS for r in window.realized)
+    state = ", ".join(degraded) if degraded else "no metric degraded"
+    return (
+        f"performance of {window.window_start:%Y-%m-%d %H:%M} .. {window.window_end:%Y-%m-%d %H:%M}"
+        f" ({labels}{', awaiting more' if awaiting else ''}): {state}"
+    )

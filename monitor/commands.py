@@ -182,10 +182,11 @@ def history(settings: Settings, monitor: str, limit: int, output_format: str) ->
     for run in runs:
         # The report pages' word: only a run that succeeded can be "ok".
         drift = verdict(run.status, run.drifted)
+        reference = f"  [reference {run.reference.summary()}]" if run.reference else ""
         changes = ", ".join(f"{t.rule} {t.from_state}->{t.to_state}" for t in run.alert_transitions)
         print(
             f"{run.id:>6}  {run.scheduled_for:%Y-%m-%d %H:%M:%S}Z  {run.trigger:<8}  "
-            f"{run.status:<9}  {drift:<7}  {run.reason or ''}"
+            f"{run.status:<9}  {drift:<7}  {run.reason or ''}{reference}"
             + (f"  [alerts: {changes}]" if changes else "")
         )
     return EXIT_OK

@@ -26,6 +26,9 @@ from sqlalchemy.exc import ArgumentError
 from detectors import METHODS
 from detectors.budget import FalseAlarmBudget
 from detectors.choice import RULES as CHOICE_RULES
+from detectors.performance import METRICS as PERFORMANCE_METRICS
+from detectors.performance import default_metrics
+from detectors.performance.registry import check_metrics
 from monitor.alerts.rules import ColumnDriftRule, PerformanceRule, RuleSettings
 from monitor.config_loading import config_error, read_toml, union_tags
 from monitor.durations import parse_false_alarms
@@ -45,8 +48,14 @@ from monitor.settings_base import (
     exactly_one,
     tagged_union,
 )
+from monitor.sources import (
+    LABEL_SPECS,
+    LabelSettingsModel,
+    SourceSettingsModel,
+    get_label_spec,
+    get_source_spec,
+)
 from monitor.sources import SPECS as SOURCE_SPECS
-from monitor.sources import SourceSettingsModel, get_source_spec
 
 
 class StoreSettings(SettingsModel):
@@ -255,15 +264,77 @@ class ColumnSettings(SettingsModel):
         return self
 
 
-class PerformanceSettings(SettingsModel):
-    task: Literal["classification", "regression"]
-    prediction: str = Field(min_length=1)
-    label: str = Field(min_length=1, max_length=MAX_COLUMN_NAME)
-    allowed_drop: float = Field(default=0.05, ge=0)
+# --- performance -------------------------------------------------------------
 
-    def metrics(self) -> tuple[str, ...]:
-        """The metrics this task computes (``detectors.performance`` names)."""
-        return ("accuracy", "f1") if self.task == "classification" else ("mae", "rmse")
+
+if TYPE_CHECKING:
+    # What code may rely on of any label source's settings; narrow with isinstance for more.
+    LabelSettings: TypeAlias = LabelSettingsModel
+else:
+    LabelSettings = tagged_union(spec.settings for spec in LABEL_SPECS)
+
+
+class PerformanceSettings(SettingsModel):
+    """How a monitor measures its model: metrics from labels, estimates from scores.
+
+    Labels come from the window's own rows (``label``) or from a label
+    source joined on ``id_column`` (``labels``), never both. ``allowed_drop``
+    is an optional floor on top of the noise band (none by default: the
+    band alone decides, so a drop far outside sampling noise alerts however
+    small it is).
+    """
+
+    task: Literal["classification", "regression"]
+    prediction: str = Field(min_length=1, max_length=MAX_COLUMN_NAME)
+    label: str | None = Field(default=None, min_length=1, max_length=MAX_COLUMN_NAME)
+    labels: LabelSettings | None = None
+    id_column: str | None = Field(default=None, min_length=1, max_length=MAX_COLUMN_NAME)
+    score: str | None = Field(default=None, min_length=1, max_length=MAX_COLUMN_NAME)
+    metrics: tuple[str, ...] | None = None
+    direction: Literal["worse", "both"] = "worse"
+    allowed_drop: float | None = Field(default=None, ge=0)
+    positive_label: bool | int | str | None = None
+
+    def metric_names(self) -> tuple[str, ...]:
+        """The configured metrics, else the task's defaults (``detectors.performance``)."""
+        if self.metrics is not None:
+            return self.metrics
+        return default_metrics(self.task, scores=self.score is not None)
+
+    @property
+    def label_column(self) -> str:
+        """The label's column: in the window's rows, or in the label source."""
+        if self.labels is not None:
+            return self.labels.label_column
+        assert self.label is not None
+        return self.label
+
+    def estimates(self) -> bool:
+        """Whether runs estimate performance from scores (CBPE): binary with a score."""
+        return self.task == "classification" and self.score is not None
+
+
+def _performance_problem(perf: PerformanceSettings) -> tuple[str, str] | None:
+    """(key, problem) of what ``perf`` asks that no run could do, or None."""
+    if (perf.label is None) == (perf.labels is None):
+        return "", (
+            "set label (the label column of the window's rows) or labels (a label source "
+            "joined by id), " + ("not both" if perf.label is not None else "one of them")
+        )
+    if perf.labels is not None and perf.id_column is None:
+        return ".id_column", "required with labels: the predictions' column labels are joined on"
+    if perf.labels is None and perf.id_column is not None:
+        return ".id_column", "joins labels from performance.labels, which is not set"
+    if perf.task == "regression":
+        for key in ("score", "positive_label"):
+            if getattr(perf, key) is not None:
+                return f".{key}", "regression takes none (classification only)"
+    if perf.metrics is not None:
+        try:
+            check_metrics(perf.metrics, perf.task, scores=perf.score is not None, binary=True)
+        except ValueError as exc:
+            return ".metrics", str(exc).removeprefix("metrics: ")
+    return None
 
 
 DEFAULT_FALSE_ALARMS = "1/30d"
@@ -407,6 +478,33 @@ class MonitorSettings(SettingsModel):
         return self
 
 
+def _check_performance_rule(monitor: MonitorSettings, rule: PerformanceRule, key: str) -> None:
+    perf = monitor.performance
+    if perf is None:
+        raise ValueError(
+            f"{key}.type: a performance rule needs the monitor's performance table "
+            "(task, prediction, label or labels)"
+        )
+    metrics = perf.metric_names()
+    if rule.metric is not None and rule.metric not in metrics:
+        raise ValueError(
+            f'{key}.metric: "{rule.metric}" is not one of the monitor\'s {perf.task} metrics '
+            f"({', '.join(metrics)})"
+        )
+    if rule.estimated and not perf.estimates():
+        raise ValueError(
+            f"{key}.estimated: estimates need a classification monitor with a score column "
+            "(performance.score)"
+        )
+    metric = rule.metric
+    if rule.estimated and metric is not None and not PERFORMANCE_METRICS[metric].estimable:
+        estimable = [name for name in metrics if PERFORMANCE_METRICS[name].estimable]
+        raise ValueError(
+            f'{key}.metric: "{metric}" is not estimated from scores '
+            f"(estimated: {', '.join(estimable)})"
+        )
+
+
 # --- receivers ---------------------------------------------------------------
 
 
@@ -487,17 +585,16 @@ class Settings(SettingsModel):
                                 f"({', '.join(columns)})"
                             )
                 if isinstance(rule, PerformanceRule):
-                    if monitor.performance is None:
-                        raise ValueError(
-                            f"{key}.type: a performance rule needs the monitor's performance "
-                            "table (task, prediction, label)"
-                        )
-                    metrics = monitor.performance.metrics()
-                    if rule.metric is not None and rule.metric not in metrics:
-                        raise ValueError(
-                            f'{key}.metric: "{rule.metric}" is not a '
-                            f"{monitor.performance.task} metric ({', '.join(metrics)})"
-                        )
+                    _check_performance_rule(monitor, rule, key)
+        return self
+
+    @model_validator(mode="after")
+    def _performance_fits_its_monitor(self) -> Settings:
+        for index, monitor in enumerate(self.monitors):
+            if monitor.performance is not None:
+                problem = _performance_problem(monitor.performance)
+                if problem is not None:
+                    raise ValueError(f"monitors[{index}].performance{problem[0]}: {problem[1]}")
         return self
 
     def monitor(self, name: str) -> MonitorSettings:
@@ -526,6 +623,10 @@ def secret_references(settings: Settings) -> list[tuple[str, str]]:
             references.append((f"monitors[{index}].source.{key}", env_name))
         for key, env_name in get_reference_spec(monitor.reference.type).secrets(monitor.reference):
             references.append((f"monitors[{index}].reference.{key}", env_name))
+        labels = monitor.performance.labels if monitor.performance else None
+        if labels is not None:
+            for key, env_name in get_label_spec(labels.type).secrets(labels):
+                references.append((f"monitors[{index}].performance.labels.{key}", env_name))
     for index, receiver in enumerate(settings.receivers):
         # Receivers name every secret in a "*_env" key (a variable name, or a
         # mapping of header -> variable name), whatever their kind.
@@ -552,7 +653,9 @@ def missing_secrets(settings: Settings) -> list[str]:
     return missing
 
 
-_UNION_TAGS = union_tags(SourceSettings, ReferenceSettings, ReceiverSettings, RuleSettings)
+_UNION_TAGS = union_tags(
+    SourceSettings, ReferenceSettings, ReceiverSettings, RuleSettings, LabelSettings
+)
 
 
 def parse_settings(data: dict[str, Any], origin: str = "config") -> Settings:

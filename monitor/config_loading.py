@@ -49,7 +49,7 @@ def _location(loc: tuple[int | str, ...], tags: frozenset[str]) -> str:
             parts[-1] = f"{parts[-1]}[{element}]" if parts else f"[{element}]"
             continue
         previous = loc[index - 1] if index else None
-        after_union = previous in ("source", "reference") or (
+        after_union = previous in ("source", "reference", "labels") or (
             isinstance(previous, int) and index >= 2 and loc[index - 2] in ("receivers", "rules")
         )
         if after_union and element in tags:

@@ -16,10 +16,11 @@ from sqlalchemy import Engine
 from monitor.alert_listing import ConfiguredRules
 from monitor.api import build_server, create_app
 from monitor.auth import Authenticator, check_exposure, load_tokens
+from monitor.backfill import label_sources
 from monitor.config import Settings, secret_references
 from monitor.delivery.ratelimit import RateLimiter, receiver_rate_limits
 from monitor.delivery.worker import DeliveryWorker
-from monitor.metrics import ColumnSample, Metrics
+from monitor.metrics import Metrics
 from monitor.notifiers.registry import build_notifiers, refresh_receivers, signing_secrets
 from monitor.redaction import Redactor, config_strings
 from monitor.runner import RunContext
@@ -29,6 +30,7 @@ from monitor.sources import build_source
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import utcnow
 from monitor.store.outbox import queue_stats
+from monitor.store.performance import latest_performance
 from monitor.store.queries import latest_successful_runs
 from monitor.store.runs import fail_unfinished_runs
 
@@ -58,24 +60,25 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.store.resolved_url())
     upgrade(engine)
     metrics = Metrics()
+    for monitor in settings.monitors:
+        metrics.declare_monitor(monitor.name, monitor.schedule.period())
+    for receiver in settings.receivers:
+        metrics.declare_receiver(receiver.name)
     for run in latest_successful_runs(engine):
         summary = run.summary
         if summary.finished_at is None:
             continue
         metrics.show_latest(
-            summary.monitor,
-            bool(summary.drifted),
-            summary.finished_at,
-            [
-                ColumnSample(r.column, r.method, r.statistic, r.p_value, r.drifted)
-                for r in run.results
-            ],
+            summary.monitor, bool(summary.drifted), summary.finished_at, run.results
         )
+    for name, latest in latest_performance(engine).items():
+        metrics.show_performance(name, latest)
     worker_id = worker_identity()
     context = RunContext(
         engine=engine,
         metrics=metrics,
         sources={monitor.name: build_source(monitor.source) for monitor in settings.monitors},
+        labels=label_sources(settings.monitors),
         worker_id=worker_id,
         base_url=settings.server.base_url(),
         refresh_receivers=refresh_receivers(settings.receivers),
@@ -184,6 +187,8 @@ def run_daemon(settings: Settings) -> int:
         log.warning("%d runs were interrupted by the stop and stored as failed", interrupted)
     for source in services.context.sources.values():
         source.close()
+    for labels in services.context.labels.values():
+        labels.close()
     services.engine.dispose()
     log.info("driftwarden stopped")
     if not finished_in_time:

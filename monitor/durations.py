@@ -55,6 +55,22 @@ def duration_of(seconds: float, shown: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def format_duration(duration: timedelta) -> str:
+    """A duration as config writes it, in the largest unit that divides it.
+
+    >>> format_duration(timedelta(days=28)), format_duration(timedelta(minutes=90))
+    ('28d', '90m')
+    >>> format_duration(timedelta(0)), format_duration(timedelta(seconds=1.5))
+    ('0s', '1.5s')
+    """
+    seconds = duration.total_seconds()
+    for unit in ("d", "h", "m"):
+        whole, rest = divmod(seconds, _UNIT_SECONDS[unit])
+        if whole and not rest:
+            return f"{whole:.0f}{unit}"
+    return f"{seconds:g}s"
+
+
 _BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\S+)\s*$")
 
 

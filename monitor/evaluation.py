@@ -18,14 +18,16 @@ from detectors import (
     apply_correction,
     compare_mmd,
     compare_pca_reconstruction,
-    compare_performance,
     compare_prepared,
     prepare_column,
 )
 from detectors import decide as decide_dataset
 from detectors.budget import RunLevels, corrected_level
+from detectors.performance import METRICS, estimated_method, parse_method
+from detectors.sequential import pooled_windows
 from monitor.columns import require_columns
 from monitor.config import MonitorSettings
+from monitor.levels import window_levels
 from monitor.profiles import ReferenceProfile
 from monitor.vocabulary import ResultCheck
 
@@ -55,18 +57,21 @@ def evaluate(
     prepared: Mapping[str, PreparedColumn],
     levels: RunLevels,
 ) -> list[ColumnResult]:
-    """Per-column drift (corrected across columns), then performance when labels are present.
+    """Per-column drift (corrected across columns) and the multivariate test.
 
-    ``prepared`` is ``prepare_window`` of ``current``.
+    ``prepared`` is ``prepare_window`` of ``current``. Performance is
+    ``monitor.performance``'s, as it may need labels from elsewhere.
 
-    ``levels`` (the monitor's, see ``monitor.levels``) is shared out
-    between the columns and the multivariate test by ``corrected_level``: the
-    p-value tests are corrected together at their share, and each distance
-    and the multivariate test is held to a Bonferroni share.
+    The columns' part of ``levels`` (the monitor's, see
+    ``monitor.levels.window_levels``) is shared out between the columns and
+    the multivariate test by ``corrected_level``: the p-value tests are
+    corrected together at their share, and each distance and the
+    multivariate test is held to a Bonferroni share.
     """
+    level = window_levels(monitor, levels).columns
     multivariate = profile.multivariate is not None and len(current) > 0
     n_tests = len(monitor.columns) + (1 if multivariate else 0)
-    single = levels.window / n_tests
+    single = level / n_tests
     drift = [
         compare_prepared(
             profile.columns[column.name],
@@ -80,7 +85,7 @@ def evaluate(
     ]
     thresholds = monitor.thresholds
     n_p_value = sum(r.p_value is not None for r in drift)
-    alpha = corrected_level(levels.window, n_p_value=n_p_value, n_tests=n_tests)
+    alpha = corrected_level(level, n_p_value=n_p_value, n_tests=n_tests)
     results = apply_correction(drift, alpha=alpha, correction=thresholds.correction)
     if profile.multivariate is not None and multivariate:
         names = [column.name for column in monitor.columns]
@@ -90,16 +95,6 @@ def evaluate(
             results.append(
                 compare_pca_reconstruction(profile.multivariate, current[names], level=single)
             )
-    perf = monitor.performance
-    has_labels = perf is not None and perf.label in current and perf.prediction in current
-    if perf and profile.performance and len(current) and has_labels:
-        results += compare_performance(
-            profile.performance,
-            current[perf.label],
-            current[perf.prediction],
-            level=0.5,  # the band shrinks to the reference's median: allowed_drop decides as before
-            allowed_drop=perf.allowed_drop,
-        )
     return results
 
 
@@ -107,8 +102,9 @@ def run_verdict(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tu
     """Monitor-level decision and the sentence that explains it (``detectors.decide``).
 
     Single-window column results and the multivariate test decide as the
-    thresholds say; a drifted pooled-window (sequential) test or a
-    performance drop beyond ``allowed_drop`` also makes the run drift.
+    thresholds say; a drifted pooled-window (sequential) test or a degraded
+    realized metric of the run's own window also makes the run drift.
+    Estimates alert only through a rule that asks for them (``estimated``).
     """
     multivariate = next((r for r in results if r.column == MULTIVARIATE_COLUMN), None)
     checks = [(result_check(monitor, r), r) for r in results]
@@ -120,7 +116,9 @@ def run_verdict(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tu
         key_columns=thresholds.key_columns,
         multivariate=multivariate,
         pooled=[r for check, r in checks if check == "sequential"],
-        performance=[r for check, r in checks if check == "performance"],
+        performance=[
+            r for check, r in checks if check == "performance" and not is_estimated(r.method)
+        ],
     )
     return decision.drifted, decision.reason
 
@@ -128,13 +126,20 @@ def run_verdict(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tu
 def _performance_methods(monitor: MonitorSettings) -> frozenset[str]:
     if monitor.performance is None:
         return frozenset()
-    return frozenset(monitor.performance.metrics())
+    names = monitor.performance.metric_names()
+    return frozenset(names) | {estimated_method(n) for n in names if METRICS[n].estimable}
+
+
+def is_estimated(method: str) -> bool:
+    """Whether a performance result's ``method`` is a CBPE estimate (``estimated_<metric>``)."""
+    parsed = parse_method(method)
+    return parsed is not None and parsed[1]
 
 
 def result_check(monitor: MonitorSettings, result: ColumnResult) -> ResultCheck:
     """ "performance", "sequential" (a pooled-window test) or "drift" (one window)."""
     if result.method in _performance_methods(monitor):
         return "performance"
-    if "scale" in result.details:
+    if pooled_windows(result) is not None:
         return "sequential"
     return "drift"

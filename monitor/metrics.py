@@ -1,30 +1,77 @@
-"""Prometheus collectors on a registry of the daemon's own (never the global one)."""
+"""Prometheus collectors on a registry of the daemon's own (never the global one).
+
+Series keep their label sets from run to run, so that rules and dashboards
+can rely on them:
+
+- a monitor's run counters and a receiver's delivery counters exist at 0 from
+  start-up (``declare_monitor``, ``declare_receiver``), so that ``increase()``
+  sees the first failed run or dead letter, not only the second;
+- the gauges of the latest successful run are labelled by what stays put:
+  the column and how many windows its test pooled (``windows``: "1" for one
+  window, "4", "16" for pooled tests), never by the method, which the
+  automatic choice may change between a quiet and a busy window; the method
+  is an info series of its own (``driftwarden_column_method_info``);
+- performance metrics (accuracy, F1, ...) have gauges of their own, apart
+  from the drift statistics;
+- a series shown once stays: when the latest run did not produce it (a
+  column without a statistic, a window without labels) it shows NaN rather
+  than a number from an older run.
+
+An empty window is a run of its own outcome (``empty``): it neither counts as
+a success nor changes the gauges, as the alert rules and the start-up
+restore from the store see it.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Final, get_args
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitor.store.outbox import STATUSES, QueueStats
+from monitor.store.outbox import STATUSES, Outcome, QueueStats
+from monitor.store.performance import PerformanceView
+from monitor.store.queries import ResultView
 
 logger = logging.getLogger("driftwarden.metrics")
 
+RUN_OUTCOMES: Final = ("drift", "no_drift", "empty", "failed")
+DELIVERY_OUTCOMES: Final[tuple[Outcome, ...]] = get_args(Outcome)
 
-@dataclass(frozen=True)
-class ColumnSample:
-    """What /metrics shows of one stored column result."""
+SeriesKey = tuple[str, ...]
 
-    column: str
-    method: str
-    statistic: float | None
-    p_value: float | None
-    drifted: bool
+
+def windows_tested(method: str) -> str:
+    """How many windows a result's test saw: a pooled test's method is ``<method>@<windows>``.
+
+    >>> windows_tested("ks@16"), windows_tested("chi2")
+    ('16', '1')
+    """
+    return method.partition("@")[2] or "1"
+
+
+class _LatestGauge:
+    """A gauge of each monitor's latest run: every label set shown once keeps its series.
+
+    ``show`` sets the values of one monitor's run; a label set seen before
+    that the run lacks (or gives no value) shows NaN, never an older run's number.
+    """
+
+    def __init__(self, gauge: Gauge) -> None:
+        self._gauge = gauge
+        self._seen: dict[str, set[SeriesKey]] = {}
+
+    def show(self, monitor: str, values: Mapping[SeriesKey, float | None]) -> None:
+        seen = self._seen.setdefault(monitor, set())
+        seen.update(key for key, value in values.items() if value is not None)
+        for key in seen:
+            value = values.get(key)
+            self._gauge.labels(monitor, *key).set(math.nan if value is None else value)
 
 
 class Metrics:
@@ -33,7 +80,7 @@ class Metrics:
         r = self.registry
         self.runs = Counter(
             "driftwarden_runs",
-            "Check runs by outcome (drift, no_drift, failed).",
+            "Check runs by outcome (drift, no_drift, empty, failed).",
             ["monitor", "outcome"],
             registry=r,
         )
@@ -42,6 +89,12 @@ class Metrics:
             "Wall time of one check run.",
             ["monitor"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+            registry=r,
+        )
+        self.schedule_period = Gauge(
+            "driftwarden_monitor_schedule_period_seconds",
+            "Typical time between two scheduled runs of the monitor.",
+            ["monitor"],
             registry=r,
         )
         self.last_success = Gauge(
@@ -56,22 +109,74 @@ class Metrics:
             ["monitor"],
             registry=r,
         )
-        self.column_statistic = Gauge(
-            "driftwarden_column_statistic",
-            "Latest test statistic per column.",
-            ["monitor", "column", "method"],
+        column_labels = ["monitor", "column", "windows"]
+        self.column_statistic = _LatestGauge(
+            Gauge(
+                "driftwarden_column_statistic",
+                "Test statistic of the column in the latest successful run.",
+                column_labels,
+                registry=r,
+            )
+        )
+        self.column_p_value = _LatestGauge(
+            Gauge(
+                "driftwarden_column_p_value",
+                "P-value of the column in the latest successful run (tests that have one).",
+                column_labels,
+                registry=r,
+            )
+        )
+        self.column_drifted = _LatestGauge(
+            Gauge(
+                "driftwarden_column_drifted",
+                "1 when the column drifted in the latest successful run.",
+                column_labels,
+                registry=r,
+            )
+        )
+        self.column_method = Info(
+            "driftwarden_column_method",
+            "The method that tested the column in the latest successful run.",
+            column_labels,
             registry=r,
         )
-        self.column_p_value = Gauge(
-            "driftwarden_column_p_value",
-            "Latest p-value per column (tests that have one).",
-            ["monitor", "column", "method"],
+        self._methods: dict[str, set[SeriesKey]] = {}
+        performance_labels = ["monitor", "metric", "kind"]
+        self.performance_value = Gauge(
+            "driftwarden_performance_value",
+            "Latest value of a model metric: kind realized (the newest window whose labels "
+            "reached their coverage) or estimated (CBPE, the newest window with scores).",
+            performance_labels,
             registry=r,
         )
-        self.column_drifted = Gauge(
-            "driftwarden_column_drifted",
-            "1 when the column drifted in the latest run.",
-            ["monitor", "column", "method"],
+        self.performance_degraded = Gauge(
+            "driftwarden_performance_degraded",
+            "1 when that metric is beyond its noise band (and allowed_drop floor, if set).",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_lower = Gauge(
+            "driftwarden_performance_lower",
+            "Lower bound of the metric's noise band for that window.",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_upper = Gauge(
+            "driftwarden_performance_upper",
+            "Upper bound of the metric's noise band for that window.",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_coverage = Gauge(
+            "driftwarden_performance_label_coverage",
+            "Share of that window's predictions with a label when the metric was computed.",
+            performance_labels,
+            registry=r,
+        )
+        self.performance_window_end = Gauge(
+            "driftwarden_performance_window_end_timestamp_seconds",
+            "Unix time at which the window the metric is of ended.",
+            performance_labels,
             registry=r,
         )
         self.run_hung = Gauge(
@@ -82,7 +187,7 @@ class Metrics:
         )
         self.deliveries = Counter(
             "driftwarden_deliveries",
-            "Delivery attempts by receiver and outcome.",
+            "Delivery attempts by receiver and outcome (delivered, retry, dead).",
             ["receiver", "outcome"],
             registry=r,
         )
@@ -113,8 +218,31 @@ class Metrics:
             registry=r,
         )
 
+    def declare_monitor(self, monitor: str, schedule_period: timedelta) -> None:
+        """Create the monitor's run series at 0 and export its schedule's period."""
+        for outcome in RUN_OUTCOMES:
+            self.runs.labels(monitor=monitor, outcome=outcome)
+        self.run_duration.labels(monitor=monitor)
+        self.run_hung.labels(monitor=monitor).set(0)
+        self.schedule_period.labels(monitor=monitor).set(schedule_period.total_seconds())
+
+    def declare_receiver(self, receiver: str) -> None:
+        """Create the receiver's delivery series at 0."""
+        for outcome in DELIVERY_OUTCOMES:
+            self.deliveries.labels(receiver=receiver, outcome=outcome)
+        for outcome in ("delivered", "dead"):
+            self.delivery_attempts.labels(receiver=receiver, outcome=outcome)
+        self.delivery_duration.labels(receiver=receiver)
+        self.dead_letters.labels(receiver=receiver)
+        self.deferrals.labels(receiver=receiver)
+
     def record_failed_run(self, monitor: str, duration_seconds: float) -> None:
         self.runs.labels(monitor=monitor, outcome="failed").inc()
+        self.run_duration.labels(monitor=monitor).observe(duration_seconds)
+
+    def record_empty_run(self, monitor: str, duration_seconds: float) -> None:
+        """An empty window: counted, but the gauges keep showing the latest successful run."""
+        self.runs.labels(monitor=monitor, outcome="empty").inc()
         self.run_duration.labels(monitor=monitor).observe(duration_seconds)
 
     def show_hung(self, monitor: str, hung: bool) -> None:
@@ -126,25 +254,62 @@ class Metrics:
         drifted: bool,
         duration_seconds: float,
         finished_at: datetime,
-        columns: Iterable[ColumnSample],
+        results: Iterable[ResultView],
     ) -> None:
         self.runs.labels(monitor=monitor, outcome="drift" if drifted else "no_drift").inc()
         self.run_duration.labels(monitor=monitor).observe(duration_seconds)
-        self.show_latest(monitor, drifted, finished_at, columns)
+        self.show_latest(monitor, drifted, finished_at, results)
 
     def show_latest(
-        self, monitor: str, drifted: bool, finished_at: datetime, columns: Iterable[ColumnSample]
+        self, monitor: str, drifted: bool, finished_at: datetime, results: Iterable[ResultView]
     ) -> None:
         """Set the gauges from a stored run (also used at start-up to restore them)."""
         self.last_success.labels(monitor=monitor).set(finished_at.timestamp())
         self.monitor_drifted.labels(monitor=monitor).set(1 if drifted else 0)
-        for sample in columns:
-            labels = {"monitor": monitor, "column": sample.column, "method": sample.method}
-            if sample.statistic is not None:
-                self.column_statistic.labels(**labels).set(sample.statistic)
-            if sample.p_value is not None:
-                self.column_p_value.labels(**labels).set(sample.p_value)
-            self.column_drifted.labels(**labels).set(1 if sample.drifted else 0)
+        # Performance results have gauges of their own (``show_performance``), filled
+        # from the store, where late labels also change past windows.
+        columns: dict[SeriesKey, ResultView] = {
+            (result.column, windows_tested(result.method)): result
+            for result in results
+            if result.check != "performance"
+        }
+        self.column_statistic.show(monitor, {k: r.statistic for k, r in columns.items()})
+        self.column_p_value.show(monitor, {k: r.p_value for k, r in columns.items()})
+        self.column_drifted.show(monitor, {k: float(r.drifted) for k, r in columns.items()})
+        self._show_methods(monitor, columns)
+
+    def _show_methods(self, monitor: str, columns: Mapping[SeriesKey, ResultView]) -> None:
+        shown = self._methods.setdefault(monitor, set())
+        for key in shown - columns.keys():
+            self.column_method.remove(monitor, *key)
+        for key, result in columns.items():
+            self.column_method.labels(monitor, *key).info({"method": result.method})
+        shown.clear()
+        shown.update(columns)
+
+    def show_performance(self, monitor: str, latest: Iterable[PerformanceView]) -> None:
+        """Set the performance gauges from a monitor's latest stored metrics.
+
+        Drift statistics stay in the ``column_*`` gauges; a metric that a
+        window left undefined keeps its last value.
+        """
+        for view in latest:
+            labels = {
+                "monitor": monitor,
+                "metric": view.metric,
+                "kind": "estimated" if view.estimated else "realized",
+            }
+            gauges = (
+                (self.performance_value, view.statistic),
+                (self.performance_lower, view.lower),
+                (self.performance_upper, view.upper),
+                (self.performance_coverage, view.coverage),
+            )
+            for gauge, value in gauges:
+                if value is not None:
+                    gauge.labels(**labels).set(value)
+            self.performance_degraded.labels(**labels).set(1 if view.degraded else 0)
+            self.performance_window_end.labels(**labels).set(view.window_end.timestamp())
 
     def record_delivery(
         self, receiver: str, outcome: str, duration_seconds: float | None = None, attempt: int = 0

@@ -16,6 +16,7 @@ import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -30,10 +31,18 @@ from detectors import (
 )
 from detectors.performance import PERFORMANCE_FORMAT
 from monitor.columns import require_columns
-from monitor.config import MonitorSettings
-from monitor.references import ReferenceRequest, load_reference, reference_key_parts
+from monitor.config import MonitorSettings, PerformanceSettings
+from monitor.references import (
+    ReferenceRequest,
+    describe_reference,
+    load_reference,
+    reference_key_parts,
+    reference_refits,
+)
+from monitor.sources import LabelSource, join_labels
 from monitor.sources.base import Source
 from monitor.store import runs as store
+from monitor.store.references import RunReference, profile_stored, prune_profiles
 
 log = logging.getLogger("driftwarden.profiles")
 
@@ -75,24 +84,24 @@ class ReferenceProfile:
         )
 
 
-def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> ReferenceProfile:
+def fit_reference(
+    monitor: MonitorSettings, reference: pd.DataFrame, labels: LabelSource | None = None
+) -> ReferenceProfile:
+    """Fit every profile a run compares with; ``labels`` joins a reference that lacks its labels.
+
+    A monitor whose labels come from a label source may take a reference
+    that holds them (a file of labelled history) or one that does not (a
+    past window of its own source): the latter's labels are then looked
+    up by id, every label known now counting.
+    """
     names = [column.name for column in monitor.columns]
-    perf = monitor.performance
-    require_columns(reference, names + ([perf.label, perf.prediction] if perf else []), "reference")
+    require_columns(reference, names, "reference")
     profiles = {
         column.name: fit_profile(reference[column.name], column.kind, max_sorted=1_000_000)
         for column in monitor.columns
     }
-    metrics = (
-        fit_performance(
-            reference[perf.label],
-            reference[perf.prediction],
-            task=perf.task,
-            metrics=perf.metrics(),
-        )
-        if perf
-        else None
-    )
+    perf = monitor.performance
+    metrics = _fit_performance(perf, reference, labels) if perf else None
     multivariate = (
         fit_multivariate(reference, [(column.name, column.kind) for column in monitor.columns])
         if monitor.thresholds.multivariate != "none"
@@ -103,13 +112,43 @@ def fit_reference(monitor: MonitorSettings, reference: pd.DataFrame) -> Referenc
     )
 
 
-def reference_request(monitor: MonitorSettings) -> ReferenceRequest:
-    """What the monitor's reference kind reads of its settings to load and key it."""
+def _fit_performance(
+    perf: PerformanceSettings, reference: pd.DataFrame, labels: LabelSource | None
+) -> PerformanceProfile:
+    label = perf.label_column
+    needed = [perf.prediction] + ([perf.score] if perf.score is not None else [])
+    if label in reference.columns or labels is None or perf.id_column is None:
+        require_columns(reference, [label, *needed], "reference")
+        truth = reference[label]
+    else:
+        require_columns(reference, [perf.id_column, *needed], "reference")
+        ids = reference[perf.id_column]
+        truth = join_labels(ids, labels.labels(ids.tolist(), None)).rename(label)
+    return fit_performance(
+        truth,
+        reference[perf.prediction],
+        reference[perf.score] if perf.score is not None else None,
+        task=perf.task,
+        metrics=perf.metrics,
+        positive_label=perf.positive_label,
+        column=label,
+    )
+
+
+def reference_request(
+    monitor: MonitorSettings, window_start: datetime | None = None
+) -> ReferenceRequest:
+    """What the monitor's reference kind reads to load and key the reference of a run.
+
+    ``window_start`` is the start of the run's window: a ``trailing``
+    reference is read before it; fixed kinds ignore it.
+    """
     return ReferenceRequest(
         monitor=monitor.name,
         reference=monitor.reference,
         source=monitor.source,
         reference_limit=monitor.reference_limit,
+        window_start=window_start,
     )
 
 
@@ -125,7 +164,7 @@ def _performance_part(monitor: MonitorSettings) -> str:
     return monitor.performance.model_dump_json() + f"\nperformance-format-{PERFORMANCE_FORMAT}"
 
 
-def reference_key(monitor: MonitorSettings) -> str:
+def reference_key(monitor: MonitorSettings, window_start: datetime | None = None) -> str:
     """A sha256 hex digest that changes whenever the reference profile would.
 
     It covers the reference settings, ``reference_limit``, the columns, the
@@ -134,7 +173,9 @@ def reference_key(monitor: MonitorSettings) -> str:
     window is read from it); for a ``file`` reference each matched file's
     path, size and modification time, so a replaced file is refitted.
     A ``sql`` reference is refitted only when its settings change: the key
-    cannot see the data behind a query.
+    cannot see the data behind a query. A ``trailing`` reference adds the
+    source settings and its period, which ``window_start`` (the start of
+    the run's window) decides: each refit period has a key of its own.
 
     Stored profiles are looked up by this key: a change to what it hashes,
     or to their order, refits every stored profile (bump ``_KEY_VERSION``).
@@ -146,9 +187,17 @@ def reference_key(monitor: MonitorSettings) -> str:
         json.dumps([json.loads(column.model_dump_json()) for column in monitor.columns]),
         _performance_part(monitor),
         json.dumps({"multivariate": monitor.thresholds.multivariate}),
-        *reference_key_parts(reference_request(monitor)),
+        *reference_key_parts(reference_request(monitor, window_start)),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def stated_reference(
+    monitor: MonitorSettings, key: str, window_start: datetime | None = None
+) -> RunReference:
+    """What a run whose window starts at ``window_start`` states about its reference."""
+    origin = describe_reference(reference_request(monitor, window_start))
+    return RunReference(key, monitor.reference.type, origin.description, origin.start, origin.end)
 
 
 @dataclass(frozen=True)
@@ -169,6 +218,8 @@ class ProfileCache:
 
     def __init__(self) -> None:
         self._profiles: dict[int, KeyedProfile] = {}
+        self._ahead: dict[int, KeyedProfile] = {}
+        """Per monitor, the profile fitted ahead for the next refit period, until it is used."""
         self._locks: dict[int, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -177,20 +228,81 @@ class ProfileCache:
             return self._locks.setdefault(monitor_id, threading.Lock())
 
     def get(
-        self, engine: Engine, monitor: MonitorSettings, monitor_id: int, source: Source
+        self,
+        engine: Engine,
+        monitor: MonitorSettings,
+        monitor_id: int,
+        source: Source,
+        window_start: datetime | None = None,
+        labels: LabelSource | None = None,
     ) -> KeyedProfile:
-        key = reference_key(monitor)
+        """The profile of the reference of a run whose window starts at ``window_start``.
+
+        ``labels`` joins the reference's labels by id when it holds none (``fit_reference``).
+        """
+        key = reference_key(monitor, window_start)
         with self._lock(monitor_id):
             cached = self._profiles.get(monitor_id)
             if cached is not None and cached.key == key:
                 return cached
+            ahead = self._ahead.get(monitor_id)
+            if ahead is not None and ahead.key == key:
+                self._profiles[monitor_id] = self._ahead.pop(monitor_id)
+                return ahead
             stored = store.load_profile(engine, monitor_id, key)
             if stored is not None:
                 profile = ReferenceProfile.from_bytes(stored)
             else:
-                log.info("fitting reference profile for monitor %s", monitor.name)
-                profile = fit_reference(monitor, load_reference(reference_request(monitor), source))
-                store.save_profile(engine, monitor_id, key, profile.n_rows, profile.to_bytes())
+                profile = _fit_and_store(
+                    engine, monitor, monitor_id, source, key, window_start, labels
+                )
             keyed = KeyedProfile(key, profile)
             self._profiles[monitor_id] = keyed
             return keyed
+
+    def fit_ahead(
+        self,
+        engine: Engine,
+        monitor: MonitorSettings,
+        monitor_id: int,
+        source: Source,
+        window_start: datetime,
+        labels: LabelSource | None = None,
+    ) -> bool:
+        """Fit and store the profile runs from ``window_start`` will need, unless it is stored.
+
+        Under the monitor's lock, so a run that needs it meanwhile waits for
+        this fit instead of fitting it twice. The profile in use stays in
+        memory, and the new one beside it until the first run that needs it,
+        which then need not read it back. True when it was fitted now.
+        """
+        key = reference_key(monitor, window_start)
+        with self._lock(monitor_id):
+            known = (self._profiles.get(monitor_id), self._ahead.get(monitor_id))
+            if any(k is not None and k.key == key for k in known) or profile_stored(
+                engine, monitor_id, key
+            ):
+                return False
+            profile = _fit_and_store(engine, monitor, monitor_id, source, key, window_start, labels)
+            self._ahead[monitor_id] = KeyedProfile(key, profile)
+            return True
+
+
+def _fit_and_store(
+    engine: Engine,
+    monitor: MonitorSettings,
+    monitor_id: int,
+    source: Source,
+    key: str,
+    window_start: datetime | None,
+    labels: LabelSource | None,
+) -> ReferenceProfile:
+    """Fit the reference, store its profile, and prune what a moving reference no longer needs."""
+    log.info("fitting reference profile for monitor %s", monitor.name)
+    request = reference_request(monitor, window_start)
+    profile = fit_reference(monitor, load_reference(request, source), labels)
+    store.save_profile(engine, monitor_id, key, profile.n_rows, profile.to_bytes())
+    refits = reference_refits(monitor.reference)
+    if refits is not None:
+        prune_profiles(engine, monitor_id, refits.keep)
+    return profile

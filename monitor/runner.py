@@ -1,9 +1,11 @@
 """One check run, start to end, as a plain function: no scheduler needed to call it.
 
 claim -> reference profile (``monitor.profiles``) -> sample -> the window's
-tests (``monitor.evaluation``) -> pooled windows (``monitor.sequential``) ->
-verdict -> store run, results, alert transitions, sink messages
-(``monitor.sinks``) and window sketches in one transaction. A run that
+tests (``monitor.evaluation``) -> its performance and that of past windows
+whose late labels arrived (``monitor.backfill``) -> pooled windows
+(``monitor.sequential``) -> verdict -> store run, results, performance,
+alert transitions, sink messages (``monitor.sinks``) and window sketches in
+one transaction. A run that
 cannot complete is stored as failed with a readable reason, whatever the
 exception; only a store error leaves the row ``running``, and then its lease
 (renewed by a heartbeat while the run is in progress) runs out and any
@@ -20,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -28,20 +31,26 @@ from detectors import ColumnResult
 from detectors.budget import RunLevels
 from monitor.alerting import RunContextForAlerts, monitor_rules, process_alerts
 from monitor.alerts.event import DriftedColumn
-from monitor.alerts.rules import ColumnFact, NoDataRule, RunFacts
+from monitor.alerts.rules import ColumnFact, NoDataRule, PerformanceFacts, RunFacts
+from monitor.backfill import PerformanceOutcome, WindowSlot, run_performance
 from monitor.columns import DataError
 from monitor.config import MonitorSettings
 from monitor.evaluation import evaluate, prepare_window, result_check, run_verdict
-from monitor.levels import monitor_levels
-from monitor.metrics import ColumnSample, Metrics
-from monitor.profiles import ProfileCache
+from monitor.levels import monitor_levels, window_levels
+from monitor.metrics import Metrics
+from monitor.performance import metric_level
+from monitor.profiles import ProfileCache, ReferenceProfile, stated_reference
+from monitor.refits import refit_ahead
 from monitor.sequential import SequentialOutcome, SketchCache, history_rows, sequential_tests
 from monitor.sinks import queue_sink_messages
+from monitor.sources import LabelSource
 from monitor.sources.base import Source, SourceError, Window
 from monitor.store import runs as store
 from monitor.store.alerts import last_success
 from monitor.store.models import utcnow
+from monitor.store.performance import latest_performance, save_window
 from monitor.store.queries import ResultView
+from monitor.store.references import RunReference, record_reference
 from monitor.store.sketches import add_sketch
 from monitor.vocabulary import RunStatus
 
@@ -52,6 +61,7 @@ MAX_ATTEMPTS = 3
 """Claims of one slot at most: a run that kills its process every time is not retried forever."""
 RETRIED_TRIGGERS = frozenset({"schedule", "catch_up"})
 EXPIRED_REASON = "claim expired: the process running it stopped or lost the store"
+NO_PERFORMANCE = PerformanceFacts()
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,8 @@ class RunContext:
     """How long a claim holds without renewal; renewed every third of it while running."""
     run_timeout: timedelta | None = None
     """A run is no longer renewed past this: its claim then expires even if its thread hangs."""
+    labels: Mapping[str, LabelSource] = field(default_factory=dict)
+    """Label sources, per monitor whose ``performance.labels`` names one (``label_sources``)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,10 @@ class RunOutcome:
     reason: str
     window: Window
     results: Sequence[ColumnResult] = field(default_factory=tuple)
+    performance: PerformanceOutcome = PerformanceOutcome(current=None)
+    """The windows whose performance the run evaluated (its own, and late labels' windows)."""
+    reference: RunReference | None = None
+    """The reference the run was tested against; None for a failed run."""
 
 
 def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
@@ -162,6 +178,7 @@ def _alert_inputs(
     drifted: bool,
     reason: str,
     results: Sequence[ColumnResult],
+    performance: PerformanceFacts = NO_PERFORMANCE,
 ) -> tuple[RunContextForAlerts, RunFacts]:
     """What the alert rules see of a run, read before its transaction opens."""
     persistent = frozenset(
@@ -184,6 +201,7 @@ def _alert_inputs(
             for rule in monitor_rules(monitor)
         )
         else None,
+        performance=performance,
     )
     run = RunContextForAlerts(
         run_id=claim.run_id,
@@ -309,8 +327,27 @@ def run_claimed(ctx: RunContext, monitor: MonitorSettings, claim: store.Claim) -
 
     None when the claim was lost before the outcome could be stored (expired or
     timed out meanwhile: another process owns the row now). A store error
-    propagates with the row still ``running``; its lease then expires.
+    propagates with the row still ``running``; its lease then expires. Once
+    the outcome is stored, a moving reference's next profile is fitted if
+    it is due (``monitor.refits``).
     """
+    outcome = _run_to_end(ctx, monitor, claim)
+    if outcome is not None and outcome.status != "failed":
+        source = ctx.sources[monitor.name]
+        refit_ahead(
+            ctx.profiles,
+            ctx.engine,
+            monitor,
+            claim.monitor_id,
+            source,
+            outcome.window.start,
+            ctx.clock(),
+            ctx.labels.get(monitor.name),
+        )
+    return outcome
+
+
+def _run_to_end(ctx: RunContext, monitor: MonitorSettings, claim: store.Claim) -> RunOutcome | None:
     started = time.monotonic()
     with _Heartbeat(ctx, claim):
         try:
@@ -346,13 +383,17 @@ def _evaluate_and_store(
 ) -> RunOutcome:
     window = _window(monitor, claim.scheduled_for)
     source = ctx.sources[monitor.name]
-    keyed = ctx.profiles.get(ctx.engine, monitor, claim.monitor_id, source)
+    labels = ctx.labels.get(monitor.name)
+    keyed = ctx.profiles.get(ctx.engine, monitor, claim.monitor_id, source, window.start, labels)
     key, profile = keyed.key, keyed.profile
+    reference = stated_reference(monitor, key, window.start)
     seed = int(claim.scheduled_for.timestamp())
     current = source.sample(window, monitor.sample_limit, seed=seed)
     levels = monitor_levels(monitor)
     prepared = prepare_window(monitor, profile, current)
     results = evaluate(monitor, profile, current, prepared, levels)
+    performance = _performance(ctx, monitor, claim, profile, window, current, levels)
+    results += performance.results
     pooled = sequential_tests(
         ctx.engine,
         monitor,
@@ -371,9 +412,13 @@ def _evaluate_and_store(
     else:
         drifted, reason = run_verdict(monitor, results)
     status: RunStatus = "empty" if len(current) == 0 else "succeeded"
-    alerts, facts = _alert_inputs(ctx, monitor, claim, window, status, drifted, reason, results)
+    alerts, facts = _alert_inputs(
+        ctx, monitor, claim, window, status, drifted, reason, results, performance.facts
+    )
+    stored = [_stored(monitor, r) for r in results]
     # One transaction: a crash leaves either the finished run with everything it caused
-    # (results, alert transitions, queued messages, sketches), or a "running" row and nothing.
+    # (results, performance, alert transitions, queued messages, sketches), or a "running"
+    # row and nothing.
     with Session(ctx.engine) as session, session.begin():
         store.finish_run(
             session,
@@ -383,20 +428,63 @@ def _evaluate_and_store(
             reason=reason,
             n_reference=profile.n_rows,
             n_current=len(current),
-            results=[_stored(monitor, r) for r in results],
+            results=stored,
         )
+        record_reference(session, claim.run_id, reference)
+        for evaluated in performance.evaluations:
+            save_window(session, claim.monitor_id, claim.run_id, ctx.clock(), evaluated)
         log_queued(process_alerts(session, monitor, alerts, facts), monitor)
-        queue_sink_messages(session, ctx.clock(), monitor, claim, status, drifted, results)
+        queue_sink_messages(
+            session,
+            ctx.clock(),
+            monitor,
+            claim,
+            status,
+            drifted,
+            results,
+            reference,
+            performance.evaluations,
+        )
         _add_history(session, claim, window, key, pooled, levels)
-    ctx.metrics.record_successful_run(
-        monitor.name,
-        drifted,
-        time.monotonic() - started,
-        ctx.clock(),
-        [ColumnSample(r.column, r.method, r.statistic, r.p_value, r.drifted) for r in results],
-    )
+    duration = time.monotonic() - started
+    if status == "empty":
+        ctx.metrics.record_empty_run(monitor.name, duration)
+    else:
+        ctx.metrics.record_successful_run(monitor.name, drifted, duration, ctx.clock(), stored)
+    if monitor.performance is not None:
+        latest = latest_performance(ctx.engine, monitor.name).get(monitor.name, [])
+        ctx.metrics.show_performance(monitor.name, latest)
     log.info("run %d of monitor %s: %s", claim.run_id, monitor.name, reason)
-    return RunOutcome(claim.run_id, monitor.name, status, drifted, reason, window, results)
+    return RunOutcome(
+        claim.run_id, monitor.name, status, drifted, reason, window, results, performance, reference
+    )
+
+
+def _performance(
+    ctx: RunContext,
+    monitor: MonitorSettings,
+    claim: store.Claim,
+    profile: ReferenceProfile,
+    window: Window,
+    current: pd.DataFrame,
+    levels: RunLevels,
+) -> PerformanceOutcome:
+    """The run's own window's performance and its backfill (``monitor.backfill``)."""
+    if monitor.performance is None or profile.performance is None:
+        return PerformanceOutcome(current=None)
+    level = metric_level(window_levels(monitor, levels).performance, profile.performance)
+    return run_performance(
+        ctx.engine,
+        monitor,
+        claim.monitor_id,
+        ctx.sources[monitor.name],
+        ctx.labels.get(monitor.name),
+        profile.performance,
+        WindowSlot(claim.run_id, claim.scheduled_for, window),
+        current,
+        level,
+        ctx.clock(),
+    )
 
 
 def store_failure(

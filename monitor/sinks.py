@@ -11,9 +11,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from detectors import ColumnResult, finite_or_none
+from detectors.performance import ESTIMATED_PREFIX
 from monitor.config import MonitorSettings
 from monitor.store.installation import installation_id
 from monitor.store.outbox import add_outbox
+from monitor.store.performance import WindowPerformance
+from monitor.store.references import RunReference
 from monitor.store.runs import Claim
 from monitor.vocabulary import RunStatus
 
@@ -31,6 +34,10 @@ class RunCompleted:
     status: RunStatus
     drifted: bool
     results: Sequence[ColumnResult]
+    reference: RunReference
+    """The reference the run was tested against (its key, kind, origin and period)."""
+    performance: Sequence[WindowPerformance] = ()
+    """The windows whose performance the run evaluated: its own, and past ones it backfilled."""
 
     def to_payload(self) -> dict[str, Any]:
         """The outbox payload: JSON-safe, with null for a statistic that is not finite."""
@@ -40,6 +47,7 @@ class RunCompleted:
             "finished_at": self.finished_at.isoformat(),
             "status": self.status,
             "drifted": self.drifted,
+            "reference": self.reference.to_dict(),
             "results": [
                 {
                     "column": r.column,
@@ -51,7 +59,36 @@ class RunCompleted:
                 }
                 for r in self.results
             ],
+            "performance": [performance_payload(window) for window in self.performance],
         }
+
+
+def performance_payload(window: WindowPerformance) -> dict[str, Any]:
+    """One window's evaluated metrics, realized and estimated, with its label coverage."""
+    coverage = window.coverage
+    return {
+        "window_start": window.window_start.isoformat(),
+        "window_end": window.window_end.isoformat(),
+        "window_run_id": window.window_run_id,
+        "coverage": finite_or_none(coverage.share),
+        "n_predictions": coverage.n_predictions,
+        "n_labelled": coverage.n_labelled,
+        "final": window.final,
+        "metrics": [
+            {
+                "metric": r.method.removeprefix(ESTIMATED_PREFIX),
+                "kind": "estimated" if estimated else "realized",
+                "value": finite_or_none(r.statistic),
+                "reference_value": finite_or_none(r.details.get("reference_value")),
+                "lower": finite_or_none(r.details.get("lower")),
+                "upper": finite_or_none(r.details.get("upper")),
+                "degraded": r.drifted,
+                "status": r.status,
+            }
+            for estimated, results in ((False, window.realized), (True, window.estimated))
+            for r in results
+        ],
+    }
 
 
 def sink_message_id(installation: str, run_id: int, sink: str) -> str:
@@ -69,11 +106,15 @@ def queue_sink_messages(
     status: RunStatus,
     drifted: bool,
     results: Sequence[ColumnResult],
+    reference: RunReference,
+    performance: Sequence[WindowPerformance] = (),
 ) -> None:
     """Queue one ``run.completed`` message per sink of the monitor, in the run's transaction."""
     if not monitor.sinks:
         return
-    payload = RunCompleted(monitor.name, claim.run_id, now, status, drifted, results).to_payload()
+    payload = RunCompleted(
+        monitor.name, claim.run_id, now, status, drifted, results, reference, performance
+    ).to_payload()
     installation = installation_id(session)
     for sink in monitor.sinks:
         add_outbox(

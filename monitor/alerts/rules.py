@@ -36,6 +36,31 @@ class ColumnFact:
 
 
 @dataclass(frozen=True)
+class MetricFact:
+    """One performance metric of one window, as a rule needs it."""
+
+    metric: str
+    estimated: bool
+    degraded: bool
+    status: str
+
+
+@dataclass(frozen=True)
+class PerformanceFacts:
+    """The performance a run's rules judge (``monitor.performance.performance_facts``).
+
+    ``realized``: the metrics of the newest window whose labels reached
+    their coverage, when this run evaluated it (its own window, or a past
+    one whose late labels it counted); empty otherwise, so a run that
+    learned nothing new about performance changes no alert. ``current``:
+    the run's own window, realized once its labels are in, else estimated.
+    """
+
+    realized: Sequence[MetricFact] = ()
+    current: Sequence[MetricFact] = ()
+
+
+@dataclass(frozen=True)
 class RunFacts:
     """One run as rules see it."""
 
@@ -45,12 +70,10 @@ class RunFacts:
     columns: Sequence[ColumnFact]
     now: datetime
     last_success: datetime | None
+    performance: PerformanceFacts = PerformanceFacts()
 
     def drift_columns(self) -> list[ColumnFact]:
         return [c for c in self.columns if c.check == "drift"]
-
-    def performance(self) -> list[ColumnFact]:
-        return [c for c in self.columns if c.check == "performance"]
 
 
 class RuleBase(SettingsModel):
@@ -112,26 +135,30 @@ class ColumnDriftRule(RuleBase):
 
 
 class PerformanceRule(RuleBase):
-    """Hit when a performance metric fell below the reference by more than allowed.
+    """Hit when a performance metric is degraded: beyond its noise band (and floor, if any).
 
-    The limit is the monitor's ``performance.allowed_drop``; ``metric`` picks
-    one metric (default: any of the task's metrics).
+    ``metric`` picks one of the monitor's metrics (default: any). Without
+    ``estimated`` the rule reads realized metrics only, of the newest window
+    whose labels reached their coverage; with ``estimated = true`` it reads
+    the current window: its realized metrics once its labels are in, its
+    CBPE estimates until then.
     """
 
     type: Literal["performance"]
-    metric: Literal["accuracy", "f1", "mae", "rmse"] | None = None
+    metric: str | None = None
+    estimated: bool = False
 
     def evaluate(self, facts: RunFacts) -> Condition:
-        if facts.status != "succeeded":
+        # An empty window may still have counted late labels of a past one.
+        if facts.status not in ("succeeded", "empty"):
             return "unknown"
+        seen = facts.performance.current if self.estimated else facts.performance.realized
         metrics = [
-            c
-            for c in facts.performance()
-            if c.status == "ok" and (self.metric is None or c.method == self.metric)
+            m for m in seen if m.status == "ok" and (self.metric is None or m.metric == self.metric)
         ]
         if not metrics:
             return "unknown"
-        return "hit" if any(c.drifted for c in metrics) else "clear"
+        return "hit" if any(m.degraded for m in metrics) else "clear"
 
 
 class DataQualityRule(RuleBase):

@@ -40,6 +40,15 @@ def percent(share: float) -> str:
     return f"{share * 100:.3g}%"
 
 
+def share(value: float | None) -> str:
+    """A share as a whole percentage (label coverage), or the missing mark.
+
+    >>> share(0.9287), share(None)
+    ('93%', '–')
+    """
+    return MISSING if value is None else f"{value:.0%}"
+
+
 def count(value: int | None) -> str:
     return MISSING if value is None else f"{value:,}"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -25,6 +26,7 @@ from monitor.pages.queries import (
     RunPage,
     TrendPoint,
 )
+from monitor.store.performance import PerformanceView, RunPerformance
 from monitor.store.queries import ResultView
 
 SECTIONS: Final = (
@@ -32,7 +34,61 @@ SECTIONS: Final = (
     ("sequential", "Pooled windows"),
     ("performance", "Performance"),
 )
-"""Result checks in the order a run page shows them, each in a table of its own."""
+"""Result checks in the order a run page shows them, each in a table of its own (performance
+from ``results`` only for runs stored before per-window performance was: see
+``PerformanceSection``)."""
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One metric of a window: its realized and estimated values side by side."""
+
+    metric: str
+    reference: float | None
+    realized: PerformanceView | None
+    estimated: PerformanceView | None
+
+
+@dataclass(frozen=True)
+class PerformanceSection:
+    """A run page's performance: its window's metrics now, how they got there, what it backfilled.
+
+    ``coverage`` is the window's latest label coverage (labelled rows /
+    predictions); ``history`` the versions of its realized metrics, one row
+    per evaluation; ``backfilled`` the past windows this run evaluated again.
+    """
+
+    rows: tuple[MetricRow, ...]
+    coverage: PerformanceView | None
+    history: tuple[tuple[PerformanceView, ...], ...]
+    backfilled: tuple[PerformanceView, ...]
+
+
+def performance_section(performance: RunPerformance) -> PerformanceSection | None:
+    if not performance.window:
+        return None
+    realized = {v.metric: v for v in performance.window if not v.estimated}
+    estimated = {v.metric: v for v in performance.window if v.estimated}
+    names = list(dict.fromkeys([*realized, *estimated]))
+    rows = tuple(
+        MetricRow(
+            metric=name,
+            reference=(realized.get(name) or estimated[name]).reference_value,
+            realized=realized.get(name),
+            estimated=estimated.get(name),
+        )
+        for name in names
+    )
+    evaluations: dict[datetime, list[PerformanceView]] = {}
+    for view in performance.history:
+        evaluations.setdefault(view.evaluated_at, []).append(view)
+    return PerformanceSection(
+        rows=rows,
+        coverage=next(iter(realized.values()), None),
+        history=tuple(tuple(views) for views in evaluations.values()),
+        backfilled=performance.backfilled,
+    )
+
 
 _ENVIRONMENT = Environment(
     loader=PackageLoader("monitor.pages", "templates"),
@@ -43,6 +99,7 @@ _ENVIRONMENT = Environment(
 )
 _ENVIRONMENT.filters.update(
     number=formatting.number,
+    share=formatting.share,
     count=formatting.count,
     when=formatting.when,
     span=formatting.span,
@@ -86,13 +143,15 @@ def render_run_page(page: RunPage) -> str:
         for result in run.results
         if result.check == WINDOW_TEST and result.column != MULTIVARIATE_COLUMN
     ]
+    performance = performance_section(run.performance)
     tables = [
         (title, rows)
         for check, title in SECTIONS
         if (rows := [r for r in run.results if r.check == check])
+        and not (check == "performance" and performance is not None)
     ]
     return _ENVIRONMENT.get_template("run.html").render(
-        run=run.summary, panels=panels, tables=tables
+        run=run.summary, panels=panels, tables=tables, performance=performance
     )
 
 

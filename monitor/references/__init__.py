@@ -22,10 +22,17 @@ from typing import Final
 
 import pandas as pd
 
-from monitor.references import file, sql, window
+from monitor.references import file, sql, trailing, window
 from monitor.references.file import FileReferenceSettings
-from monitor.references.spec import ReferenceRequest, ReferenceSettingsModel, ReferenceSpec
+from monitor.references.spec import (
+    ReferenceOrigin,
+    ReferenceRequest,
+    ReferenceSettingsModel,
+    ReferenceSpec,
+    Refits,
+)
 from monitor.references.sql import SqlReferenceSettings
+from monitor.references.trailing import TrailingReferenceSettings
 from monitor.references.window import WindowReferenceSettings
 from monitor.settings_base import lookup_spec
 from monitor.sources.base import Source
@@ -35,7 +42,7 @@ class UnknownReferenceError(ValueError):
     """A reference type that is not in the registry (the message lists the known ones)."""
 
 
-SPECS: Final = (file.SPEC, sql.SPEC, window.SPEC)
+SPECS: Final = (file.SPEC, sql.SPEC, window.SPEC, trailing.SPEC)
 
 REFERENCES: Final[Mapping[str, ReferenceSpec]] = MappingProxyType(
     {spec.type: spec for spec in SPECS}
@@ -51,7 +58,7 @@ def get_reference_spec(reference_type: str) -> ReferenceSpec:
     >>> get_reference_spec("s3")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    monitor.references.UnknownReferenceError: unknown reference type 's3'; ...: file, sql, window
+    monitor.references.UnknownReferenceError: unknown reference type 's3'; ...: file, ..., window
     """
     return lookup_spec(REFERENCES, reference_type, "reference", UnknownReferenceError)
 
@@ -70,17 +77,32 @@ def reference_key_parts(request: ReferenceRequest) -> list[str]:
     return get_reference_spec(request.reference.type).key_parts(request)
 
 
+def describe_reference(request: ReferenceRequest) -> ReferenceOrigin:
+    """Where the requested reference's rows come from, as a run states it."""
+    return get_reference_spec(request.reference.type).describe(request)
+
+
+def reference_refits(reference: ReferenceSettingsModel) -> Refits | None:
+    """How the reference is refitted as runs go by; None for a fixed one."""
+    return get_reference_spec(reference.type).refits
+
+
 __all__ = [
     "REFERENCES",
     "SPECS",
     "FileReferenceSettings",
+    "ReferenceOrigin",
     "ReferenceRequest",
     "ReferenceSettingsModel",
     "ReferenceSpec",
+    "Refits",
     "SqlReferenceSettings",
+    "TrailingReferenceSettings",
     "UnknownReferenceError",
     "WindowReferenceSettings",
+    "describe_reference",
     "get_reference_spec",
     "load_reference",
     "reference_key_parts",
+    "reference_refits",
 ]

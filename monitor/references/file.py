@@ -8,6 +8,7 @@ from typing import Literal
 import pandas as pd
 
 from monitor.references.spec import (
+    ReferenceOrigin,
     ReferenceRequest,
     ReferenceSettingsModel,
     ReferenceSpec,
@@ -46,6 +47,14 @@ def file_key_parts(request: ReferenceRequest) -> list[str]:
     return [json.dumps(files)]
 
 
+def describe_file_reference(request: ReferenceRequest) -> ReferenceOrigin:
+    return ReferenceOrigin(f"the files {_settings(request).path}")
+
+
 SPEC = ReferenceSpec(
-    type="file", settings=FileReferenceSettings, load=load_file_reference, key_parts=file_key_parts
+    type="file",
+    settings=FileReferenceSettings,
+    load=load_file_reference,
+    key_parts=file_key_parts,
+    describe=describe_file_reference,
 )

@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import model_validator
 
 from monitor.references.spec import (
+    ReferenceOrigin,
     ReferenceRequest,
     ReferenceSettingsModel,
     ReferenceSpec,
@@ -60,6 +61,21 @@ def sql_key_parts(request: ReferenceRequest) -> list[str]:
     return []
 
 
+QUERY_SHOWN = 500
+"""Characters of the query a run states (on one line); the URL is never stated."""
+
+
+def describe_sql_reference(request: ReferenceRequest) -> ReferenceOrigin:
+    query = " ".join(_settings(request).query.split())
+    if len(query) > QUERY_SHOWN:
+        query = query[: QUERY_SHOWN - 3] + "..."
+    return ReferenceOrigin(f"the query {query}")
+
+
 SPEC = ReferenceSpec(
-    type="sql", settings=SqlReferenceSettings, load=load_sql_reference, key_parts=sql_key_parts
+    type="sql",
+    settings=SqlReferenceSettings,
+    load=load_sql_reference,
+    key_parts=sql_key_parts,
+    describe=describe_sql_reference,
 )

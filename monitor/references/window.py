@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import model_validator
 
 from monitor.references.spec import (
+    ReferenceOrigin,
     ReferenceRequest,
     ReferenceSettingsModel,
     ReferenceSpec,
@@ -56,9 +57,15 @@ def window_key_parts(request: ReferenceRequest) -> list[str]:
     return [request.source.model_dump_json()]
 
 
+def describe_window_reference(request: ReferenceRequest) -> ReferenceOrigin:
+    reference = _settings(request)
+    return ReferenceOrigin("a fixed window of the monitor's source", reference.start, reference.end)
+
+
 SPEC = ReferenceSpec(
     type="window",
     settings=WindowReferenceSettings,
     load=load_window_reference,
     key_parts=window_key_parts,
+    describe=describe_window_reference,
 )

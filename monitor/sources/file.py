@@ -38,6 +38,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from monitor.settings_base import SettingsModel
 from monitor.sources._frames import Reservoir, in_window, to_utc, utc_window
 from monitor.sources.base import SourceError, Window
 from monitor.sources.spec import SourceSettingsModel, SourceSpec
@@ -51,10 +52,15 @@ _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".csv.zst
 _READ_ERRORS = (OSError, ValueError, UnicodeDecodeError, pa.ArrowException, pd.errors.ParserError)
 
 
-class FileSourceSettings(SourceSettingsModel):
-    type: Literal["file"]
+class FileLocation(SettingsModel):
+    """Which files rows are read from; shared by the file source and the file label source."""
+
     path: str = Field(description="a file or a glob of Parquet/CSV files")
     format: Literal["parquet", "csv", "auto"] = "auto"
+
+
+class FileSourceSettings(FileLocation, SourceSettingsModel):
+    type: Literal["file"]
     timestamp_column: str
 
 
@@ -241,6 +247,37 @@ def _csv_batches(path: Path, column: str | None, origin: str) -> Iterator[pd.Dat
             yield chunk
 
 
+def file_batches(
+    pattern: str,
+    format: str,
+    column: str | None,
+    window: Window | None,
+    origin: str,
+    cache: ParquetCache | None = None,
+) -> Iterator[tuple[Path, pd.DataFrame]]:
+    """Every batch of the files ``pattern`` names, with its file; a read error names the file.
+
+    Parquet batches are pruned to ``window`` by ``column`` where the stored
+    type allows; the exact window is the caller's to apply.
+    """
+    for path in _files(pattern, origin):
+        kind = "file"
+        try:
+            kind = _format_of(path, format, origin)
+            if kind == "parquet":
+                batches = _parquet_batches(path, column, window, origin, cache)
+            else:
+                batches = _csv_batches(path, column, origin)
+            for batch in batches:
+                yield path, batch
+        except SourceError as exc:
+            raise SourceError(_as_written(str(exc), pattern)) from None
+        except _READ_ERRORS as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = f"{origin}: cannot read {str(path)!r} as {kind}: {reason}"
+            raise SourceError(_as_written(message, pattern)) from None
+
+
 def _sample_files(
     pattern: str,
     format: str,
@@ -252,26 +289,15 @@ def _sample_files(
     cache: ParquetCache | None = None,
 ) -> pd.DataFrame:
     reservoir = Reservoir(limit, seed)
-    for path in _files(pattern, origin):
-        kind = "file"
-        try:
-            kind = _format_of(path, format, origin)
-            if kind == "parquet":
-                batches = _parquet_batches(path, column, window, origin, cache)
-            else:
-                batches = _csv_batches(path, column, origin)
-            for batch in batches:
-                if column is not None:
-                    batch[column] = to_utc(batch[column], column, f"{origin}: {path}")
-                    if window is not None:
-                        batch = batch[in_window(batch[column], window)]
-                reservoir.add(batch)
-        except SourceError as exc:
-            raise SourceError(_as_written(str(exc), pattern)) from None
-        except _READ_ERRORS as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            message = f"{origin}: cannot read {str(path)!r} as {kind}: {reason}"
-            raise SourceError(_as_written(message, pattern)) from None
+    for path, batch in file_batches(pattern, format, column, window, origin, cache):
+        if column is not None:
+            try:
+                batch[column] = to_utc(batch[column], column, f"{origin}: {path}")
+            except SourceError as exc:
+                raise SourceError(_as_written(str(exc), pattern)) from None
+            if window is not None:
+                batch = batch[in_window(batch[column], window)]
+        reservoir.add(batch)
     return reservoir.result()
 
 

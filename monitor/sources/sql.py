@@ -88,19 +88,44 @@ class SqlTimeouts(SettingsModel):
     )
 
 
-class SqlSourceSettings(SourceSettingsModel, SqlTimeouts):
-    type: Literal["sql"]
+class SqlTableSettings(SqlTimeouts):
+    """Where SQL rows are read: a database (``url`` or ``url_env``) and a ``table`` or ``query``.
+
+    Shared by the SQL source and the SQL label source (``monitor.sources.sql_labels``).
+    """
+
     url: str | None = None
     url_env: str | None = None
     table: str | None = None
     query: str | None = None
-    timestamp_column: str
 
     @model_validator(mode="after")
-    def _one_of(self) -> SqlSourceSettings:
+    def _one_of(self) -> SqlTableSettings:
         exactly_one(self, "url", "url_env")
         exactly_one(self, "table", "query")
         return self
+
+    def resolved_url(self, key: str, origin: str) -> str:
+        """The URL, read from ``url_env`` (config key ``key``) when it names a variable."""
+        if self.url_env is None:
+            assert self.url is not None
+            return self.url
+        try:
+            return resolve_secret(self.url_env, key)
+        except SecretError as exc:
+            raise SourceError(f"{origin}: {exc}") from None
+
+    def selectable(self, *columns: str) -> FromClause:
+        """The table or the query as a FROM clause that knows ``columns``."""
+        if self.table is not None:
+            return _table(self.table, *columns)
+        assert self.query is not None
+        return _query(self.query, *columns)
+
+
+class SqlSourceSettings(SqlTableSettings, SourceSettingsModel):
+    type: Literal["sql"]
+    timestamp_column: str
 
 
 def _postgres_session(statement_timeout: timedelta) -> Callable[[Any, Any], None]:
@@ -168,16 +193,15 @@ def _reason(exc: BaseException, redact: Redactor) -> str:
     return redact(text or type(cause).__name__)[:500]
 
 
-def _table(name: str, timestamp_column: str | None) -> FromClause:
+def _table(name: str, *columns: str) -> FromClause:
     schema, _, table_name = name.rpartition(".")
-    columns: list[sa.ColumnClause[Any]] = [sa.column(timestamp_column)] if timestamp_column else []
-    return sa.table(table_name, *columns, schema=schema or None)
+    return sa.table(table_name, *(sa.column(name) for name in columns), schema=schema or None)
 
 
-def _query(query: str, timestamp_column: str | None) -> FromClause:
+def _query(query: str, *columns: str) -> FromClause:
     statement = query.strip().rstrip(";").strip()
-    columns: list[sa.ColumnClause[Any]] = [sa.column(timestamp_column)] if timestamp_column else []
-    return sa.text(statement).columns(*columns).subquery("source_query")
+    known: list[sa.ColumnClause[Any]] = [sa.column(name) for name in columns]
+    return sa.text(statement).columns(*known).subquery("source_query")
 
 
 def _window_condition(
@@ -307,23 +331,12 @@ class SqlSource:
 
     def __init__(self, settings: SqlSourceSettings) -> None:
         self.settings = settings
-        if settings.url_env is not None:
-            try:
-                url = resolve_secret(settings.url_env, "source.url_env")
-            except SecretError as exc:
-                raise SourceError(f"source sql: {exc}") from None
-        else:
-            assert settings.url is not None
-            url = settings.url
+        url = settings.resolved_url("source.url_env", "source sql")
         self._engine, self._origin = create_source_engine(
             url, "source sql", settings, settings.url_env
         )
         self._redact = Redactor.for_url(url, settings.url_env)
-        if settings.table is not None:
-            self._source = _table(settings.table, settings.timestamp_column)
-        else:
-            assert settings.query is not None
-            self._source = _query(settings.query, settings.timestamp_column)
+        self._source = settings.selectable(settings.timestamp_column)
 
     def sample(self, window: Window | None, limit: int, seed: int) -> pd.DataFrame:
         return _sample(
@@ -365,6 +378,6 @@ def read_query(
     engine, origin = create_source_engine(url, "reference sql", timeouts, env_name)
     redact = Redactor.for_url(url, env_name)
     try:
-        return _sample(engine, origin, redact, _query(query, None), None, None, None, limit, seed)
+        return _sample(engine, origin, redact, _query(query), None, None, None, limit, seed)
     finally:
         engine.dispose()

@@ -113,6 +113,13 @@ class RunRow(Base):
     claimed_by: Mapped[str] = mapped_column(String(200))
     lease_until: Mapped[datetime | None]
     attempt: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The reference the run was tested against (monitor.store.references); none
+    # for a failed run or one stored before runs stated it.
+    reference_key: Mapped[str | None] = mapped_column(String(64))
+    reference_type: Mapped[str | None] = mapped_column(String(20))
+    reference_origin: Mapped[str | None] = mapped_column(Text)
+    reference_start: Mapped[datetime | None]
+    reference_end: Mapped[datetime | None]
 
     monitor: Mapped[MonitorRow] = relationship()
     results: Mapped[list[ResultRow]] = relationship(
@@ -290,3 +297,53 @@ class WindowSketchRow(Base):
     window_start: Mapped[datetime]
     window_end: Mapped[datetime]
     columns: Mapped[dict[str, Any]]
+
+
+class PerformanceRow(Base):
+    """One metric of one window, realized or estimated, as one evaluation found it.
+
+    A window's metrics are evaluated by its own run and, as late labels
+    arrive, again by later runs (``evaluated_run_id``) until its labels are
+    all in or ``max_wait`` has passed (``final``). An evaluation that changes
+    a metric appends a row and clears ``latest`` on the one it replaces, so
+    the API reads the latest state and a report the history; one that
+    changes nothing only moves ``checked_at``. The columns of the result
+    mirror ``ResultRow``; ``method`` is the metric's name, or
+    ``estimated_<metric>`` for a CBPE estimate.
+    """
+
+    __tablename__ = "performance_results"
+    __table_args__ = (
+        Index("ix_performance_monitor_latest", "monitor_id", "latest", "window_end"),
+        Index("ix_performance_window_run", "window_run_id"),
+        Index("ix_performance_evaluated_run", "evaluated_run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    window_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    evaluated_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    scheduled_for: Mapped[datetime]
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    column: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(50))
+    metric: Mapped[str] = mapped_column(String(50))
+    estimated: Mapped[bool] = mapped_column(Boolean)
+    statistic: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    degraded: Mapped[bool] = mapped_column(Boolean)
+    effect: Mapped[float | None] = mapped_column(Float)
+    effect_floor: Mapped[float | None] = mapped_column(Float)
+    n_reference: Mapped[int]
+    n_current: Mapped[int]
+    status: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]]
+    coverage: Mapped[float | None] = mapped_column(Float)
+    n_predictions: Mapped[int]
+    n_labelled: Mapped[int | None]
+    evaluated_at: Mapped[datetime]
+    checked_at: Mapped[datetime]
+    latest: Mapped[bool] = mapped_column(Boolean)
+    final: Mapped[bool] = mapped_column(Boolean)

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from detectors import finite_or_none
 from monitor.store.alert_queries import TransitionView, run_transitions
 from monitor.store.models import MonitorRow, ResultRow, RunRow
+from monitor.store.performance import RunPerformance, run_performance
+from monitor.store.references import RunReference, stored_reference
 from monitor.vocabulary import ResultCheck
 
 RUN_SUCCEEDED = "succeeded"
@@ -103,6 +105,8 @@ class RunSummary:
     n_reference: int | None
     n_current: int | None
     drifted_columns: tuple[str, ...]
+    reference: RunReference | None = None
+    """The reference the run was tested against; None when it states none (failed runs)."""
     alert_transitions: tuple[TransitionView, ...] = ()
     """The alert changes this run made (rule, from, to), in the order it made them."""
 
@@ -126,6 +130,7 @@ class RunSummary:
             "n_reference": self.n_reference,
             "n_current": self.n_current,
             "drifted_columns": list(self.drifted_columns),
+            "reference": self.reference.to_dict() if self.reference else None,
             "alert_transitions": [change.change() for change in self.alert_transitions],
         }
 
@@ -134,15 +139,23 @@ class RunSummary:
 class RunDetail:
     summary: RunSummary
     results: tuple[ResultView, ...]
+    performance: RunPerformance = RunPerformance()
+    """Its window's performance (latest state and history) and the windows it backfilled."""
 
     def redacted(self, redact: Callable[[str], str]) -> RunDetail:
         """The run and every result as shown (``monitor.redaction``)."""
         return RunDetail(
-            self.summary.redacted(redact), tuple(r.redacted(redact) for r in self.results)
+            self.summary.redacted(redact),
+            tuple(r.redacted(redact) for r in self.results),
+            self.performance,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.summary.to_dict(), "results": [r.to_dict() for r in self.results]}
+        return {
+            **self.summary.to_dict(),
+            "results": [r.to_dict() for r in self.results],
+            "performance": self.performance.to_dict(),
+        }
 
 
 _RUN_COLUMNS = (
@@ -159,6 +172,11 @@ _RUN_COLUMNS = (
     RunRow.reason,
     RunRow.n_reference,
     RunRow.n_current,
+    RunRow.reference_key,
+    RunRow.reference_type,
+    RunRow.reference_origin,
+    RunRow.reference_start,
+    RunRow.reference_end,
 )
 
 
@@ -182,6 +200,13 @@ def _summary(
         n_reference=row.n_reference,
         n_current=row.n_current,
         drifted_columns=tuple(drifted_columns),
+        reference=stored_reference(
+            row.reference_key,
+            row.reference_type,
+            row.reference_origin,
+            row.reference_start,
+            row.reference_end,
+        ),
         alert_transitions=tuple(alert_transitions),
     )
 
@@ -299,7 +324,8 @@ def get_run(engine: Engine, run_id: int) -> RunDetail | None:
         row = session.execute(query).one_or_none()
         if row is None:
             return None
-        return _details(session, [row])[0]
+        detail = _details(session, [row])[0]
+        return replace(detail, performance=run_performance(session, run_id))
 
 
 def latest_successful_runs(engine: Engine) -> list[RunDetail]:

@@ -8,6 +8,7 @@ exact cut-offs, and a subsampled profile.
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import importlib
 import json
@@ -423,3 +424,30 @@ def test_welch_needs_two_values_on_each_side() -> None:
 def test_seeded_examples_exist(module_name: str) -> None:
     module = importlib.import_module(f"detectors.{module_name}")
     assert doctest.DocTestFinder().find(module)[0].examples
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series([3.0, np.nan, -np.inf, 1.0, np.inf, 1.0, np.nan], dtype=np.float64),
+        pd.Series([3.0, np.nan, -np.inf, 1.0, np.inf, 1.0, np.nan], dtype=np.float32),
+        pd.Series([5, -2, 7, 5], dtype=np.int64),
+        pd.Series([True, False, True]),
+    ],
+    ids=["float64", "float32", "int64", "bool"],
+)
+def test_prepare_numeric_counts_numpy_numbers_as_it_counts_the_same_objects(
+    values: pd.Series,
+) -> None:
+    fast = prepare_numeric(values)
+    parsed = prepare_numeric(values.astype(object).where(values.notna(), None))
+    assert fast == dataclasses.replace(parsed, numeric=fast.numeric)
+    assert fast.numeric is not None and parsed.numeric is not None
+    assert fast.numeric.tolist() == parsed.numeric.tolist() == sorted(parsed.numeric.tolist())
+
+
+def test_prepare_numeric_sorts_and_counts_text_numbers() -> None:
+    prepared = prepare_numeric(pd.Series(["2.5", None, "x", "inf", "-1", "nan", "y", "x"]))
+    assert prepared.numeric is not None and prepared.numeric.tolist() == [-1.0, 2.5]
+    assert (prepared.n_missing, prepared.n_infinite, prepared.n_unparsable) == (1, 1, 4)
+    assert prepared.unparsable_examples == ("x", "nan", "y")

@@ -47,7 +47,7 @@ def test_pooled_ks_statistic_is_the_exact_one_taken_at_the_grid(normal_profile: 
     assert pooled.statistic <= exact.statistic + 1e-12
     assert pooled.statistic >= exact.statistic - 2.0 / GRID_CELLS
     assert pooled.method == "ks@5" and pooled.n_current == 2_000
-    assert pooled.details["scale"] == 5
+    assert pooled.details["pooled_windows"] == 5
 
 
 def test_pooled_ks_false_alarms_at_most_its_level(normal_profile: object) -> None:

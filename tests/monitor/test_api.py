@@ -87,6 +87,11 @@ def add_runs(engine: Engine, monitor: str, count: int) -> list[int]:
                 n_reference=500,
                 n_current=100,
                 claimed_by="replica-a",
+                reference_key="ab" * 32,
+                reference_type="trailing",
+                reference_origin="the monitor's source over the trailing 28d",
+                reference_start=scheduled_for - timedelta(days=29),
+                reference_end=scheduled_for - timedelta(days=1),
             )
             run.results.append(
                 ResultRow(
@@ -128,6 +133,13 @@ def run_json(run_id: int, slot: int) -> dict[str, Any]:
         "n_reference": 500,
         "n_current": 100,
         "drifted_columns": ["income"],
+        "reference": {
+            "key": "ab" * 32,
+            "type": "trailing",
+            "origin": "the monitor's source over the trailing 28d",
+            "start": f"2024-04-02T{hour}:00:00+00:00",
+            "end": f"2024-04-30T{hour}:00:00+00:00",
+        },
         "alert_transitions": [],
     }
 
@@ -242,6 +254,7 @@ def test_get_run_with_results_and_url(engine: Engine) -> None:
                 "details": {"effect": 0.4},
             }
         ],
+        "performance": {"window": [], "history": [], "backfilled": []},
         "url": f"{BASE_URL}/api/runs/{run_id}",
     }
 

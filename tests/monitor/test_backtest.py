@@ -156,7 +156,18 @@ def test_a_planted_shift_drifts_every_later_run_and_fires_at_its_slot(
         iso(FIRST_SLOT + timedelta(hours=k)) for k in range(WINDOWS)
     ]
     assert all(run["status"] == "succeeded" for run in runs)
-    assert set(runs[0]) == {"scheduled_for", "status", "drifted", "drifted_columns", "reason"}
+    assert set(runs[0]) == {
+        "scheduled_for",
+        "status",
+        "drifted",
+        "drifted_columns",
+        "reason",
+        "performance",
+        "reference",
+    }
+    assert {run["reference"]["origin"] for run in runs} == {
+        f"the files {tmp_path}/reference.parquet"
+    }
     after = runs[SHIFT_FROM:]
     assert all(run["drifted"] is True for run in after)
     assert all({"x", "c"} <= set(run["drifted_columns"]) for run in after)

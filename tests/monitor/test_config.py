@@ -215,6 +215,12 @@ HOOK = '[[receivers]]\nname = "hook"\ntype = "webhook"\n'
 LONG = "x" * 201
 RULE = '[[monitors]]\n[[monitors.rules]]\nname = "r"\n'
 CLASSIFIER = 'performance = {task = "classification", prediction = "p", label = "l"}\n'
+SCORED = 'performance = {task = "classification", prediction = "p", label = "l", score = "s"}\n'
+LABELLED = '[monitors.performance]\ntask = "classification"\nprediction = "p"\n'
+LABELS = (
+    '[monitors.performance.labels]\ntype = "file"\npath = "labels.csv"\nid_column = "id"\n'
+    'label_column = "y"\n'
+)
 
 BROKEN: list[tuple[str, str]] = [
     # rules that could never be hit
@@ -225,12 +231,88 @@ BROKEN: list[tuple[str, str]] = [
     (
         RULE + 'type = "performance"\n',
         "monitors[0].rules[0].type: a performance rule needs the monitor's performance table "
-        "(task, prediction, label)",
+        "(task, prediction, label or labels)",
     ),
     (
         "[[monitors]]\n" + CLASSIFIER + '[[monitors.rules]]\nname = "r"\ntype = "performance"\n'
         'metric = "mae"\n',
-        'monitors[0].rules[0].metric: "mae" is not a classification metric (accuracy, f1)',
+        'monitors[0].rules[0].metric: "mae" is not one of the monitor\'s classification metrics '
+        "(accuracy, precision, recall, f1)",
+    ),
+    (
+        "[[monitors]]\n" + CLASSIFIER + '[[monitors.rules]]\nname = "r"\ntype = "performance"\n'
+        "estimated = true\n",
+        "monitors[0].rules[0].estimated: estimates need a classification monitor with a score "
+        "column (performance.score)",
+    ),
+    (
+        "[[monitors]]\n" + SCORED + '[[monitors.rules]]\nname = "r"\ntype = "performance"\n'
+        'estimated = true\nmetric = "average_precision"\n',
+        'monitors[0].rules[0].metric: "average_precision" is not estimated from scores '
+        "(estimated: accuracy, precision, recall, f1, roc_auc)",
+    ),
+    # performance: labels in the rows or from a label source, and what the task takes
+    (
+        '[[monitors]]\nperformance = {task = "classification", prediction = "p"}\n',
+        "monitors[0].performance: set label (the label column of the window's rows) or labels "
+        "(a label source joined by id), one of them",
+    ),
+    (
+        "[[monitors]]\n" + LABELLED + 'label = "y"\nid_column = "id"\n' + LABELS,
+        "monitors[0].performance: set label (the label column of the window's rows) or labels "
+        "(a label source joined by id), not both",
+    ),
+    (
+        "[[monitors]]\n" + LABELLED + LABELS,
+        "monitors[0].performance.id_column: required with labels: the predictions' column "
+        "labels are joined on",
+    ),
+    (
+        '[[monitors]]\nperformance = {task = "regression", prediction = "p", label = "l", '
+        'id_column = "id"}\n',
+        "monitors[0].performance.id_column: joins labels from performance.labels, which is not set",
+    ),
+    (
+        '[[monitors]]\nperformance = {task = "regression", prediction = "p", label = "l", '
+        'score = "s"}\n',
+        "monitors[0].performance.score: regression takes none (classification only)",
+    ),
+    (
+        '[[monitors]]\nperformance = {task = "classification", prediction = "p", label = "l", '
+        'metrics = ["roc_auc"]}\n',
+        "monitors[0].performance.metrics: 'roc_auc' needs scores; pass the score column",
+    ),
+    (
+        '[[monitors]]\nperformance = {task = "classification", prediction = "p", label = "l", '
+        'metrics = ["auc"]}\n',
+        "monitors[0].performance.metrics: unknown performance metric 'auc'; known metrics: "
+        "accuracy, precision, recall, f1, roc_auc, average_precision, log_loss, mae, rmse, "
+        "mape, r2",
+    ),
+    (
+        '[[monitors]]\nperformance = {task = "regression", prediction = "p", label = "l", '
+        'direction = "up"}\n',
+        "monitors[0].performance.direction: Input should be 'worse' or 'both'",
+    ),
+    (
+        "[[monitors]]\n" + LABELLED + 'id_column = "id"\n' + LABELS + "coverage = 0\n",
+        "monitors[0].performance.labels.coverage: Input should be greater than 0",
+    ),
+    (
+        "[[monitors]]\n" + LABELLED + 'id_column = "id"\n' + LABELS + 'max_wait = "-1d"\n',
+        "monitors[0].performance.labels.max_wait: expected a duration such as "
+        '"30s", "5m", "2h" or "1d", got "-1d"',
+    ),
+    (
+        "[[monitors]]\n" + LABELLED + 'id_column = "id"\n'
+        '[monitors.performance.labels]\ntype = "demo"\n',
+        "monitors[0].performance.labels: unknown type demo; expected one of 'sql', 'file'",
+    ),
+    (
+        "[[monitors]]\n" + LABELLED + 'id_column = "id"\n'
+        '[monitors.performance.labels]\ntype = "sql"\nid_column = "id"\nlabel_column = "y"\n'
+        'url = "sqlite://"\n',
+        "monitors[0].performance.labels: set exactly one of table and query",
     ),
     (
         RULE + 'type = "column_drift"\ncolumns = []\n',

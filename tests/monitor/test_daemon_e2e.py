@@ -208,8 +208,8 @@ def test_daemon_detects_stores_exports_and_delivers(
     assert run_page.status_code == 200, run_page.text
     assert f"<title>Run {data['run']['id']} of e2e" in run_page.text
 
-    assert 'driftwarden_column_drifted{column="x_shift",method="ks",monitor="e2e"} 1.0' in metrics
-    assert 'driftwarden_column_drifted{column="x_stable",method="ks",monitor="e2e"} 0.0' in metrics
+    assert 'driftwarden_column_drifted{column="x_shift",monitor="e2e",windows="1"} 1.0' in metrics
+    assert 'driftwarden_column_drifted{column="x_stable",monitor="e2e",windows="1"} 0.0' in metrics
     assert 'driftwarden_monitor_drifted{monitor="e2e"} 1.0' in metrics
     assert runs["runs"] and runs["runs"][0]["monitor"] == "e2e"
 

@@ -125,8 +125,10 @@ KEYS_BEFORE_THE_REFERENCES_PACKAGE = [
         {"type": "sql", "url_env": "DW_REF_URL", "query": "SELECT 1"},
         {"performance": {"task": "classification", "prediction": "p", "label": "y"}},
         # Changed on purpose: the performance profile's layout is in the key, so
-        # profiles stored before noise bands and CBPE are refitted, not refused.
-        "aaa15085a4ef4bed58b66ef0a783577439833a50979c5fc66298303175b7e4da",
+        # profiles stored before noise bands and CBPE are refitted, not refused;
+        # and again when performance grew score, metrics and labels, and fits the
+        # task's default metrics (accuracy, precision, recall, f1) instead of two.
+        "9e421fafffe0b80ca2a73c631fb5d8b578b35faf0823fd7546a94b940aa4005d",
     ),
     (
         {"type": "file", "path": "/nonexistent/dir/*.parquet", "format": "parquet"},

@@ -108,7 +108,7 @@ def test_a_persistent_small_shift_is_caught_by_a_pool_and_says_which_scale(
             ("x", "sequential", True),
             ("y", "sequential", False),
         }
-        assert stored[0].details["scale"] == 16
+        assert stored[0].details["pooled_windows"] == 16
         # Windows are kept up to twice the largest scale (32 here): all 20 so far.
         assert session.scalar(select(func.count()).select_from(WindowSketchRow)) == 20
 
@@ -167,3 +167,27 @@ def test_alpha_keeps_the_per_window_meaning_without_pools(engine: Engine, tmp_pa
     outcomes = [_run(ctx, monitor, hour) for hour in range(1, 6)]
     assert all(r.threshold == 0.05 for o in outcomes for r in o.results)
     assert not any("@" in r.method for o in outcomes for r in o.results)
+
+
+def test_a_distance_whose_details_name_a_scale_is_a_window_test_not_a_pool(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """wasserstein and energy say which std scaled them: that is no pooled test's window count."""
+    reference, current = _write_data(tmp_path, shift_sd=0.0, hours=2)
+    monitor = _monitor(reference, current, sequential_scales=[])
+    monitor = monitor.model_copy(
+        update={
+            "columns": tuple(
+                column.model_copy(update={"method": method})
+                for column, method in zip(monitor.columns, ("wasserstein", "energy"), strict=True)
+            )
+        }
+    )
+    outcome = _run(_context(engine, monitor), monitor, 1)
+    assert [(r.method, "scale" in r.details) for r in outcome.results] == [
+        ("wasserstein", True),
+        ("energy", True),
+    ]
+    with Session(engine) as session:
+        checks = session.execute(select(ResultRow.column, ResultRow.check)).all()
+    assert sorted(checks) == [("x", "drift"), ("y", "drift")]

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.config import MonitorSettings, parse_settings
+from monitor.profiles import reference_key
 from monitor.runner import run_check
 from monitor.settings_base import ConfigError
 from monitor.sinks import sink_message_id
@@ -86,6 +87,13 @@ def test_each_run_queues_one_run_completed_message_per_sink(engine: Engine) -> N
         "run_id": shifted.run_id,
         "status": "succeeded",
         "drifted": True,
+        "reference": {
+            "key": reference_key(monitor),
+            "type": "window",
+            "origin": "a fixed window of the monitor's source",
+            "start": "2026-01-01T00:00:00+00:00",
+            "end": "2026-01-01T00:00:30+00:00",
+        },
         "results": [
             {
                 "column": r.column,
@@ -97,6 +105,7 @@ def test_each_run_queues_one_run_completed_message_per_sink(engine: Engine) -> N
             }
             for r in shifted.results
         ],
+        "performance": [],
     }
     assert {r["column"] for r in payload["results"] if r["drifted"]} == {"income", "device"}
 

@@ -13,6 +13,7 @@ from monitor.pages.charts import MAX_BARS, bar_chart, sparkline
 from monitor.pages.queries import ColumnTrend, MonitorPage, RunPage, TrendPoint
 from monitor.pages.render import render_monitor_page, render_not_found, render_run_page
 from monitor.store.queries import ResultView, RunDetail, RunSummary
+from monitor.store.references import RunReference
 from monitor.vocabulary import ResultCheck
 from tests.monitor.pages.html import Element, parse
 
@@ -325,3 +326,32 @@ def test_not_found_page_names_what_is_missing() -> None:
     page = parse(render_not_found("run 12345"))
     assert page.find("h1")[0].words() == "Not found"
     assert page.find("p")[0].words().startswith("There is no run 12345 in this store.")
+
+
+def test_a_run_page_states_the_reference_the_run_used() -> None:
+    trailing = RunReference(
+        "0123456789ab" + "f" * 52,
+        "trailing",
+        "the monitor's source over the trailing 28d, skipping the last 1d, refitted every 1d",
+        datetime(2026, 2, 1, tzinfo=UTC),
+        datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    files = RunReference("c" * 64, "file", f"the files {SCRIPT}.parquet")
+    shown = []
+    for reference in (trailing, files, None):
+        run = summary(1, reference=reference)
+        page = parse(render_run_page(RunPage(RunDetail(run, ()), ())))
+        facts = page.find("div", "reference")
+        shown.append([(f.attrs["data-reference-key"], f.find("dd")[0].words()) for f in facts])
+    assert shown == [
+        [
+            (
+                trailing.key,
+                "trailing: the monitor's source over the trailing 28d, skipping the last 1d, "
+                "refitted every 1d, 2026-02-01 00:00:00 UTC – 2026-03-01 00:00:00 UTC (profile "
+                "0123456789ab)",
+            )
+        ],
+        [("c" * 64, f"file: the files {SCRIPT}.parquet (profile cccccccccccc)")],
+        [],
+    ]
