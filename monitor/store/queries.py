@@ -256,10 +256,9 @@ def _details(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[Ru
             if result.drifted:
                 drifted.append((result.run_id, result.column))
     columns = _drifted_columns(drifted)
-    changes = run_transitions(session, run_ids)
     return [
         RunDetail(
-            summary=_summary(row, columns.get(row.id, ()), changes.get(row.id, ())),
+            summary=_summary(row, columns.get(row.id, ())),
             results=tuple(results[row.id]),
         )
         for row in rows
@@ -325,7 +324,12 @@ def get_run(engine: Engine, run_id: int) -> RunDetail | None:
         if row is None:
             return None
         detail = _details(session, [row])[0]
-        return replace(detail, performance=run_performance(session, run_id))
+        changes = tuple(run_transitions(session, [run_id]).get(run_id, ()))
+        return replace(
+            detail,
+            summary=replace(detail.summary, alert_transitions=changes),
+            performance=run_performance(session, run_id),
+        )
 
 
 def latest_successful_runs(engine: Engine) -> list[RunDetail]:
