@@ -26,8 +26,9 @@ from monitor.store.outbox import add_outbox
 
 SUPERSEDABLE: frozenset[Occasion] = frozenset({"changed", "repeat"})
 """Occasions a newer message of the same group makes redundant: it tells the receiver the
-group's state as of later. A first firing and a resolution are never superseded (a pager
-opens and closes its incident with them; a trigger starts its pipeline on the first)."""
+group's state as of later, each rule's included (``rule_alerts``). A first firing and a
+resolution are never superseded (a pager opens and closes its incident with them; a
+trigger starts its pipeline on the first)."""
 
 
 @dataclass(frozen=True)
