@@ -7,6 +7,7 @@ and the messages they cause are committed together or not at all.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +30,8 @@ SUPERSEDABLE: frozenset[Occasion] = frozenset({"changed", "repeat"})
 group's state as of later, each rule's included (``rule_alerts``). A first firing and a
 resolution are never superseded (a pager opens and closes its incident with them; a
 trigger starts its pipeline on the first)."""
+
+log = logging.getLogger("driftwarden.alerting")
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,16 @@ def process_alerts(
         current = step(previous, rule.evaluate(facts), now, rule.for_runs, rule.resolve_after)
         if current != previous or fingerprint not in before:
             store.save_alert(session, run.monitor_id, rule.name, previous, current, run.run_id)
+        if current.state != previous.state and current.state in ("firing", "resolved"):
+            log.info(
+                "alert %s of monitor %s %s (%s, run %d)",
+                rule.name,
+                monitor.name,
+                "is firing" if current.state == "firing" else "resolved",
+                rule.severity,
+                run.run_id,
+                extra={"rule": rule.name},
+            )
         after[rule.name] = current
 
     silences = store.active_silences(session, now)

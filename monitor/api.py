@@ -287,7 +287,9 @@ def build_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     """A server for ``app``; stop it with ``server.should_exit = True``.
 
     ``port=0`` binds a free port; read it from ``server.servers`` once
-    ``server.started`` is true.
+    ``server.started`` is true. uvicorn installs no handlers of its own
+    (``log_config=None``): its warnings go through the root logger, in the
+    daemon's ``--log-format``.
     """
     config = uvicorn.Config(
         app,
@@ -295,5 +297,6 @@ def build_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
         port=port,
         log_level="warning",
         access_log=False,
+        log_config=None,
     )
     return _Server(config)

@@ -12,12 +12,14 @@ import argparse
 import logging
 import sys
 import traceback
+from argparse import Namespace
 from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import alert_commands, silence_commands
 from monitor.commands import EXIT_ERROR
 from monitor.config import Settings, load_settings
+from monitor.logs import LogFormat, configure_logging
 from monitor.secrets import SecretError
 from monitor.settings_base import ConfigError
 
@@ -42,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
     parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=("text", "json"),
+        help="json: one JSON object per line on stderr (time, level, logger, message, ...)",
+    )
+    parser.add_argument(
         "--debug", action="store_true", help="print the traceback of an unexpected error"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -64,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a config file and exit")
     _add_config(validate)
+    validate.add_argument(
+        "--connect",
+        action="store_true",
+        help="also read each source and reference and reach each receiver; exit 2 on a problem",
+    )
+    _add_format(validate)
 
     db = commands.add_parser("db", help="store maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -114,41 +128,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> int:
-    print(f"driftwarden: error: {message}", file=sys.stderr)
+def _fail(message: str, log_format: LogFormat = "text", exc: BaseException | None = None) -> int:
+    """The one line of an error; with ``--log-format json`` a JSON log line like every other."""
+    if log_format == "json":
+        logging.getLogger("driftwarden").error(message, exc_info=exc)
+    else:
+        print(f"driftwarden: error: {message}", file=sys.stderr)
     return EXIT_ERROR
 
 
-def _unexpected(command: str, exc: Exception, settings: Settings | None, debug: bool) -> int:
-    """One line naming what failed (secrets shown as their variables); the traceback on --debug."""
+def _unexpected(command: str, exc: Exception, settings: Settings | None, args: Namespace) -> int:
+    """One line naming what failed (secrets shown as their variables); the traceback on --debug.
+
+    In ``json`` the traceback is that line's ``exception`` field, not lines of its own.
+    """
     text = " ".join(str(exc).split()) or "no message"
     if settings is not None:
         from monitor.daemon import resolved_secrets
 
         for env_name, value in resolved_secrets(settings):
             text = text.replace(value, f"${env_name}")
-    if debug:
+    if args.debug and args.log_format == "text":
         traceback.print_exc(file=sys.stderr)
-    hint = "" if debug else " (--debug shows the traceback)"
-    return _fail(f"{command} failed unexpectedly: {type(exc).__name__}: {text[:500]}{hint}")
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every request with its full URL, which may hold a token; APScheduler
-    # logs every job execution, Alembic every plugin it loads. None of that belongs
-    # in an operator's log at INFO.
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    hint = "" if args.debug else " (--debug shows the traceback)"
+    message = f"{command} failed unexpectedly: {type(exc).__name__}: {text[:500]}{hint}"
+    return _fail(message, args.log_format, exc if args.debug else None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _configure_logging(args.log_level)
+    configure_logging(args.log_level, args.log_format, tracebacks=args.debug)
     from monitor.backtest import BacktestError
     from monitor.compare import CompareError
     from monitor.daemon import DaemonError
@@ -171,11 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         DeliveryAdminError,
         BacktestError,
     ) as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), args.log_format)
     except KeyboardInterrupt:
         return EXIT_ERROR
     except Exception as exc:
-        return _unexpected(args.command, exc, settings, args.debug)
+        return _unexpected(args.command, exc, settings, args)
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings | None) -> int:
@@ -185,7 +194,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings | None) -> int:
         return commands.compare(args.reference, args.current, args.columns, args.format)
     assert settings is not None  # every other command reads --config
     if args.command == "validate":
-        return commands.validate(settings, args.config)
+        return commands.validate(settings, args.config, args.connect, args.format)
     if args.command == "run":
         return commands.run(settings)
     if args.command == "check":

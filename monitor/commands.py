@@ -73,10 +73,14 @@ def _signing_secret_problem(secret: str) -> str | None:
     return None
 
 
-def validate(settings: Settings, path: Path) -> int:
+def validate(
+    settings: Settings, path: Path, connect: bool = False, output_format: str = "text"
+) -> int:
     """Valid config; secrets not set here are warnings (CI validating a config may lack them).
 
     A secret that is set but malformed is an error: the daemon would refuse it.
+    ``connect`` also opens every source and reference and reaches every
+    receiver (``monitor.connect_checks``): exit 2 when any of that fails.
     """
     if not settings.monitors:
         raise ConfigError(f"{path}: {NO_MONITORS}")
@@ -85,14 +89,39 @@ def validate(settings: Settings, path: Path) -> int:
         raise SecretError(f"{path}: " + "; ".join(malformed))
     from monitor.auth import check_exposure
 
-    print(f"{path}: valid ({len(settings.monitors)} monitors, {len(settings.receivers)} receivers)")
-    for message in missing_secrets(settings):
-        print(f"warning: {message}", file=sys.stderr)
+    warnings = list(missing_secrets(settings))
     try:
         check_exposure(settings.server)
     except ConfigError as exc:
-        print(f"warning: `run` will refuse to start: {exc}", file=sys.stderr)
-    return EXIT_OK
+        warnings.append(f"`run` will refuse to start: {exc}")
+    checks = []
+    if connect:
+        from monitor.connect_checks import run_connect_checks
+        from monitor.daemon import build_redactor
+
+        checks = run_connect_checks(settings, build_redactor(settings))
+    problems = sum(not check.ok for check in checks)
+    summary = f"{len(settings.monitors)} monitors, {len(settings.receivers)} receivers"
+    if output_format == "json":
+        report = {
+            "config": str(path),
+            "valid": True,
+            "monitors": len(settings.monitors),
+            "receivers": len(settings.receivers),
+            "warnings": warnings,
+            "checks": [check.to_dict() for check in checks],
+            "problems": problems,
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{path}: valid ({summary})")
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        for check in checks:
+            print(check.line())
+        if connect:
+            print(f"{path}: {len(checks)} checks, {problems} problems")
+    return EXIT_ERROR if problems else EXIT_OK
 
 
 def run(settings: Settings) -> int:
@@ -236,7 +265,8 @@ def backtest(
     """Replay a monitor over past slots in memory; exit 1 when an alert would have fired.
 
     ``quiet`` keeps the runner's log line per run (and warning per failed run)
-    out of stderr: the output lists every run with its reason already.
+    and the alerts' line per firing and resolution out of stderr: the output
+    lists every run with its reason and every alert already.
     """
     from monitor.backtest import parse_moment, run_backtest
     from monitor.backtest import to_json as backtest_json
@@ -244,13 +274,15 @@ def backtest(
 
     monitor = settings.monitor(monitor_name)
     first, last = parse_moment(start, "--from"), parse_moment(end, "--to")
-    runner_log = logging.getLogger("driftwarden.runner")
-    level = runner_log.level
+    loggers = [logging.getLogger(name) for name in ("driftwarden.runner", "driftwarden.alerting")]
+    levels = [logger.level for logger in loggers]
     if quiet:
-        runner_log.setLevel(logging.ERROR)
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
     try:
         result = run_backtest(settings, monitor, first, last)
     finally:
-        runner_log.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
     print(backtest_json(result) if output_format == "json" else backtest_text(result))
     return EXIT_DRIFT if result.fired else EXIT_OK

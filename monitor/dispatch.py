@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import MonitorSettings
+from monitor.logs import log_context
 from monitor.runner import RunContext, claim_slot, run_claimed, time_out
 from monitor.store.runs import Claim
 
@@ -248,6 +249,10 @@ class RunDispatcher:
             )
 
     def _run(self, flight: _Flight) -> None:
+        with log_context(monitor=flight.due.monitor.name):
+            self._run_slot(flight)
+
+    def _run_slot(self, flight: _Flight) -> None:
         due = flight.due
         store_down = False
         try:

@@ -101,7 +101,7 @@ def fit_reference(
         for column in monitor.columns
     }
     perf = monitor.performance
-    metrics = _fit_performance(perf, reference, labels) if perf else None
+    metrics = fit_reference_performance(perf, reference, labels) if perf else None
     multivariate = (
         fit_multivariate(reference, [(column.name, column.kind) for column in monitor.columns])
         if monitor.thresholds.multivariate != "none"
@@ -112,7 +112,7 @@ def fit_reference(
     )
 
 
-def _fit_performance(
+def fit_reference_performance(
     perf: PerformanceSettings, reference: pd.DataFrame, labels: LabelSource | None
 ) -> PerformanceProfile:
     label = perf.label_column

@@ -37,6 +37,7 @@ from monitor.columns import DataError
 from monitor.config import MonitorSettings
 from monitor.evaluation import evaluate, prepare_window, result_check, run_verdict
 from monitor.levels import monitor_levels, window_levels
+from monitor.logs import log_context
 from monitor.metrics import Metrics
 from monitor.performance import metric_level
 from monitor.profiles import ProfileCache, ReferenceProfile, stated_reference
@@ -282,7 +283,12 @@ def run_check(
     """Run one slot of one monitor; None when another process already claimed the slot."""
     claim = claim_slot(ctx, monitor, scheduled_for, trigger)
     if claim is None:
-        log.info("monitor %s slot %s already claimed; skipping", monitor.name, scheduled_for)
+        log.info(
+            "monitor %s slot %s already claimed; skipping",
+            monitor.name,
+            scheduled_for,
+            extra={"monitor": monitor.name},
+        )
         return None
     return run_claimed(ctx, monitor, claim)
 
@@ -319,7 +325,12 @@ class _Heartbeat:
                 if not store.renew_lease(ctx.engine, claim, ctx.clock() + ctx.lease):
                     return
             except SQLAlchemyError as exc:
-                log.warning("run %d: lease not renewed (%s)", claim.run_id, type(exc).__name__)
+                log.warning(
+                    "run %d: lease not renewed (%s)",
+                    claim.run_id,
+                    type(exc).__name__,
+                    extra={"run_id": claim.run_id},
+                )
 
 
 def run_claimed(ctx: RunContext, monitor: MonitorSettings, claim: store.Claim) -> RunOutcome | None:
@@ -349,7 +360,7 @@ def run_claimed(ctx: RunContext, monitor: MonitorSettings, claim: store.Claim) -
 
 def _run_to_end(ctx: RunContext, monitor: MonitorSettings, claim: store.Claim) -> RunOutcome | None:
     started = time.monotonic()
-    with _Heartbeat(ctx, claim):
+    with log_context(monitor=monitor.name, run_id=claim.run_id), _Heartbeat(ctx, claim):
         try:
             return _evaluate_and_store(ctx, monitor, claim, started)
         except store.ClaimLost:
@@ -502,25 +513,26 @@ def store_failure(
     renewed after all). Should the alert work itself break, the run is still
     stored as failed, without it: a row must never stay ``running``.
     """
-    window = _window(monitor, claim.scheduled_for)
-    try:
-        alerts, facts = _alert_inputs(ctx, monitor, claim, window, "failed", False, reason, ())
-        with Session(ctx.engine) as session, session.begin():
-            store.fail_run(session, claim, reason, expired_before=expired_before)
-            log_queued(process_alerts(session, monitor, alerts, facts), monitor)
-    except store.ClaimLost:
-        return None
-    except SQLAlchemyError:
-        raise
-    except Exception:
-        log.exception("run %d of monitor %s: alerts not processed", claim.run_id, monitor.name)
+    with log_context(monitor=monitor.name, run_id=claim.run_id):
+        window = _window(monitor, claim.scheduled_for)
         try:
+            alerts, facts = _alert_inputs(ctx, monitor, claim, window, "failed", False, reason, ())
             with Session(ctx.engine) as session, session.begin():
                 store.fail_run(session, claim, reason, expired_before=expired_before)
+                log_queued(process_alerts(session, monitor, alerts, facts), monitor)
         except store.ClaimLost:
             return None
-    ctx.metrics.record_failed_run(monitor.name, duration)
-    return RunOutcome(claim.run_id, monitor.name, "failed", None, reason, window)
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception("run %d of monitor %s: alerts not processed", claim.run_id, monitor.name)
+            try:
+                with Session(ctx.engine) as session, session.begin():
+                    store.fail_run(session, claim, reason, expired_before=expired_before)
+            except store.ClaimLost:
+                return None
+        ctx.metrics.record_failed_run(monitor.name, duration)
+        return RunOutcome(claim.run_id, monitor.name, "failed", None, reason, window)
 
 
 def expire_claims(
@@ -547,6 +559,7 @@ def expire_claims(
             expired.monitor,
             claim.scheduled_for,
             EXPIRED_REASON,
+            extra={"monitor": expired.monitor, "run_id": claim.run_id},
         )
         if (
             monitor is not None
@@ -585,4 +598,10 @@ def time_out(
         "the source may be hung"
     )
     if store_failure(ctx, monitor, claim, reason, limit.total_seconds()) is not None:
-        log.error("run %d of monitor %s %s", claim.run_id, monitor.name, reason)
+        log.error(
+            "run %d of monitor %s %s",
+            claim.run_id,
+            monitor.name,
+            reason,
+            extra={"monitor": monitor.name, "run_id": claim.run_id},
+        )

@@ -129,7 +129,10 @@ class Scheduler:
         return self._dispatcher.hung()
 
     def start(self) -> None:
-        missed = self._missed_slots() if self._settings.catch_up else []
+        # One moment for the missed slots and the current one: a slot that began
+        # between two readings of the clock would be neither.
+        now = self._clock()
+        missed = self._missed_slots(now) if self._settings.catch_up else []
         for monitor in self._monitors:
             self._scheduler.add_job(
                 self._fire,
@@ -157,7 +160,6 @@ class Scheduler:
         self._dispatcher.start()
         for monitor, slot in missed:
             self._dispatcher.submit(DueSlot(monitor, slot, "catch_up", expires=None))
-        now = self._clock()
         for monitor in self._monitors:
             # The current slot also runs at once, so a newcomer sees a result
             # straight away; if another replica already ran it, its claim wins.
@@ -210,13 +212,13 @@ class Scheduler:
         if pruned.runs or pruned.deliveries:
             log.info("retention: pruned %d runs and %d deliveries", pruned.runs, pruned.deliveries)
 
-    def _missed_slots(self) -> list[tuple[MonitorSettings, datetime]]:
+    def _missed_slots(self, now: datetime) -> list[tuple[MonitorSettings, datetime]]:
         """Slots missed while no daemon was running, oldest first per monitor.
 
         Read before the scheduler starts: once it runs, the current slot is
-        stored and would hide what came before it.
+        stored and would hide what came before it. The slot current at ``now``
+        is not among them: ``start`` submits it as the first run.
         """
-        now = self._clock()
         missed: list[tuple[MonitorSettings, datetime]] = []
         for monitor in self._monitors:
             last = latest_scheduled_slot(self._ctx.engine, monitor.name)

@@ -39,6 +39,7 @@ from monitor.delivery.backoff import parse_retry_after, retry_delay
 from monitor.delivery.egress import EgressPolicy, EgressRefused
 from monitor.delivery.ratelimit import RateLimiter
 from monitor.delivery.signing import SigningKeyError, sign_request
+from monitor.logs import log_context
 from monitor.metrics import Metrics
 from monitor.notifiers.auth import AuthenticationError, authenticator_of
 from monitor.notifiers.base import (
@@ -127,6 +128,19 @@ def _outbound(message: ClaimedMessage) -> OutboundMessage:
     )
 
 
+def _log_fields(message: ClaimedMessage) -> dict[str, object]:
+    """What the log lines of one delivery are about: the message, and the run that queued it."""
+    payload = message.payload
+    run = payload.get("run")
+    run_id = run.get("id") if isinstance(run, dict) else payload.get("run_id")
+    return {
+        "receiver": message.receiver,
+        "message_id": message.message_id,
+        "monitor": payload.get("monitor"),
+        "run_id": run_id,
+    }
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -185,7 +199,8 @@ class DeliveryWorker:
             receivers=receivers,
         )
         for message in claimed:
-            self._deliver(message)
+            with log_context(**_log_fields(message)):
+                self._deliver(message)
         return len(claimed)
 
     def run_forever(self, stop: threading.Event) -> None:

@@ -61,7 +61,7 @@ _ENVIRONMENT = _BoundedSandbox(
 )
 
 _EXAMPLE_AT = datetime(2024, 1, 1, tzinfo=UTC)
-_EXAMPLE_EVENT = AlertEvent(
+EXAMPLE_EVENT = AlertEvent(
     status="firing",
     monitor="example",
     rule="drift",
@@ -82,6 +82,7 @@ _EXAMPLE_EVENT = AlertEvent(
     drifted_columns=(DriftedColumn("x", "ks", 0.5, 0.001, 0.001, 0.05),),
     labels={"team": "example"},
 )
+"""A firing alert as templates see it: each is rendered against it once when compiled."""
 
 
 class TemplateError(ValueError):
@@ -103,7 +104,7 @@ def compile_template(source: str) -> jinja2.Template:
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
     try:
-        template.render(_EXAMPLE_EVENT.to_payload())
+        template.render(EXAMPLE_EVENT.to_payload())
     except jinja2.TemplateError as exc:
         raise TemplateError(f"template: {exc.message}") from None
     except Exception as exc:  # 1/0, a range over MAX_RANGE, a macro calling itself, ...

@@ -101,6 +101,11 @@ class DirectNotifier(Protocol):
         """The host ``deliver`` connects to, for the egress check before it does."""
         ...
 
+    @property
+    def port(self) -> int:
+        """The port ``deliver`` connects to on ``host`` (``validate --connect`` reaches it)."""
+        ...
+
     def deliver(self, message: OutboundMessage, timeout: float) -> None:
         """Send ``message``, the whole exchange within ``timeout`` seconds.
 

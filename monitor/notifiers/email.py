@@ -291,6 +291,10 @@ class EmailNotifier:
     def host(self) -> str:
         return self.settings.host
 
+    @property
+    def port(self) -> int:
+        return self.settings.smtp_port
+
     def deliver(self, message: OutboundMessage, timeout: float) -> None:
         mail = render_email(message, self.settings)
         envelope = Envelope(

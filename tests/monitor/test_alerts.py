@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ from monitor.alerts.silences import Matcher, Silence, is_silenced
 from monitor.alerts.state import Alert, step
 from monitor.config import DeliverySettings, MonitorSettings, parse_settings
 from monitor.delivery.worker import DeliveryWorker
+from monitor.logs import ContextFilter
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 from monitor.runner import RunContext, run_check
@@ -698,3 +700,22 @@ def test_two_runs_of_one_monitor_stepping_its_new_alerts_at_once_both_commit(
     thread.join(timeout=30)
     engine.dispose()
     assert errors == []
+
+
+def test_firing_and_resolving_are_logged_with_the_rule_and_run(
+    engine: Engine, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    monitor = _settings([{"name": "drift", "type": "dataset_drift", "resolve_after": 1}])
+    caplog.set_level(logging.INFO, logger="driftwarden.alerting")
+    caplog.handler.addFilter(ContextFilter())
+    for _ in scripted_runs(engine, monitor, clock, "QSSQ"):
+        pass
+    logged = [
+        (r.getMessage(), *(vars(r)[name] for name in ("rule", "monitor", "run_id")))
+        for r in caplog.records
+        if r.name == "driftwarden.alerting"
+    ]
+    assert logged == [
+        ("alert drift of monitor demo is firing (warning, run 2)", "drift", "demo", 2),
+        ("alert drift of monitor demo resolved (warning, run 4)", "drift", "demo", 4),
+    ]

@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,10 +133,13 @@ class Daemon:
         return self.log_path.read_text(errors="replace")
 
 
-def start_daemon(config: Path, env: dict[str, str], port: int, log_path: Path) -> Daemon:
+def start_daemon(
+    config: Path, env: dict[str, str], port: int, log_path: Path, options: Sequence[str] = ()
+) -> Daemon:
+    """``options`` go before the command: ``--log-format json``."""
     log_file = log_path.open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "run", "--config", str(config)],
+        [sys.executable, "-m", "monitor.cli", *options, "run", "--config", str(config)],
         env=env,
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -173,13 +176,22 @@ def daemon_env(store_url: str, receiver: HttpFake) -> dict[str, str]:
     return env
 
 
+def start_drifting_daemon(
+    directory: Path, store_url: str, receiver: HttpFake, options: Sequence[str] = ()
+) -> tuple[Daemon, Path]:
+    """The daemon on the planted shift of ``write_data``; returns it and its config."""
+    write_data(directory)
+    port = free_port()
+    config = write_config(directory, store_url, port)
+    env = daemon_env(store_url, receiver)
+    return start_daemon(config, env, port, directory / "daemon.log", options), config
+
+
 def test_daemon_detects_stores_exports_and_delivers(
     store_url: str, receiver: HttpFake, tmp_path: Path
 ) -> None:
-    write_data(tmp_path)
-    port = free_port()
-    config = write_config(tmp_path, store_url, port)
-    daemon = start_daemon(config, daemon_env(store_url, receiver), port, tmp_path / "daemon.log")
+    daemon, config = start_drifting_daemon(tmp_path, store_url, receiver)
+    port = daemon.port
     try:
         wait_for(lambda: len(receiver.accepted()) >= 1, "a delivered webhook")
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -324,3 +336,66 @@ kind = "numeric"
     assert (anonymous.status_code, wrong.status_code, holder.status_code) == (401, 401, 200)
     assert "(1 API tokens)" in daemon.log()
     assert token not in daemon.log()
+
+
+def test_a_daemon_with_json_logs_writes_one_object_per_line_with_its_context(
+    sqlite_url: str, receiver: HttpFake, tmp_path: Path
+) -> None:
+    """What a log pipeline gets: every line JSON, runs, alerts and deliveries with their ids."""
+    daemon, _ = start_drifting_daemon(tmp_path, sqlite_url, receiver, ["--log-format", "json"])
+    try:
+        wait_for(lambda: len(receiver.accepted()) >= 1, "a delivered webhook")
+        # A request uvicorn cannot parse: its own warning must come out as JSON too.
+        with socket.create_connection(("127.0.0.1", daemon.port), timeout=5) as sock:
+            sock.sendall(b"NOT HTTP\r\n\r\n")
+            sock.recv(1024)
+    finally:
+        exit_code = stop_daemon(daemon)
+    assert exit_code == 0, daemon.log()
+
+    lines = [json.loads(line) for line in daemon.log().splitlines()]
+    for line in lines:
+        assert {"time", "level", "logger", "message"} <= line.keys(), line
+        assert datetime.fromisoformat(line["time"]).utcoffset() == timedelta(0)
+    delivered = json.loads(receiver.accepted()[0].body)
+    run_id = delivered["data"]["run"]["id"]
+    message_id = receiver.accepted()[0].headers["webhook-id"]
+
+    [run] = [
+        line
+        for line in lines
+        if line["logger"] == "driftwarden.runner" and line["message"].startswith(f"run {run_id} ")
+    ]
+    assert run == {
+        "time": run["time"],
+        "level": "INFO",
+        "logger": "driftwarden.runner",
+        "message": f"run {run_id} of monitor e2e: {delivered['data']['decision']['reason']}",
+        "monitor": "e2e",
+        "run_id": run_id,
+    }
+    [firing] = [line for line in lines if line["logger"] == "driftwarden.alerting"]
+    assert firing == {
+        "time": firing["time"],
+        "level": "INFO",
+        "logger": "driftwarden.alerting",
+        "message": f"alert drift of monitor e2e is firing (warning, run {run_id})",
+        "monitor": "e2e",
+        "run_id": run_id,
+        "rule": "drift",
+    }
+    [delivery] = [line for line in lines if "delivered to hook" in line["message"]]
+    assert delivery == {
+        "time": delivery["time"],
+        "level": "INFO",
+        "logger": "driftwarden.delivery",
+        "message": f"message {message_id} delivered to hook (attempt 1, HTTP 200)",
+        "monitor": "e2e",
+        "run_id": run_id,
+        "receiver": "hook",
+        "message_id": message_id,
+    }
+    assert any(
+        line["logger"] == "uvicorn.error" and line["level"] == "WARNING" for line in lines
+    ), lines
+    assert "t0ps3cret" not in daemon.log()

@@ -179,3 +179,37 @@ def test_a_late_fire_also_submits_the_slots_it_skipped_within_their_grace(
     slots = [slot for slot, _, _ in _stored_slots(services.engine)]
     services.engine.dispose()
     assert slots == [current, current + timedelta(hours=2), current + timedelta(hours=3)]
+
+
+def test_a_slot_that_begins_while_the_scheduler_starts_is_not_lost(sqlite_url: str) -> None:
+    """The missed slots and the current one are read at one moment of the clock."""
+    settings = _demo_settings(sqlite_url)
+    monitor = settings.monitors[0].model_copy(
+        update={"schedule": Schedule(every=timedelta(hours=1))}
+    )
+    trigger = build_trigger(monitor.schedule)
+    current = latest_slot(trigger, utcnow())
+    assert current is not None
+    services = build_services(settings)
+    assert run_check(services.context, monitor, current - timedelta(hours=2), "schedule")
+    # Every reading of the clock after the first is past the next slot's start.
+    readings = iter([current + timedelta(minutes=59, seconds=59)])
+
+    def clock() -> datetime:
+        return next(readings, current + timedelta(hours=1, seconds=1))
+
+    scheduler = Scheduler(
+        services.context,
+        (monitor,),
+        SchedulerSettings(catch_up=True),
+        timedelta(days=1),
+        clock,
+    )
+    scheduler.start()
+    try:
+        wait_for(lambda: len(_stored_slots(services.engine)) >= 3, "the missed and current slots")
+    finally:
+        assert scheduler.shutdown(timeout=10)
+    slots = sorted(slot for slot, _, _ in _stored_slots(services.engine))
+    services.engine.dispose()
+    assert slots == [current - timedelta(hours=2), current - timedelta(hours=1), current]
