@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from monitor.alerts.event import AlertEvent, DriftedColumn, Occasion
+from monitor.alerts.event import AlertEvent, AlertStatus, DriftedColumn, Occasion, RuleAlert
 from monitor.alerts.grouping import Group, Member, Notice, group_fingerprint, next_notice
 from monitor.alerts.rules import RuleSettings, RunFacts, default_rules, rule_labels
 from monitor.alerts.silences import is_silenced
@@ -27,8 +27,9 @@ from monitor.store.outbox import add_outbox
 
 SUPERSEDABLE: frozenset[Occasion] = frozenset({"changed", "repeat"})
 """Occasions a newer message of the same group makes redundant: it tells the receiver the
-group's state as of later. A first firing and a resolution are never superseded (a pager
-opens and closes its incident with them; a trigger starts its pipeline on the first)."""
+group's state as of later, each rule's included (``rule_alerts``). A first firing and a
+resolution are never superseded (a pager opens and closes its incident with them; a
+trigger starts its pipeline on the first)."""
 
 log = logging.getLogger("driftwarden.alerting")
 
@@ -47,7 +48,8 @@ class RunContextForAlerts:
 
 
 def monitor_rules(monitor: MonitorSettings) -> tuple[RuleSettings, ...]:
-    return monitor.rules or default_rules(monitor.thresholds.drift_share)
+    """The monitor's rules, or the defaults (drift, no_data, run_failed) when it names none."""
+    return monitor.rules or default_rules(monitor.thresholds.drift_share, monitor.schedule.period())
 
 
 def alert_fingerprint(monitor: str, rule: str) -> str:
@@ -116,6 +118,7 @@ def process_alerts(
     installation = installation_id(session)
     queued = 0
     for receiver in receivers:
+        routed = [rule for rule in rules if receiver in _receivers(monitor, rule)]
         firing = [
             Member(
                 rule=rule.name,
@@ -125,17 +128,12 @@ def process_alerts(
                 repeat_interval=rule.repeat_interval,
                 labels=dict(rule.labels),
             )
-            for rule in rules
-            if receiver in _receivers(monitor, rule) and after[rule.name].state == "firing"
+            for rule in routed
+            if after[rule.name].state == "firing"
         ]
-        # Labels of every rule routed here, whichever fire: they must not change
-        # within an episode, since receivers like Alertmanager identify alerts by them.
-        labels = {
-            name: value
-            for rule in rules
-            if receiver in _receivers(monitor, rule)
-            for name, value in rule.labels.items()
-        }
+        # Labels of every rule routed here, whichever fire: the group's labels stay
+        # the same within an episode.
+        labels = {name: value for rule in routed for name, value in rule.labels.items()}
         group = groups.get(group_prints[receiver]) or Group.new(group_prints[receiver])
         notice = next_notice(group, firing, now, refresh=receiver in run.refresh_receivers)
         if notice is None:
@@ -149,6 +147,7 @@ def process_alerts(
             group.members,
             labels,
             idempotency_key(installation, monitor.name, notice.group),
+            rule_alerts(routed, after, notice),
         )
         add_outbox(
             session,
@@ -169,6 +168,46 @@ def _receivers(monitor: MonitorSettings, rule: RuleSettings) -> Sequence[str]:
     return rule.receivers if rule.receivers is not None else monitor.receivers
 
 
+def rule_alerts(
+    rules: Sequence[RuleSettings], alerts: Mapping[str, Alert], notice: Notice
+) -> tuple[RuleAlert, ...]:
+    """Each rule of the notice's group on its own, for receivers that track rules one by one.
+
+    The notice's members fire, each since it started firing; a rule that
+    resolved since the group's episode began is listed with its end, in this
+    and every later message of the episode. So Alertmanager ends a rule that
+    resolves while another keeps firing even when a newer message superseded
+    the one that told it first. Silenced rules are left out as the notice
+    leaves them out.
+    """
+    members = {member.rule for member in notice.members}
+    episode_start = notice.group.started_at
+    listed = []
+    for rule in rules:
+        alert = alerts[rule.name]
+        if alert.started_at is None:
+            continue
+        if rule.name in members:
+            state: AlertStatus = "firing"
+            ended_at = None
+        elif alert.state == "resolved" and episode_start and alert.since >= episode_start:
+            state, ended_at = "resolved", alert.since
+        else:
+            continue
+        listed.append(
+            RuleAlert(
+                rule=rule.name,
+                rule_type=rule.type,
+                severity=rule.severity,
+                state=state,
+                started_at=alert.started_at,
+                ended_at=ended_at,
+                labels=dict(rule.labels),
+            )
+        )
+    return tuple(listed)
+
+
 def build_event(
     monitor: MonitorSettings,
     run: RunContextForAlerts,
@@ -177,6 +216,7 @@ def build_event(
     previous_members: tuple[str, ...],
     labels: dict[str, str],
     key: str,
+    alerts: tuple[RuleAlert, ...],
 ) -> AlertEvent:
     """The event for a notice; a resolution names the rules that were firing."""
     group = notice.group
@@ -213,4 +253,5 @@ def build_event(
         labels={**labels, "monitor": monitor.name},
         occasion=notice.occasion,
         rules=names,
+        alerts=alerts,
     )

@@ -1,5 +1,5 @@
-"""HTTP: health, readiness, Prometheus metrics, the run history and the report pages;
-the schema at /openapi.json.
+"""HTTP: health, readiness, Prometheus metrics, the run history, the alerts and the report
+pages; the schema at /openapi.json.
 
 Handlers that touch the store are plain ``def`` so FastAPI runs them in its
 threadpool; ``/healthz`` and ``/metrics`` never touch the store and are
@@ -28,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from monitor.alert_listing import DEFAULT_TRANSITIONS, ConfiguredRules, list_alerts
 from monitor.api_models import (
     AUTH_RESPONSES,
     MONITOR_NAME,
@@ -35,6 +36,7 @@ from monitor.api_models import (
     PAGE_NOT_FOUND,
     RUN_NOT_FOUND,
     STORE_RESPONSES,
+    AlertList,
     Health,
     Readiness,
     RunDetailModel,
@@ -45,6 +47,7 @@ from monitor.metrics import Metrics
 from monitor.pages import pages_router
 from monitor.store import queries
 from monitor.store.engine import StoreError, safe_url
+from monitor.vocabulary import AlertState
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +120,7 @@ def create_app(
     authenticator: Authenticator | None = None,
     redact: Callable[[str], str] | None = None,
     hung_runs: Callable[[], list[str]] | None = None,
+    rules: ConfiguredRules | None = None,
 ) -> FastAPI:
     """The HTTP app. ``readiness`` returns the daemon's own checks (scheduler, ...).
 
@@ -128,6 +132,9 @@ def create_app(
     stored as failed (with their alerts) and hold no capacity the others need,
     and neither a restart nor leaving the Service would unhang their source;
     a 503 would only hide the API and stall rollouts.
+
+    ``rules`` are the configured rules whose alerts ``/api/alerts`` lists
+    (none: it lists nothing).
     """
     app = FastAPI(
         title="driftwarden",
@@ -141,6 +148,7 @@ def create_app(
     base = base_url.rstrip("/")
     auth = authenticator or Authenticator(())
     shown = redact or _as_stored
+    configured = rules or ConfiguredRules({})
     # The one place a route says what it needs: a dependency per scope.
     read = auth.requires("read")
     refusals = AUTH_RESPONSES if auth.enabled else {}
@@ -221,6 +229,27 @@ def create_app(
         if run is None:
             return JSONResponse({"detail": f"run {run_id} not found"}, status_code=404)
         return {**run.redacted(shown).to_dict(), "url": f"{base}/api/runs/{run_id}"}
+
+    @app.get(
+        "/api/alerts",
+        dependencies=read,
+        response_model=AlertList,
+        responses={**refusals, **STORE_RESPONSES},
+    )
+    def alerts(
+        monitor: Annotated[
+            str | None,
+            Query(pattern=MONITOR_NAME, max_length=MONITOR_NAME_LENGTH, description="one monitor"),
+        ] = None,
+        state: Annotated[
+            AlertState | None,
+            Query(description="only alerts in this state, and changes into it"),
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_PAGE, description="how many recent changes")
+        ] = DEFAULT_TRANSITIONS,
+    ) -> dict[str, Any]:
+        return list_alerts(engine, configured, monitor, state, limit)
 
     app.include_router(
         pages_router(engine, shown),

@@ -2,18 +2,19 @@
 publishes them in ``/openapi.json``.
 
 They mirror ``RunSummary.to_dict``, ``RunDetail.to_dict`` and
-``ResultView.to_dict`` (``monitor.store.queries``), and ``RunReference.to_dict``
-(``monitor.store.references``), key for key; times are
-ISO-8601 strings in UTC, as those give them.
+``ResultView.to_dict`` (``monitor.store.queries``), ``RunReference.to_dict``
+(``monitor.store.references``) and ``list_alerts`` (``monitor.alert_listing``),
+key for key; times are ISO-8601 strings in UTC, as those give them.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.vocabulary import ResultCheck, RunStatus
+from monitor.alerts.event import Severity
+from monitor.vocabulary import AlertState, ResultCheck, RunStatus
 
 MONITOR_NAME = r"^[A-Za-z0-9_.-]+$"
 """What a monitor name may hold (``monitors[].name`` in the config)."""
@@ -57,6 +58,16 @@ class ResultModel(BaseModel):
     details: dict[str, Any]
 
 
+class AlertChangeModel(BaseModel):
+    """One alert a run changed: its rule went from one state to another."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    rule: str
+    from_state: AlertState = Field(alias="from")
+    to_state: AlertState = Field(alias="to")
+
+
 class ReferenceModel(BaseModel):
     """``RunReference.to_dict`` (``monitor.store.references``): what a run was tested against."""
 
@@ -84,6 +95,9 @@ class RunModel(BaseModel):
     drifted_columns: list[str]
     reference: ReferenceModel | None = Field(
         description="the reference the run was tested against; null for a failed run"
+    )
+    alert_transitions: list[AlertChangeModel] = Field(
+        description="the alerts this run changed, in the order it changed them"
     )
 
 
@@ -133,6 +147,38 @@ class RunDetailModel(RunModel):
 class RunPage(BaseModel):
     runs: list[RunModel] = Field(description="newest first")
     next_before_id: int | None = Field(description="pass as before_id for the next page")
+
+
+class AlertModel(BaseModel):
+    """Where one rule's alert stands; type, severity and labels are the rule's in the config."""
+
+    monitor: str
+    rule: str
+    type: str
+    severity: Severity
+    labels: dict[str, str]
+    state: AlertState
+    since: IsoTime = Field(description="when it entered this state")
+    started_at: IsoTime | None = Field(description="when its latest firing began")
+    episode: int = Field(description="how many times it fired")
+    run_id: int | None = Field(description="the run that put it in this state")
+
+
+class AlertTransitionModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    monitor: str
+    rule: str
+    severity: Severity
+    from_state: AlertState = Field(alias="from")
+    to_state: AlertState = Field(alias="to")
+    at: IsoTime
+    run_id: int = Field(description="the run that made the change")
+
+
+class AlertList(BaseModel):
+    alerts: list[AlertModel] = Field(description="every configured rule's alert, by monitor, rule")
+    transitions: list[AlertTransitionModel] = Field(description="recent changes, newest first")
 
 
 def _json_error(description: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from argparse import Namespace
 from collections.abc import Sequence
 from pathlib import Path
 
-from monitor import silence_commands
+from monitor import alert_commands, silence_commands
 from monitor.commands import EXIT_ERROR
 from monitor.config import Settings, load_settings
 from monitor.logs import LogFormat, configure_logging
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_format(backtest)
     silence_commands.add_parsers(commands)
+    alert_commands.add_parsers(commands)
     return parser
 
 
@@ -213,6 +214,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings | None) -> int:
         )
     if args.command == "silences":
         return silence_commands.run(settings, args)
+    if args.command == "alerts":
+        return alert_commands.run(settings, args)
     if args.command == "deliveries" and args.deliveries_command == "list":
         return commands.deliveries_list(settings, args.status, args.limit, args.format)
     if args.command == "deliveries":

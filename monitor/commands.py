@@ -193,6 +193,10 @@ def compare(reference: Path, current: Path, columns: str | None, output_format: 
 
 
 def history(settings: Settings, monitor: str, limit: int, output_format: str) -> int:
+    """The monitor's last runs, each with its outcome in the report pages' words and the
+    alerts it changed."""
+    from monitor.pages.formatting import verdict
+
     settings.monitor(monitor)
     engine = make_engine(settings.store.resolved_url())
     upgrade(engine)
@@ -205,11 +209,14 @@ def history(settings: Settings, monitor: str, limit: int, output_format: str) ->
         print(f"monitor {monitor}: no runs stored yet")
         return EXIT_OK
     for run in runs:
-        drift = {True: "DRIFT", False: "ok", None: "-"}[run.drifted]
+        # The report pages' word: only a run that succeeded can be "ok".
+        drift = verdict(run.status, run.drifted)
         reference = f"  [reference {run.reference.summary()}]" if run.reference else ""
+        changes = ", ".join(f"{t.rule} {t.from_state}->{t.to_state}" for t in run.alert_transitions)
         print(
             f"{run.id:>6}  {run.scheduled_for:%Y-%m-%d %H:%M:%S}Z  {run.trigger:<8}  "
-            f"{run.status:<9}  {drift:<5}  {run.reason or ''}{reference}"
+            f"{run.status:<9}  {drift:<7}  {run.reason or ''}{reference}"
+            + (f"  [alerts: {changes}]" if changes else "")
         )
     return EXIT_OK
 

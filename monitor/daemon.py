@@ -13,6 +13,7 @@ from types import FrameType
 
 from sqlalchemy import Engine
 
+from monitor.alert_listing import ConfiguredRules
 from monitor.api import build_server, create_app
 from monitor.auth import Authenticator, check_exposure, load_tokens
 from monitor.backfill import label_sources
@@ -154,6 +155,7 @@ def run_daemon(settings: Settings) -> int:
         hung_runs=scheduler.hung,
         authenticator=authenticator,
         redact=build_redactor(settings),
+        rules=ConfiguredRules.of(settings.monitors),
     )
     server = build_server(app, settings.server.host, settings.server.port)
 

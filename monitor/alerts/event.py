@@ -40,6 +40,50 @@ class DriftedColumn:
 
 
 @dataclass(frozen=True)
+class RuleAlert:
+    """One rule's alert in a group's message: firing, or resolved during the group's episode.
+
+    Receivers that track each rule on its own (Alertmanager routes, inhibits
+    and silences by rule and severity) read these; the others tell the group
+    as one message led by its most severe rule. A rule that resolved earlier
+    in the episode stays listed, with its end, in every later message of the
+    episode: a message that superseded the one carrying its resolution still
+    carries it.
+    """
+
+    rule: str
+    rule_type: str
+    severity: Severity
+    state: AlertStatus
+    started_at: datetime
+    ended_at: datetime | None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "type": self.rule_type,
+            "state": self.state,
+            "severity": self.severity,
+            "labels": dict(self.labels),
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+        }
+
+    @classmethod
+    def from_dict(cls, entry: Mapping[str, Any]) -> RuleAlert:
+        return cls(
+            rule=entry["rule"],
+            rule_type=entry["type"],
+            severity=entry["severity"],
+            state=entry["state"],
+            started_at=datetime.fromisoformat(entry["started_at"]),
+            ended_at=datetime.fromisoformat(entry["ended_at"]) if entry["ended_at"] else None,
+            labels=dict(entry["labels"]),
+        )
+
+
+@dataclass(frozen=True)
 class AlertEvent:
     """What one receiver is told about one monitor's alerts, as of one run.
 
@@ -75,6 +119,9 @@ class AlertEvent:
     expires_at: datetime | None = None
     """For receivers that forget a firing alert unless told again (Alertmanager): until
     when this firing message holds. The alert is re-sent on every run while firing."""
+    alerts: tuple[RuleAlert, ...] = ()
+    """Each rule of the group on its own: the audible firing ones and those resolved during
+    the episode (``RuleAlert``). Empty in messages queued before it existed."""
 
     @property
     def event_type(self) -> str:
@@ -104,6 +151,7 @@ class AlertEvent:
             "window": {"start": self.window_start.isoformat(), "end": self.window_end.isoformat()},
             "decision": {"drifted": self.drifted, "reason": self.reason},
             "drifted_columns": [column.to_dict() for column in self.drifted_columns],
+            "alerts": [alert.to_dict() for alert in self.alerts],
         }
 
     @classmethod
@@ -134,4 +182,5 @@ class AlertEvent:
             expires_at=datetime.fromisoformat(alert["expires_at"])
             if alert.get("expires_at")
             else None,
+            alerts=tuple(RuleAlert.from_dict(entry) for entry in payload.get("alerts", ())),
         )

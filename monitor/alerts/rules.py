@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from monitor.alerts.event import Severity
+from monitor.durations import MAX_DURATION
 from monitor.settings_base import MAX_RULE_NAME, SettingsModel, as_duration
 from monitor.vocabulary import ResultCheck, RunStatus
 
@@ -228,9 +229,43 @@ RuleSettings = Annotated[
 ]
 
 
-def default_rules(drift_share: float | None) -> tuple[RuleSettings, ...]:
-    """A monitor without rules alerts on drift, as the monitor-level decision defines it."""
-    return (DatasetDriftRule(name="drift", type="dataset_drift", share=drift_share),)
+DEFAULT_QUIET_RUNS = 3
+"""Hits before a default ``no_data`` or ``run_failed`` rule fires: one empty window at night
+or one failed run (a database restart) pages nobody, a pipeline that stays dead does."""
+DEFAULT_STALE_PERIODS = 3
+"""Schedule periods without a successful run after which a failed run counts as no data."""
+
+
+def default_rules(drift_share: float | None, period: timedelta) -> tuple[RuleSettings, ...]:
+    """A monitor without rules alerts on drift, and on a pipeline gone quiet or broken.
+
+    ``drift`` follows the monitor-level decision (the one `check` exits on).
+    ``no_data`` says data stopped arriving, whatever the cause: a run hits it
+    when its window is empty, or when it failed and no run succeeded for
+    three periods of the schedule (``period``); the third hit since the last
+    success fires it. ``run_failed`` says the run itself breaks (source down,
+    bad credentials, a configured column gone): it fires on the third failed
+    run in a row, which is also what covers a monitor that never succeeded,
+    for which no_data has no last success to be stale against.
+
+    >>> [(r.name, r.for_runs) for r in default_rules(None, timedelta(hours=1))]
+    [('drift', 1), ('no_data', 3), ('run_failed', 3)]
+    >>> default_rules(None, timedelta(minutes=5))[1].stale_after
+    datetime.timedelta(seconds=900)
+    """
+    quiet = {"for": DEFAULT_QUIET_RUNS}
+    return (
+        DatasetDriftRule(name="drift", type="dataset_drift", share=drift_share),
+        NoDataRule.model_validate(
+            {
+                "name": "no_data",
+                "type": "no_data",
+                "stale_after": min(DEFAULT_STALE_PERIODS * period, MAX_DURATION),
+                **quiet,
+            }
+        ),
+        RunFailedRule.model_validate({"name": "run_failed", "type": "run_failed", **quiet}),
+    )
 
 
 def rule_labels(monitor: str, rule: RuleSettings) -> Mapping[str, str]:

@@ -1,20 +1,25 @@
-"""Prometheus Alertmanager API v2: push the alert to ``POST /api/v2/alerts``.
+"""Prometheus Alertmanager API v2: push one alert per rule to ``POST /api/v2/alerts``.
 
 Follows Prometheus' "Alerts API" / "Sending alerts" pages and Alertmanager's
 ``api/v2/openapi.yaml`` (``postableAlert``): a JSON list of alerts, each with
 ``labels`` (required; ``alertname`` required by the docs; labels identify
-the alert and deduplicate it), ``annotations``, RFC 3339 ``startsAt`` and
-``endsAt``, and ``generatorURL``. Alertmanager answers 200; 400 for an
-invalid alert.
+the alert and deduplicate it), ``annotations`` (the latest received win),
+RFC 3339 ``startsAt`` and ``endsAt``, and ``generatorURL``. Alertmanager
+answers 200; 400 for an invalid alert.
 
-An alert's identity is its label set, so the labels are the stable ones of
-driftwarden's notification group (``alertname``, ``monitor``, ``group``); the
-firing rules and severity, which may change within an episode, are
-annotations. While firing, ``endsAt`` is the event's ``expires_at`` (four
-schedule periods ahead, Prometheus' own convention) and the alert is re-sent
-on every run, so Alertmanager keeps it firing while runs continue and
-resolves it by itself if driftwarden stops; on resolution ``endsAt`` is the
-time it ended.
+driftwarden groups notifications per monitor and receiver, but Alertmanager
+groups, routes, inhibits and silences by labels itself: so each rule of the
+group is an alert of its own, identified by ``alertname`` (``Driftwarden``
+and the rule type in CamelCase: ``DriftwardenDatasetDrift``,
+``DriftwardenNoData``), ``monitor``, ``rule``, ``severity`` and the rule's
+``labels``, all fixed by the config. The facts of the run that change from
+one run to the next (summary, reason, drifted columns, run link) are
+annotations. ``startsAt`` is when that rule started firing. While firing,
+``endsAt`` is the event's ``expires_at`` (four schedule periods ahead,
+Prometheus' own convention) and the alert is re-sent on every run, so
+Alertmanager keeps it firing while runs continue and resolves it by itself
+if driftwarden stops; a rule that resolved is sent with ``endsAt`` the time
+it ended, in every message of the group's episode after that.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import model_validator
 
-from monitor.alerts.event import AlertEvent
+from monitor.alerts.event import AlertEvent, RuleAlert
 from monitor.notifiers._http import post_request, utc_timestamp
 from monitor.notifiers._trigger import basic
 from monitor.notifiers.base import BaseNotifier, OutboundMessage
@@ -70,43 +75,64 @@ def _number(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def _description(event: AlertEvent) -> str:
+def alert_name(rule_type: str) -> str:
+    """The ``alertname`` of a rule type: stable, and the same for that type in every monitor.
+
+    >>> alert_name("dataset_drift"), alert_name("no_data"), alert_name("run_failed")
+    ('DriftwardenDatasetDrift', 'DriftwardenNoData', 'DriftwardenRunFailed')
+    """
+    return "Driftwarden" + "".join(part.capitalize() for part in rule_type.split("_"))
+
+
+def _description(event: AlertEvent, firing: bool) -> str:
     lines = [event.reason]
-    shown = event.drifted_columns[:MAX_COLUMNS]
+    columns = event.drifted_columns if firing else ()
+    shown = columns[:MAX_COLUMNS]
     lines += [
         f"{c.column} ({c.method}): statistic {_number(c.statistic, '.4g')}, "
         f"p-value {_number(c.p_value, '.3g')}"
         for c in shown
     ]
-    if len(event.drifted_columns) > len(shown):
-        lines.append(f"+{len(event.drifted_columns) - len(shown)} more")
+    if len(columns) > len(shown):
+        lines.append(f"+{len(columns) - len(shown)} more")
     return "\n".join(lines)
 
 
-def render_alertmanager(event: AlertEvent) -> list[dict[str, Any]]:
-    """The exact request body: a list holding one postable alert.
-
-    The identifying labels are stable for a notification group (monitor,
-    receiver), so re-sends update the same alert; run facts are annotations.
-    """
-    labels = {_label_name(name): value for name, value in event.labels.items() if value}
-    labels.update(alertname="DriftwardenAlert", monitor=event.monitor, group=event.fingerprint[:12])
-    alert: dict[str, Any] = {
+def _postable(event: AlertEvent, alert: RuleAlert) -> dict[str, Any]:
+    firing = alert.state == "firing"
+    labels = {_label_name(name): value for name, value in alert.labels.items() if value}
+    labels.update(
+        alertname=alert_name(alert.rule_type),
+        monitor=event.monitor,
+        rule=alert.rule,
+        severity=alert.severity,
+    )
+    annotations = {
+        "summary": f"{event.monitor}: {alert.rule} {alert.state}: {event.reason}",
+        "description": _description(event, firing),
+        "run_url": event.run_url,
+    }
+    if firing and event.drifted_columns:
+        annotations["drifted_columns"] = ", ".join(c.column for c in event.drifted_columns)
+    postable: dict[str, Any] = {
         "labels": labels,
-        "annotations": {
-            "summary": event.summary,
-            "description": _description(event),
-            "severity": event.severity,
-            "rules": ", ".join(event.rules) or event.rule,
-            "run_url": event.run_url,
-        },
-        "startsAt": utc_timestamp(event.started_at),
+        "annotations": annotations,
+        "startsAt": utc_timestamp(alert.started_at),
         "generatorURL": event.run_url,
     }
-    ends_at = event.ended_at if event.status == "resolved" else event.expires_at
+    ends_at = event.expires_at if firing else alert.ended_at
     if ends_at is not None:
-        alert["endsAt"] = utc_timestamp(ends_at)
-    return [alert]
+        postable["endsAt"] = utc_timestamp(ends_at)
+    return postable
+
+
+def render_alertmanager(event: AlertEvent) -> list[dict[str, Any]]:
+    """The exact request body: one postable alert per rule of the event (``event.alerts``).
+
+    Labels are the rule's identity, fixed by the config, so the re-sends of
+    every run update the same alert; the run's facts are annotations.
+    """
+    return [_postable(event, alert) for alert in event.alerts]
 
 
 class AlertmanagerNotifier(BaseNotifier[AlertmanagerReceiverSettings]):
@@ -122,10 +148,18 @@ class AlertmanagerNotifier(BaseNotifier[AlertmanagerReceiverSettings]):
             return basic(settings.basic_auth_username, password)
         return None
 
-    def build_request(self, message: OutboundMessage) -> httpx.Request:
+    def build_request(self, message: OutboundMessage) -> httpx.Request | None:
+        """None for a message that lists no rule: one queued before messages listed them.
+
+        The alert it would have updated had the group's labels, which no message
+        sends any more, so Alertmanager ends it by itself at its ``endsAt``.
+        """
+        alerts = render_alertmanager(message.event)
+        if not alerts:
+            return None
         return post_request(
             self.settings.url.rstrip("/") + ALERTS_PATH,
-            json.dumps(render_alertmanager(message.event)).encode("utf-8"),
+            json.dumps(alerts).encode("utf-8"),
             authorization=self._authorization(),
         )
 

@@ -192,7 +192,8 @@ class AlertTransitionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    # Indexed: a run's page and the API list the alert changes of the runs they show.
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     from_state: Mapped[AlertState] = mapped_column(String(20))
     to_state: Mapped[AlertState] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Row, func, select
 from sqlalchemy.orm import Session
 
 from detectors import finite_or_none
+from monitor.store.alert_queries import TransitionView, run_transitions
 from monitor.store.models import MonitorRow, ResultRow, RunRow
 from monitor.store.performance import RunPerformance, run_performance
 from monitor.store.references import RunReference, stored_reference
@@ -106,6 +107,8 @@ class RunSummary:
     drifted_columns: tuple[str, ...]
     reference: RunReference | None = None
     """The reference the run was tested against; None when it states none (failed runs)."""
+    alert_transitions: tuple[TransitionView, ...] = ()
+    """The alert changes this run made (rule, from, to), in the order it made them."""
 
     def redacted(self, redact: Callable[[str], str]) -> RunSummary:
         """This run as shown: its reason through ``redact`` (``monitor.redaction``)."""
@@ -128,6 +131,7 @@ class RunSummary:
             "n_current": self.n_current,
             "drifted_columns": list(self.drifted_columns),
             "reference": self.reference.to_dict() if self.reference else None,
+            "alert_transitions": [change.change() for change in self.alert_transitions],
         }
 
 
@@ -176,7 +180,11 @@ _RUN_COLUMNS = (
 )
 
 
-def _summary(row: Row[*tuple[Any, ...]], drifted_columns: Iterable[str]) -> RunSummary:
+def _summary(
+    row: Row[*tuple[Any, ...]],
+    drifted_columns: Iterable[str],
+    alert_transitions: Iterable[TransitionView] = (),
+) -> RunSummary:
     return RunSummary(
         id=row.id,
         monitor=row.name,
@@ -199,6 +207,7 @@ def _summary(row: Row[*tuple[Any, ...]], drifted_columns: Iterable[str]) -> RunS
             row.reference_start,
             row.reference_end,
         ),
+        alert_transitions=tuple(alert_transitions),
     )
 
 
@@ -298,7 +307,8 @@ def list_runs(
                 .order_by(ResultRow.run_id, ResultRow.id)
             )
             columns = _drifted_columns((run_id, column) for run_id, column in drifted)
-    return [_summary(row, columns.get(row.id, ())) for row in rows]
+        changes = run_transitions(session, [row.id for row in rows])
+    return [_summary(row, columns.get(row.id, ()), changes.get(row.id, ())) for row in rows]
 
 
 def get_run(engine: Engine, run_id: int) -> RunDetail | None:
@@ -314,7 +324,12 @@ def get_run(engine: Engine, run_id: int) -> RunDetail | None:
         if row is None:
             return None
         detail = _details(session, [row])[0]
-        return replace(detail, performance=run_performance(session, run_id))
+        changes = tuple(run_transitions(session, [run_id]).get(run_id, ()))
+        return replace(
+            detail,
+            summary=replace(detail.summary, alert_transitions=changes),
+            performance=run_performance(session, run_id),
+        )
 
 
 def latest_successful_runs(engine: Engine) -> list[RunDetail]:

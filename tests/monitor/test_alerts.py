@@ -14,14 +14,16 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from monitor.alerting import RunContextForAlerts, process_alerts
+from monitor.alerting import RunContextForAlerts, monitor_rules, process_alerts
 from monitor.alerts.event import Severity
 from monitor.alerts.grouping import Group, Member, group_fingerprint, next_notice
 from monitor.alerts.rules import ColumnFact, Condition, RunFacts
@@ -178,6 +180,52 @@ def test_rules_evaluate_their_own_facts() -> None:
     assert rules["empty"].evaluate(facts(status="empty")) == "hit"
 
 
+def test_without_rules_a_monitor_alerts_on_drift_no_data_and_failed_runs() -> None:
+    """The defaults, run by run (schedule every 1m): no_data fires on the third empty
+    window, or once failed runs go on for more than three periods after the last success;
+    run_failed on the third failed run in a row; drift at once."""
+    monitor = _settings([])
+    rules = monitor_rules(monitor)
+    assert [(r.name, r.type, r.for_runs, r.resolve_after) for r in rules] == [
+        ("drift", "dataset_drift", 1, 2),
+        ("no_data", "no_data", 3, 2),
+        ("run_failed", "run_failed", 3, 2),
+    ]
+    success = T0 - timedelta(minutes=1)
+
+    def states(script: str) -> dict[str, str]:
+        """Alert states after runs like "EEF" (S succeeded, D drifted, E empty, F failed)."""
+        alerts = {rule.name: Alert.new(rule.name, T0) for rule in rules}
+        kinds: dict[str, tuple[RunStatus, bool]] = {
+            "S": ("succeeded", False),
+            "D": ("succeeded", True),
+            "E": ("empty", False),
+            "F": ("failed", False),
+        }
+        for index, letter in enumerate(script):
+            status, drifted = kinds[letter]
+            now = T0 + timedelta(minutes=index, seconds=5)  # a run ends after its slot
+            run = replace(facts(status, drifted), now=now, last_success=success)
+            for rule in rules:
+                condition = rule.evaluate(run)
+                alerts[rule.name] = step(
+                    alerts[rule.name], condition, now, rule.for_runs, rule.resolve_after
+                )
+        return {name: alert.state for name, alert in alerts.items()}
+
+    assert states("D") == {"drift": "firing", "no_data": "inactive", "run_failed": "inactive"}
+    assert states("EE")["no_data"] == "pending"
+    assert states("EEE")["no_data"] == "firing"
+    assert states("EFEFE")["no_data"] == "firing"  # failures in between do not reset it
+    assert states("FF")["run_failed"] == "pending"
+    assert states("FFF") == {"drift": "inactive", "no_data": "pending", "run_failed": "firing"}
+    # The third failed run ends more than 3 periods after the last success: no_data's
+    # first hit; the fifth is its third.
+    assert states("FFFF")["no_data"] == "pending"
+    assert states("FFFFF")["no_data"] == "firing"
+    assert states("FFSF")["run_failed"] == "pending"  # a success in between resets it
+
+
 def member(
     rule: str,
     severity: Severity = "warning",
@@ -308,6 +356,74 @@ def test_one_message_per_receiver_for_several_rules(engine: Engine, clock: Clock
             select(AlertTransitionRow.to_state).order_by(AlertTransitionRow.id)
         ).all()
     assert transitions == ["firing", "firing", "resolved", "resolved"]
+
+
+def test_each_message_lists_every_rule_of_the_episode_with_its_own_start_and_end(
+    engine: Engine, clock: Clock
+) -> None:
+    """What Alertmanager reads: a rule that resolved stays listed, with its end, in every
+    later message of the episode, so a repeat that supersedes the change still ends it."""
+    monitor = _settings(
+        [
+            {"name": "drift", "type": "dataset_drift", "resolve_after": 1},
+            {
+                "name": "income",
+                "type": "column_drift",
+                "columns": ["income"],
+                "severity": "critical",
+                "labels": {"team": "risk"},
+                "resolve_after": 3,
+            },
+        ]
+    )
+    slots = []
+    for _ in scripted_runs(engine, monitor, clock, "SQQQ", refresh=frozenset({"ops"})):
+        slots.append(clock.now.isoformat())
+    with Session(engine) as session:
+        payloads = [
+            r.payload for r in session.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
+        ]
+    fired, first_clean, _, last = slots
+    drift_firing: tuple[Any, ...] = ("drift", "dataset_drift", "warning", "firing", fired, None, {})
+    drift_resolved: tuple[Any, ...] = drift_firing[:3] + ("resolved", fired, first_clean, {})
+    income_firing: tuple[Any, ...] = (
+        "income",
+        "column_drift",
+        "critical",
+        "firing",
+        fired,
+        None,
+        {"team": "risk"},
+    )
+    income_resolved: tuple[Any, ...] = income_firing[:3] + (
+        "resolved",
+        fired,
+        last,
+        {"team": "risk"},
+    )
+    assert [
+        (
+            p["occasion"],
+            [
+                (
+                    a["rule"],
+                    a["type"],
+                    a["severity"],
+                    a["state"],
+                    a["started_at"],
+                    a["ended_at"],
+                    a["labels"],
+                )
+                for a in p["alerts"]
+            ],
+        )
+        for p in payloads
+    ] == [
+        ("first", [drift_firing, income_firing]),
+        ("changed", [drift_resolved, income_firing]),
+        ("repeat", [drift_resolved, income_firing]),
+        ("resolved", [drift_resolved, income_resolved]),
+    ]
 
 
 def test_for_and_silences_through_runs(engine: Engine, clock: Clock) -> None:

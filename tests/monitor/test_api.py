@@ -140,6 +140,7 @@ def run_json(run_id: int, slot: int) -> dict[str, Any]:
             "start": f"2024-04-02T{hour}:00:00+00:00",
             "end": f"2024-04-30T{hour}:00:00+00:00",
         },
+        "alert_transitions": [],
     }
 
 

@@ -246,6 +246,7 @@ def test_an_alert_resolves_after_the_configured_clean_runs_once_the_shift_ends(
 def test_a_source_error_on_a_slot_is_a_failed_run_not_an_error(
     tmp_path: Path, receiver: HttpFake, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Not an error (exit 2): the failed runs fire the default run_failed rule on the third."""
     write_data(tmp_path, shift=False)
     config = write_config(tmp_path, receiver.url, source="missing-*.parquet")
 
@@ -253,11 +254,15 @@ def test_a_source_error_on_a_slot_is_a_failed_run_not_an_error(
         config, capsys, "--format", "json", end=iso(FIRST_SLOT + timedelta(hours=3))
     )
 
-    assert code == 0, err
-    runs = json.loads(out)["runs"]
+    assert code == 1, err
+    report = json.loads(out)
+    runs = report["runs"]
     assert [run["status"] for run in runs] == ["failed"] * 3
     assert all("no files match" in run["reason"] for run in runs)
     assert all(run["drifted"] is None and run["drifted_columns"] == [] for run in runs)
+    assert report["alerts"] == [
+        {"rule": "run_failed", "state": "firing", "at": iso(FIRST_SLOT + timedelta(hours=2))}
+    ]
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,7 @@ def test_check_exits_1_on_drift_with_json_columns(
 
     assert main(["history", "--config", str(config), "--monitor", "gate"]) == 0
     history = capsys.readouterr().out
-    assert "check" in history and "DRIFT" in history
+    assert "check" in history and "drifted" in history
 
 
 def test_check_exits_0_without_drift(

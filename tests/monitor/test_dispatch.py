@@ -136,6 +136,8 @@ def test_two_hung_monitors_leave_a_healthy_one_every_slot(
         ("drift", "inactive"),
         ("failed", "firing"),
         ("failed", "firing"),
+        ("no_data", "inactive"),
+        ("run_failed", "inactive"),
     ]
 
     # The server goes away: the hung threads return, and their late outcome is discarded.

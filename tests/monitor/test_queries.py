@@ -287,12 +287,12 @@ def test_reads_use_a_fixed_number_of_queries(engine: Engine) -> None:
     event.listen(engine, "before_cursor_execute", count)
     try:
         assert len(list_runs(engine, None, 50, None)) == 20
-        assert len(statements) == 2
+        assert len(statements) == 3  # the runs, their drifted columns, their alert changes
         statements.clear()
         assert len(latest_successful_runs(engine)) == 2
         assert len(statements) == 2
         statements.clear()
         assert get_run(engine, 1) is not None
-        assert len(statements) == 3  # the run, its results, its performance windows
+        assert len(statements) == 4  # the run, its results, its alert changes, its performance
     finally:
         event.remove(engine, "before_cursor_execute", count)

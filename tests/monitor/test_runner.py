@@ -141,8 +141,13 @@ def test_quiet_then_drift_then_recovery(engine: Engine) -> None:
             "url": f"http://127.0.0.1:8470/runs/{shifted.run_id}",
         }
         assert {c["column"] for c in outbox[0].payload["drifted_columns"]} >= {"income", "device"}
-        alert = session.scalars(select(AlertRow)).one()
-        assert (alert.state, alert.episode) == ("resolved", 1)
+        # The default rules: drift fired and resolved; no_data and run_failed never fired.
+        alerts = session.scalars(select(AlertRow).order_by(AlertRow.rule)).all()
+        assert [(a.rule, a.state, a.episode) for a in alerts] == [
+            ("drift", "resolved", 1),
+            ("no_data", "inactive", 0),
+            ("run_failed", "inactive", 0),
+        ]
 
     assert (
         metrics.registry.get_sample_value(
