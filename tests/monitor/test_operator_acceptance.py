@@ -24,16 +24,17 @@ import pytest
 from tests.chromium import Chromium, chromium_or_skip
 from tests.monitor.notifiers.smtp_fake import SmtpFake
 from tests.monitor.notifiers.test_alertmanager import running_alertmanager
+from tests.monitor.notifiers.test_webhook_schema import assert_valid_webhook
 from tests.monitor.pages.test_browser import DRAWN, MARKED_ROWS, png_size
 from tests.monitor.test_daemon_e2e import free_port, start_daemon, stop_daemon, write_data
-from tests.support import wait_for
+from tests.support import HttpFake, wait_for
 
 ALERTMANAGER = "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n"
 COLUMNS = ["x_shift", "x_stable", "cat_shift", "cat_stable"]
 DRIFTED = ["x_shift", "cat_shift"]
 
 
-def write_config(directory: Path, port: int, alertmanager: str, smtp: SmtpFake) -> Path:
+def write_config(directory: Path, port: int, alertmanager: str, smtp: SmtpFake, hook: str) -> Path:
     columns = "".join(
         f'\n[[monitors.columns]]\nname = "{name}"\nkind = "{kind}"\n'
         for name, kind in zip(
@@ -56,7 +57,7 @@ poll_interval = "100ms"
 name = "operator"
 schedule = "every 1s"
 window = "1h"
-receivers = ["am", "mail"]
+receivers = ["am", "mail", "hook"]
 
 [monitors.source]
 type = "file"
@@ -93,6 +94,11 @@ port = {smtp.port}
 security = "none"
 from = "Driftwarden <drift@example.com>"
 to = ["ml-oncall@example.com"]
+
+[[receivers]]
+name = "hook"
+type = "webhook"
+url = "{hook}"
 """
     )
     return path
@@ -127,6 +133,10 @@ def subjects(smtp: SmtpFake) -> list[str]:
     return [str(mail.message()["Subject"]) for mail in smtp.received]
 
 
+def webhook_types(hook: HttpFake) -> list[str]:
+    return [json.loads(request.body)["type"] for request in hook.accepted()]
+
+
 def text_body(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
@@ -145,8 +155,8 @@ def test_an_operator_is_paged_mailed_shown_the_run_and_told_when_it_is_over(
     executable = chromium_or_skip()
     write_data(tmp_path)
     port = free_port()
-    with SmtpFake() as smtp:
-        config = write_config(tmp_path, port, alertmanager, smtp)
+    with SmtpFake() as smtp, HttpFake() as hook:
+        config = write_config(tmp_path, port, alertmanager, smtp, hook.url + "/hook")
         env = dict(os.environ)
         daemon = start_daemon(config, env, port, tmp_path / "daemon.log", ["--log-format", "json"])
         try:
@@ -169,6 +179,9 @@ def test_an_operator_is_paged_mailed_shown_the_run_and_told_when_it_is_over(
                 lambda: any(s.startswith("[RESOLVED]") for s in subjects(smtp)),
                 "the resolved e-mail",
                 60,
+            )
+            wait_for(
+                lambda: webhook_types(hook)[-1:] == ["alert.resolved"], "the resolved hook", 60
             )
         finally:
             exit_code = stop_daemon(daemon)
@@ -212,6 +225,12 @@ def test_an_operator_is_paged_mailed_shown_the_run_and_told_when_it_is_over(
     assert sorted(marked_rows) == sorted(DRIFTED)
     width, height = png_size(screenshot)
     assert width == 1280 and height > 600
+
+    # The webhooks a pipeline codes against follow the published schema, firing and resolved.
+    delivered = [assert_valid_webhook(request.body) for request in hook.accepted()]
+    assert delivered[0]["type"] == "alert.firing"
+    assert delivered[0]["data"]["run"]["url"] == run_url
+    assert delivered[-1]["type"] == "alert.resolved"
 
     logged = [json.loads(line) for line in daemon.log().splitlines()]
     transitions = [
