@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Engine, Row, func, select
 from sqlalchemy.orm import Session
@@ -231,6 +231,11 @@ def _view(result: ResultRow) -> ResultView:
     )
 
 
+DRIFT_CHECKS: Final[tuple[ResultCheck, ...]] = ("drift", "sequential")
+"""The checks whose drifted results name a drifted column; a degraded performance result
+is stored under the label column, which has not drifted for it (its metric fell)."""
+
+
 def _drifted_columns(columns: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
     by_run: dict[int, list[str]] = {}
     for run_id, column in columns:
@@ -253,7 +258,7 @@ def _details(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[Ru
         )
         for result in session.scalars(query):
             results[result.run_id].append(_view(result))
-            if result.drifted:
+            if result.drifted and result.check in DRIFT_CHECKS:
                 drifted.append((result.run_id, result.column))
     columns = _drifted_columns(drifted)
     return [
@@ -303,7 +308,11 @@ def list_runs(
         if rows:
             drifted = session.execute(
                 select(ResultRow.run_id, ResultRow.column)
-                .where(ResultRow.run_id.in_([row.id for row in rows]), ResultRow.drifted.is_(True))
+                .where(
+                    ResultRow.run_id.in_([row.id for row in rows]),
+                    ResultRow.drifted.is_(True),
+                    ResultRow.check.in_(DRIFT_CHECKS),
+                )
                 .order_by(ResultRow.run_id, ResultRow.id)
             )
             columns = _drifted_columns((run_id, column) for run_id, column in drifted)

@@ -259,6 +259,37 @@ def test_get_run_with_results_and_url(engine: Engine) -> None:
     }
 
 
+def test_a_degraded_metric_does_not_name_the_label_column_as_drifted(engine: Engine) -> None:
+    (run_id,) = add_runs(engine, "churn", 1)
+    with Session(engine) as session:
+        session.add(
+            ResultRow(
+                run_id=run_id,
+                check="performance",
+                column="label",
+                method="accuracy",
+                statistic=0.71,
+                threshold=0.05,
+                drifted=True,
+                n_reference=500,
+                n_current=100,
+                status="ok",
+                reason="accuracy 0.71 below its band (0.74, 0.78)",
+                details={},
+            )
+        )
+        session.commit()
+    with make_client(engine) as client:
+        listed = client.get("/api/runs", params={"monitor": "churn"}).json()["runs"]
+        detail = client.get(f"/api/runs/{run_id}").json()
+    assert [run["drifted_columns"] for run in listed] == [["income"]]
+    assert detail["drifted_columns"] == ["income"]
+    assert [(r["check"], r["column"], r["drifted"]) for r in detail["results"]] == [
+        ("drift", "income", True),
+        ("performance", "label", True),
+    ]
+
+
 def test_get_run_that_does_not_exist(engine: Engine) -> None:
     with make_client(engine) as client:
         response = client.get("/api/runs/123")
