@@ -24,6 +24,7 @@ from sqlalchemy.pool import StaticPool
 from monitor.backfill import label_sources
 from monitor.columns import DataError
 from monitor.config import MonitorSettings, Settings
+from monitor.evaluation import result_check
 from monitor.metrics import Metrics
 from monitor.notifiers.registry import refresh_receivers
 from monitor.runner import RunContext, run_check
@@ -35,6 +36,7 @@ from monitor.store import runs as store
 from monitor.store.alerts import transitions
 from monitor.store.engine import upgrade
 from monitor.store.performance import AWAITING_LABELS, WindowPerformance
+from monitor.store.queries import DRIFT_CHECKS
 from monitor.store.references import RunReference
 
 TRIGGER = "backtest"
@@ -210,9 +212,14 @@ def run_backtest(
                     scheduled_for=slot,
                     status=outcome.status,
                     drifted=outcome.drifted,
-                    # A column drifted in its window and over pooled windows is named once.
+                    # A column drifted in its window and over pooled windows is named once;
+                    # a metric that fell is in performance, as in the API.
                     drifted_columns=tuple(
-                        dict.fromkeys(r.column for r in outcome.results if r.drifted)
+                        dict.fromkeys(
+                            r.column
+                            for r in outcome.results
+                            if r.drifted and result_check(monitor, r) in DRIFT_CHECKS
+                        )
                     ),
                     reason=outcome.reason,
                     performance=tuple(outcome.performance.evaluations),

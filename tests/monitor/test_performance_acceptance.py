@@ -409,3 +409,5 @@ def test_backtest_replays_the_quarter_with_labels_as_they_arrived(
     payload = result.to_dict()["runs"][3]["performance"][1]
     assert payload["coverage"] == 1.0 and payload["final"] is True
     assert {m["kind"] for m in payload["metrics"]} == {"realized"}
+    # A metric that fell is performance, not a drifted label column.
+    assert all("repaid" not in run.drifted_columns for run in result.runs)
