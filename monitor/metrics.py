@@ -271,7 +271,7 @@ class Metrics:
         columns: dict[SeriesKey, ResultView] = {
             (result.column, windows_tested(result.method)): result
             for result in results
-            if result.check != "performance"
+            if result.check != "performance" and result.segment is None
         }
         self.column_statistic.show(monitor, {k: r.statistic for k, r in columns.items()})
         self.column_p_value.show(monitor, {k: r.p_value for k, r in columns.items()})

@@ -35,13 +35,14 @@ from monitor.alerts.rules import ColumnFact, NoDataRule, PerformanceFacts, RunFa
 from monitor.backfill import PerformanceOutcome, WindowSlot, run_performance
 from monitor.columns import DataError
 from monitor.config import MonitorSettings
-from monitor.evaluation import evaluate, prepare_window, result_check, run_verdict
+from monitor.evaluation import evaluate, prepare_window, result_check
 from monitor.levels import monitor_levels, window_levels
 from monitor.logs import log_context
 from monitor.metrics import Metrics
 from monitor.performance import metric_level
 from monitor.profiles import ProfileCache, ReferenceProfile, stated_reference
 from monitor.refits import refit_ahead
+from monitor.segments import SegmentResult, evaluate_segments, plan_segments, segmented_verdict
 from monitor.sequential import SequentialOutcome, SketchCache, history_rows, sequential_tests
 from monitor.sinks import queue_sink_messages
 from monitor.sources import LabelSource
@@ -105,7 +106,9 @@ class RunOutcome:
     """The reference the run was tested against; None for a failed run."""
 
 
-def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
+def _stored(
+    monitor: MonitorSettings, result: ColumnResult, segment: str | None = None
+) -> ResultView:
     return ResultView(
         check=result_check(monitor, result),
         column=result.column,
@@ -122,10 +125,15 @@ def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
         details=dict(result.details),
         effect=result.effect,
         effect_floor=result.effect_floor,
+        segment=segment,
     )
 
 
-def _drifted_columns(results: Sequence[ColumnResult]) -> tuple[DriftedColumn, ...]:
+def _drifted_columns(
+    results: Sequence[ColumnResult], segments: Sequence[SegmentResult]
+) -> tuple[DriftedColumn, ...]:
+    """The drifted columns of the whole window, then those of each segment (named)."""
+    pairs = [(r, None) for r in results] + [(s.result, s.segment) for s in segments]
     return tuple(
         DriftedColumn(
             column=r.column,
@@ -134,8 +142,9 @@ def _drifted_columns(results: Sequence[ColumnResult]) -> tuple[DriftedColumn, ..
             p_value=r.p_value,
             p_value_adjusted=r.p_value_adjusted,
             threshold=r.threshold,
+            segment=segment,
         )
-        for r in results
+        for r, segment in pairs
         if r.drifted
     )
 
@@ -181,6 +190,7 @@ def _alert_inputs(
     reason: str,
     results: Sequence[ColumnResult],
     performance: PerformanceFacts = NO_PERFORMANCE,
+    segments: Sequence[SegmentResult] = (),
 ) -> tuple[RunContextForAlerts, RunFacts]:
     """What the alert rules see of a run, read before its transaction opens."""
     persistent = frozenset(
@@ -210,7 +220,7 @@ def _alert_inputs(
         monitor_id=claim.monitor_id,
         window=window,
         run_url=f"{ctx.base_url}/runs/{claim.run_id}",
-        drifted_columns=_drifted_columns(results),
+        drifted_columns=_drifted_columns(results, segments),
         refresh_receivers=ctx.refresh_receivers,
         schedule_period=monitor.schedule.period(),
     )
@@ -403,7 +413,9 @@ def _evaluate_and_store(
     current = read_window(source, monitor, profile, window, seed)
     levels = monitor_levels(monitor)
     prepared = prepare_window(monitor, profile, current)
-    results = evaluate(monitor, profile, current, prepared, levels)
+    segments = plan_segments(monitor, profile, current)
+    results = evaluate(monitor, profile, current, prepared, levels, segments=len(segments.tested))
+    segment_results = evaluate_segments(monitor, profile, current, segments, levels)
     performance = _performance(ctx, monitor, claim, profile, window, current, levels)
     results += performance.results
     pooled = sequential_tests(
@@ -422,12 +434,23 @@ def _evaluate_and_store(
     if len(current) == 0:
         drifted, reason = False, f"no data: the window {window.start} .. {window.end} is empty"
     else:
-        drifted, reason = run_verdict(monitor, results)
+        drifted, reason = segmented_verdict(monitor, results, segment_results)
     status: RunStatus = "empty" if len(current) == 0 else "succeeded"
     alerts, facts = _alert_inputs(
-        ctx, monitor, claim, window, status, drifted, reason, results, performance.facts
+        ctx,
+        monitor,
+        claim,
+        window,
+        status,
+        drifted,
+        reason,
+        results,
+        performance.facts,
+        segment_results,
     )
-    stored = [_stored(monitor, r) for r in results]
+    stored = [_stored(monitor, r) for r in results] + [
+        _stored(monitor, s.result, s.segment) for s in segment_results
+    ]
     # One transaction: a crash leaves either the finished run with everything it caused
     # (results, performance, alert transitions, queued messages, sketches), or a "running"
     # row and nothing.
@@ -441,6 +464,7 @@ def _evaluate_and_store(
             n_reference=profile.n_rows,
             n_current=len(current),
             results=stored,
+            segments=segments if monitor.segments else None,
         )
         record_reference(session, claim.run_id, reference)
         for evaluated in performance.evaluations:

@@ -27,6 +27,8 @@ class DriftedColumn:
     p_value: float | None
     p_value_adjusted: float | None
     threshold: float
+    segment: str | None = None
+    """The segment it drifted in (``country=DE``); None for the whole window."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +38,7 @@ class DriftedColumn:
             "p_value": self.p_value,
             "p_value_adjusted": self.p_value_adjusted,
             "threshold": self.threshold,
+            "segment": self.segment,
         }
 
 
