@@ -83,7 +83,9 @@ def evaluate(
     rows = current if isinstance(current, pd.DataFrame) else None
     multivariate = profile.multivariate is not None and rows is not None and len(rows) > 0
     columns = [(column, profile.columns[column.name]) for column in monitor.columns]
-    results, single = column_family(monitor, columns, prepared, level, extra_tests=int(multivariate))
+    results, single = column_family(
+        monitor, columns, prepared, level, extra_tests=int(multivariate)
+    )
     if profile.multivariate is not None and rows is not None and multivariate:
         names = [column.name for column in monitor.columns]
         if monitor.thresholds.multivariate == "mmd":

@@ -186,7 +186,9 @@ def _segments_part(monitor: MonitorSettings) -> list[str]:
     """The segment settings the fit reads; none without segments, so such keys stay as they were."""
     if not monitor.segments:
         return []
-    return [json.dumps({"segments": monitor.segments, "segment_min_rows": monitor.segment_min_rows})]
+    return [
+        json.dumps({"segments": monitor.segments, "segment_min_rows": monitor.segment_min_rows})
+    ]
 
 
 def reference_key(monitor: MonitorSettings, window_start: datetime | None = None) -> str:

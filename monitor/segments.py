@@ -38,6 +38,7 @@ from monitor.segment_report import (
     SkipReason,
 )
 
+
 @dataclass(frozen=True)
 class SegmentResult:
     """A column's result inside one segment."""
@@ -139,13 +140,13 @@ def segments_reason(drifted: Mapping[str, Sequence[str]]) -> str:
     """The sentence a run's reason gains from its drifted segments.
 
     >>> segments_reason({"country=DE": ("age", "income"), "device=ios": ("age",)})
-    'drift in 2 segments: country=DE (age, income), device=ios (age)'
+    '2 segments drifted: country=DE (age, income), device=ios (age)'
     """
     named = list(drifted.items())[:MAX_NAMED]
     text = ", ".join(f"{segment} ({', '.join(columns)})" for segment, columns in named)
     more = f" and {len(drifted) - len(named)} more" if len(drifted) > len(named) else ""
     noun = "segment" if len(drifted) == 1 else "segments"
-    return f"drift in {len(drifted)} {noun}: {text}{more}"
+    return f"{len(drifted)} {noun} drifted: {text}{more}"
 
 
 def segmented_verdict(

@@ -30,7 +30,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from monitor.vocabulary import AlertState, GroupStatus, OutboxStatus, ResultCheck, RunStatus
 
-
 SEGMENT_NAME_LENGTH = 320
 """``results.segment``: a column name (200) and a value cut to 100 characters, with "="."""
 

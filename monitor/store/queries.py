@@ -17,11 +17,11 @@ from sqlalchemy import Engine, Row, func, select
 from sqlalchemy.orm import Session
 
 from detectors import finite_or_none
+from monitor.segment_report import SegmentReport
 from monitor.store.alert_queries import TransitionView, run_transitions
 from monitor.store.models import MonitorRow, ResultRow, RunRow
 from monitor.store.performance import RunPerformance, run_performance
 from monitor.store.references import RunReference, stored_reference
-from monitor.segment_report import SegmentReport
 from monitor.vocabulary import ResultCheck
 
 RUN_SUCCEEDED = "succeeded"
@@ -347,8 +347,7 @@ def list_runs(
             )
         changes = run_transitions(session, [row.id for row in rows])
     return [
-        _summary(row, columns.get(row.id, NOTHING_DRIFTED), changes.get(row.id, ()))
-        for row in rows
+        _summary(row, columns.get(row.id, NOTHING_DRIFTED), changes.get(row.id, ())) for row in rows
     ]
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from monitor.segment_report import SegmentReport
 from monitor.store.models import (
     MonitorRow,
     ProfileRow,
@@ -38,7 +39,6 @@ from monitor.store.models import (
     RunRow,
     utcnow,
 )
-from monitor.segment_report import SegmentReport
 from monitor.store.queries import ResultView
 from monitor.vocabulary import RunStatus
 
