@@ -60,7 +60,7 @@ def test_twenty_segments_on_stationary_data_stay_within_the_budget(
     profile = fit_reference(monitor, segmented_rows(rng, 40_000))
     alarms = 0
     for _ in range(RUNS):
-        drifted, _, report = _run(monitor, profile, segmented_rows(rng, 5_000))
+        drifted, _, report = _run(monitor, profile, segmented_rows(rng, 6_000))
         assert len(report.tested) == len(COUNTRIES)
         alarms += drifted
     bound = stats.binom.ppf(0.999, RUNS, level)
