@@ -18,6 +18,9 @@ MAX_SEGMENTS_CAP: Final = 1000
 """The largest ``max_segments``: each segment tested costs a test per column and a row each."""
 
 
+DEFAULT_METRICS_SEGMENTS: Final = 10
+
+
 class SegmentSettings(SettingsModel):
     segments: tuple[str, ...] = Field(
         default=(), description="columns whose values define segments tested on their own"
@@ -34,7 +37,7 @@ class SegmentSettings(SettingsModel):
         description="segments tested per run at most: those with the most rows in the window",
     )
     metrics_segments: int = Field(
-        default=10,
+        default=DEFAULT_METRICS_SEGMENTS,
         ge=0,
         description="segments with series of their own in /metrics; the rest are pooled",
     )

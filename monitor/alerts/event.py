@@ -125,6 +125,8 @@ class AlertEvent:
     alerts: tuple[RuleAlert, ...] = ()
     """Each rule of the group on its own: the audible firing ones and those resolved during
     the episode (``RuleAlert``). Empty in messages queued before it existed."""
+    segmented: bool = False
+    """Whether the monitor tests segments: its drift alerts then say which (``segment``)."""
 
     @property
     def event_type(self) -> str:
@@ -155,6 +157,7 @@ class AlertEvent:
             "decision": {"drifted": self.drifted, "reason": self.reason},
             "drifted_columns": [column.to_dict() for column in self.drifted_columns],
             "alerts": [alert.to_dict() for alert in self.alerts],
+            "segmented": self.segmented,
         }
 
     @classmethod
@@ -186,4 +189,5 @@ class AlertEvent:
             if alert.get("expires_at")
             else None,
             alerts=tuple(RuleAlert.from_dict(entry) for entry in payload.get("alerts", ())),
+            segmented=payload.get("segmented", False),
         )
