@@ -325,8 +325,8 @@ class Metrics:
         series = segment_series(results, top)
         if not series.rows and monitor not in self._metrics_segments:
             return
-        self.segment_column_drifted.show(monitor, dict(series.drifted))
-        self.segment_rows.show(monitor, dict(series.rows))
+        self.segment_column_drifted.show(monitor, series.drifted)
+        self.segment_rows.show(monitor, series.rows)
         self.segments_pooled.labels(monitor=monitor).set(series.pooled)
 
     def _show_methods(self, monitor: str, columns: Mapping[SeriesKey, ResultView]) -> None:

@@ -25,9 +25,9 @@ OTHER: Final = "other"
 class SegmentSeries:
     """The values of the segment gauges for one run."""
 
-    drifted: dict[tuple[str, str], float] = field(default_factory=dict)
+    drifted: dict[tuple[str, ...], float] = field(default_factory=dict)
     """(segment, column) -> 1.0 when drifted."""
-    rows: dict[tuple[str], float] = field(default_factory=dict)
+    rows: dict[tuple[str, ...], float] = field(default_factory=dict)
     """(segment,) -> its window rows."""
     pooled: int = 0
 
