@@ -205,6 +205,7 @@ def _alert_inputs(
             for r in results
             if result_check(monitor, r) != "sequential"
         ],
+        segment_columns=[_column_fact(monitor, s.result, frozenset()) for s in segments],
         now=ctx.clock(),
         # Only a no_data rule with stale_after reads it: skip the query otherwise.
         last_success=last_success(ctx.engine, claim.monitor_id)

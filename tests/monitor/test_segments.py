@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 from sqlalchemy import Engine
 
+from monitor.alerts.rules import ColumnDriftRule, ColumnFact, RunFacts
 from monitor.config import MonitorSettings
 from monitor.evaluation import evaluate, prepare_window, run_verdict
 from monitor.levels import monitor_levels
@@ -240,3 +241,24 @@ def test_segments_need_rows_not_a_summary_counted_in_the_database() -> None:
             }
         )
     assert "monitors[0]: segments: needs the window's rows to split them" in str(raised.value)
+
+
+def test_a_column_drift_rule_hits_on_its_column_drifting_in_a_segment() -> None:
+    rule = ColumnDriftRule(name="amount", type="column_drift", columns=("amount",))
+
+    def fact(drifted: bool) -> ColumnFact:
+        return ColumnFact("amount", "ks", "drift", drifted, "ok", 0.0, None)
+
+    def facts(segments: list[ColumnFact]) -> RunFacts:
+        return RunFacts(
+            status="succeeded",
+            drifted=True,
+            reason="",
+            columns=[fact(False)],
+            now=AT,
+            last_success=None,
+            segment_columns=segments,
+        )
+
+    assert rule.evaluate(facts([fact(False), fact(True)])) == "hit"
+    assert rule.evaluate(facts([fact(False)])) == "clear"
