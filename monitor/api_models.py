@@ -65,6 +65,8 @@ class SegmentModel(BaseModel):
     """A segment a run tested (``monitor.segment_report.Segment``)."""
 
     segment: str = Field(description='"column=value"')
+    column: str
+    value: str
     n_current: int
     n_reference: int
 

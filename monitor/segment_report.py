@@ -21,7 +21,9 @@ MAX_NAMED: Final = 20
 
 
 def segment_name(column: str, value: str) -> str:
-    """>>> segment_name("country", "DE")
+    """How a segment is named in results, labels and reasons.
+
+    >>> segment_name("country", "DE")
     'country=DE'
     """
     return f"{column}={value}"
@@ -41,7 +43,13 @@ class Segment:
         return segment_name(self.column, self.value)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"segment": self.name, "n_current": self.n_current, "n_reference": self.n_reference}
+        return {
+            "segment": self.name,
+            "column": self.column,
+            "value": self.value,
+            "n_current": self.n_current,
+            "n_reference": self.n_reference,
+        }
 
 
 @dataclass(frozen=True)
@@ -76,12 +84,11 @@ class SegmentReport:
 
     @classmethod
     def from_dict(cls, body: Mapping[str, Any]) -> SegmentReport:
-        tested = []
-        for entry in body.get("tested", ()):
-            column, _, value = entry["segment"].partition("=")
-            tested.append(Segment(column, value, entry["n_current"], entry["n_reference"]))
         return cls(
-            tested=tuple(tested),
+            tested=tuple(
+                Segment(entry["column"], entry["value"], entry["n_current"], entry["n_reference"])
+                for entry in body.get("tested", ())
+            ),
             skipped=tuple(
                 SkippedSegments(entry["reason"], entry["count"], tuple(entry["segments"]))
                 for entry in body.get("skipped", ())

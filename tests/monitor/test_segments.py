@@ -17,15 +17,14 @@ from monitor.alerts.rules import ColumnDriftRule, ColumnFact, RunFacts
 from monitor.config import MonitorSettings
 from monitor.evaluation import evaluate, prepare_window, run_verdict
 from monitor.levels import monitor_levels
-from monitor.metrics import Metrics
 from monitor.profiles import ReferenceProfile, fit_reference
-from monitor.runner import RunContext, run_check
+from monitor.runner import run_check
 from monitor.segment_report import Segment, SegmentReport, SkippedSegments
 from monitor.segments import evaluate_segments, plan_segments, segmented_verdict
 from monitor.settings_base import ConfigError
-from monitor.sources import build_source
 from monitor.store.queries import get_run, list_runs
 from tests.monitor.segment_support import COUNTRIES, segment_monitor, segmented_rows
+from tests.monitor.test_runner import context
 
 RUNS = 150
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -110,16 +109,6 @@ def _file_monitor(tmp_path: Path, **overrides: object) -> MonitorSettings:
     )
 
 
-def _context(engine: Engine, monitor: MonitorSettings) -> RunContext:
-    return RunContext(
-        engine=engine,
-        metrics=Metrics(),
-        sources={monitor.name: build_source(monitor.source)},
-        worker_id="segments",
-        base_url="http://127.0.0.1:8470",
-    )
-
-
 def test_segment_results_and_skips_are_stored_and_read_back(engine: Engine, tmp_path: Path) -> None:
     rng = np.random.default_rng(11)
     reference = segmented_rows(rng, 40_000)
@@ -131,7 +120,7 @@ def test_segment_results_and_skips_are_stored_and_read_back(engine: Engine, tmp_
     _write_window(tmp_path / "live.parquet", current, AT)
     monitor = _file_monitor(tmp_path, max_segments=10)
 
-    outcome = run_check(_context(engine, monitor), monitor, AT, "schedule")
+    outcome = run_check(context(engine, monitor), monitor, AT, "schedule")
 
     assert outcome is not None and outcome.status == "succeeded" and outcome.drifted
     detail = get_run(engine, outcome.run_id)
@@ -177,7 +166,7 @@ def test_a_monitor_without_segments_stores_none(engine: Engine, tmp_path: Path) 
     _write_window(tmp_path / "live.parquet", segmented_rows(rng, 1_000), AT)
     monitor = _file_monitor(tmp_path, segments=[])
 
-    outcome = run_check(_context(engine, monitor), monitor, AT, "schedule")
+    outcome = run_check(context(engine, monitor), monitor, AT, "schedule")
 
     assert outcome is not None and outcome.status == "succeeded"
     detail = get_run(engine, outcome.run_id)
@@ -200,7 +189,7 @@ def test_a_segment_column_missing_from_the_data_fails_the_run_naming_it(
     _write_window(tmp_path / "live.parquet", current, AT)
     monitor = _file_monitor(tmp_path)
 
-    outcome = run_check(_context(engine, monitor), monitor, AT, "schedule")
+    outcome = run_check(context(engine, monitor), monitor, AT, "schedule")
 
     assert outcome is not None and outcome.status == "failed"
     assert outcome.reason.startswith(f'segments: the {missing_in} has no column "country"')

@@ -18,10 +18,10 @@ from monitor.config import parse_settings
 from monitor.metrics import Metrics
 from monitor.notifiers.alertmanager import AlertmanagerNotifier, AlertmanagerReceiverSettings
 from monitor.notifiers.base import OutboundMessage
-from monitor.runner import RunContext, run_check
-from monitor.sources import build_source
+from monitor.runner import run_check
 from monitor.store.models import OutboxRow
 from tests.monitor.segment_support import segmented_rows
+from tests.monitor.test_runner import context
 from tests.support import MIXED_COLUMNS, HttpFake, serving
 
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -68,14 +68,7 @@ def test_api_page_metrics_and_alerts_name_the_drifted_segment(
         monitor = settings.monitors[0]
         metrics = Metrics()
         metrics.declare_monitor(monitor.name, monitor.schedule.period(), monitor.metrics_segments)
-        ctx = RunContext(
-            engine=sqlite_engine,
-            metrics=metrics,
-            sources={monitor.name: build_source(monitor.source)},
-            worker_id="segments",
-            base_url=BASE_URL,
-        )
-        outcome = run_check(ctx, monitor, AT, "schedule")
+        outcome = run_check(context(sqlite_engine, monitor, metrics), monitor, AT, "schedule")
         assert outcome is not None and outcome.drifted
 
         app = create_app(sqlite_engine, metrics, lambda: {}, BASE_URL + "/")
