@@ -30,6 +30,15 @@ class DriftedColumn:
     segment: str | None = None
     """The segment it drifted in (``country=DE``); None for the whole window."""
 
+    @property
+    def shown_name(self) -> str:
+        """The column as messages name it: with its segment, when it drifted in one.
+
+        >>> DriftedColumn("age", "ks", 0.3, 1e-9, 1e-8, 0.01, "country=DE").shown_name
+        'age in country=DE'
+        """
+        return self.column if self.segment is None else f"{self.column} in {self.segment}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "column": self.column,

@@ -116,7 +116,7 @@ def _description(event: AlertEvent, firing: bool, columns: Sequence[DriftedColum
     columns = columns if firing else ()
     shown = columns[:MAX_COLUMNS]
     lines += [
-        f"{c.column} ({c.method}): statistic {_number(c.statistic, '.4g')}, "
+        f"{c.shown_name} ({c.method}): statistic {_number(c.statistic, '.4g')}, "
         f"p-value {_number(c.p_value, '.3g')}"
         for c in shown
     ]

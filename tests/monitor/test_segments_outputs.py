@@ -137,4 +137,9 @@ def test_api_page_metrics_and_alerts_name_the_drifted_segment(
     assert [alert["labels"]["segment"] for alert in posted] == ["country=C03"]
     assert posted[0]["labels"]["alertname"] == "DriftwardenDatasetDrift"
     assert posted[0]["annotations"]["drifted_columns"] == "amount"
+    assert (
+        posted[0]["annotations"]["description"]
+        .splitlines()[1]
+        .startswith("amount in country=C03 (ks): statistic")
+    )
     assert row.payload["drifted_columns"][0]["segment"] == "country=C03"
