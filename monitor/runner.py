@@ -104,6 +104,8 @@ class RunOutcome:
     """The windows whose performance the run evaluated (its own, and late labels' windows)."""
     reference: RunReference | None = None
     """The reference the run was tested against; None for a failed run."""
+    segments: Sequence[SegmentResult] = field(default_factory=tuple)
+    """The column results inside each tested segment (``monitor.segments``)."""
 
 
 def _stored(
@@ -493,7 +495,16 @@ def _evaluate_and_store(
         ctx.metrics.show_performance(monitor.name, latest)
     log.info("run %d of monitor %s: %s", claim.run_id, monitor.name, reason)
     return RunOutcome(
-        claim.run_id, monitor.name, status, drifted, reason, window, results, performance, reference
+        claim.run_id,
+        monitor.name,
+        status,
+        drifted,
+        reason,
+        window,
+        results,
+        performance,
+        reference,
+        segment_results,
     )
 
 
