@@ -55,6 +55,18 @@ def segment_labels(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     return remap[codes], distinct
 
 
+def row_groups(codes: np.ndarray, n_values: int) -> list[np.ndarray]:
+    """The row positions of each value, by one sort rather than one scan of the rows per value.
+
+    >>> [group.tolist() for group in row_groups(np.array([1, -1, 0, 1]), 2)]
+    [[2], [0, 3]]
+    """
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes[codes >= 0], minlength=n_values)
+    bounds = np.count_nonzero(codes < 0) + np.concatenate([[0], np.cumsum(counts)])
+    return [order[bounds[i] : bounds[i + 1]] for i in range(n_values)]
+
+
 def require_segment_columns(frame: pd.DataFrame, segments: Sequence[str], what: str) -> None:
     """A clear error naming the ``segments`` key when ``frame`` lacks one of its columns."""
     try:
@@ -121,10 +133,11 @@ def fit_segments(
                 f"reference, more than {MAX_SEGMENT_VALUES}: a segment column holds a few "
                 "values (a country, a device, a model version), not an id"
             )
-        counts = np.bincount(codes[codes >= 0], minlength=len(names))
+        groups = row_groups(codes, len(names))
+        counts = [len(group) for group in groups]
         profiles = {}
-        for code in np.flatnonzero(counts >= min_rows):
-            rows = reference.iloc[np.flatnonzero(codes == code)]
+        for code in np.flatnonzero(np.array(counts, dtype=np.int64) >= min_rows):
+            rows = reference.iloc[groups[code]]
             profiles[names[code]] = {
                 name: fit_profile(rows[name], kind, max_sorted=1_000_000)
                 for name, kind in segment_columns(columns, segment)

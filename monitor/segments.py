@@ -29,7 +29,7 @@ from detectors.budget import RunLevels
 from monitor.config import MonitorSettings
 from monitor.evaluation import column_family, columns_level, run_verdict
 from monitor.profiles import ReferenceProfile
-from monitor.segment_profiles import require_segment_columns, segment_labels
+from monitor.segment_profiles import require_segment_columns, row_groups, segment_labels
 from monitor.segment_report import (
     MAX_NAMED,
     Segment,
@@ -101,11 +101,13 @@ def evaluate_segments(
     if not report.tested or not isinstance(current, pd.DataFrame):
         return []
     level = columns_level(monitor, levels, len(report.tested)).each
-    labels = {column: segment_labels(current[column]) for column in monitor.segments}
+    groups = {}
+    for column in monitor.segments:
+        codes, names = segment_labels(current[column])
+        groups[column] = dict(zip(names, row_groups(codes, len(names)), strict=True))
     results = []
     for segment in report.tested:
-        codes, names = labels[segment.column]
-        rows = current.iloc[np.flatnonzero(codes == names.index(segment.value))]
+        rows = current.iloc[groups[segment.column][segment.value]]
         profiles = profile.segments[segment.column].profiles[segment.value]
         columns = [(c, profiles[c.name]) for c in monitor.columns if c.name != segment.column]
         prepared = {c.name: prepare_column(p, rows[c.name]) for c, p in columns}
