@@ -76,6 +76,7 @@ def test_api_page_metrics_and_alerts_name_the_drifted_segment(
             detail = client.get(f"/api/runs/{outcome.run_id}").json()
             listed = client.get("/api/runs", params={"monitor": "segmented"}).json()
             page = client.get(f"/runs/{outcome.run_id}").text
+            monitor_page = client.get("/monitors/segmented").text
             exposition = client.get("/metrics").text
 
         with Session(sqlite_engine) as session:
@@ -113,6 +114,7 @@ def test_api_page_metrics_and_alerts_name_the_drifted_segment(
     assert page.count('<section class="segment') == 20
     assert 'data-reason="not_in_reference" data-count="1"' in page
     assert "country=new" in page
+    assert "<td>country=C03: amount</td>" in monitor_page
 
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
