@@ -106,3 +106,47 @@ def corrected_level(level: float, *, n_p_value: int, n_tests: int) -> float:
     if n_p_value == 0:  # nothing to correct; the BH level is never used
         return level
     return level * n_p_value / n_tests
+
+
+SEGMENTS_SHARE: Final = 0.5
+"""Share of the columns' level the segments spend, when a run tests any."""
+
+
+@dataclass(frozen=True)
+class SegmentLevels:
+    """The level of the whole window's column family and of each segment's."""
+
+    window: float
+    each: float
+
+
+def segment_levels(
+    level: float, *, n_segments: int, segments_share: float = SEGMENTS_SHARE
+) -> SegmentLevels:
+    """Share ``level`` between the whole window and ``n_segments`` segments (Bonferroni).
+
+    The whole window keeps ``1 - segments_share`` of it and every segment
+    gets an equal part of the rest, each family then corrected inside as
+    before (``corrected_level``): by the union bound a run on stationary data
+    drifts with probability at most ``level``, however many segments it
+    tests. Half for the whole window, rather than ``level / (1 + n)`` each,
+    keeps the whole window's sensitivity the same whether a run tests two
+    segments or fifty, and a shift that spans the whole window is what most
+    monitors exist to find; a segment's own level falls as ``1 / n``, the
+    price of looking at many. A run that tests no segment gives the whole
+    window all of ``level``.
+
+    >>> segment_levels(0.01, n_segments=0)
+    SegmentLevels(window=0.01, each=0.0)
+    >>> segment_levels(0.01, n_segments=20)
+    SegmentLevels(window=0.005, each=0.00025)
+    """
+    if n_segments < 0:
+        raise ValueError(f"n_segments must be at least 0, got {n_segments}")
+    if n_segments == 0:
+        return SegmentLevels(window=level, each=0.0)
+    if not 0 < segments_share < 1:
+        raise ValueError(f"segments_share must be between 0 and 1, got {segments_share}")
+    return SegmentLevels(
+        window=level * (1 - segments_share), each=level * segments_share / n_segments
+    )

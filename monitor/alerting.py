@@ -254,4 +254,5 @@ def build_event(
         occasion=notice.occasion,
         rules=names,
         alerts=alerts,
+        segmented=bool(monitor.segments),
     )

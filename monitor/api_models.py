@@ -56,6 +56,38 @@ class ResultModel(BaseModel):
     status: str
     reason: str
     details: dict[str, Any]
+    segment: str | None = Field(
+        description='the segment it tested ("country=DE"); null for the whole window'
+    )
+
+
+class SegmentModel(BaseModel):
+    """A segment a run tested (``monitor.segment_report.Segment``)."""
+
+    segment: str = Field(description='"column=value"')
+    column: str
+    value: str
+    n_current: int
+    n_reference: int
+
+
+class SkippedSegmentsModel(BaseModel):
+    """The segments of one reason a run did not test."""
+
+    reason: Literal["too_few_rows", "not_in_reference", "over_max_segments"]
+    explanation: str
+    count: int = Field(description="how many segments were skipped for it")
+    segments: list[str] = Field(description="the largest of them (at most 20)")
+
+
+class SegmentsModel(BaseModel):
+    tested: list[SegmentModel] = Field(description="by rows in the window, most first")
+    skipped: list[SkippedSegmentsModel]
+
+
+class DriftedSegmentModel(BaseModel):
+    segment: str
+    columns: list[str] = Field(description="the columns that drifted in it")
 
 
 class AlertChangeModel(BaseModel):
@@ -92,7 +124,13 @@ class RunModel(BaseModel):
     reason: str | None
     n_reference: int | None
     n_current: int | None
-    drifted_columns: list[str]
+    drifted_columns: list[str] = Field(description="the whole window's drifted columns")
+    drifted_segments: list[DriftedSegmentModel] = Field(
+        description="the segments with drifted columns (monitors with segments)"
+    )
+    segments: SegmentsModel | None = Field(
+        description="the segments tested and skipped, with the reason; null without segments"
+    )
     reference: ReferenceModel | None = Field(
         description="the reference the run was tested against; null for a failed run"
     )

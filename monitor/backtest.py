@@ -29,6 +29,7 @@ from monitor.metrics import Metrics
 from monitor.notifiers.registry import refresh_receivers
 from monitor.runner import RunContext, run_check
 from monitor.scheduler import build_trigger, fire_times
+from monitor.segments import drifted_segments
 from monitor.sinks import performance_payload
 from monitor.sources import build_source
 from monitor.sources.base import Source, SourceError
@@ -36,7 +37,7 @@ from monitor.store import runs as store
 from monitor.store.alerts import transitions
 from monitor.store.engine import upgrade
 from monitor.store.performance import AWAITING_LABELS, WindowPerformance
-from monitor.store.queries import DRIFT_CHECKS
+from monitor.store.queries import DRIFT_CHECKS, DriftedSegment
 from monitor.store.references import RunReference
 
 TRIGGER = "backtest"
@@ -65,6 +66,8 @@ class RunLine:
     drifted: bool | None
     drifted_columns: tuple[str, ...]
     reason: str
+    drifted_segments: tuple[DriftedSegment, ...] = ()
+    """The segments with drifted columns (``monitor.segments``), each with them."""
     performance: tuple[WindowPerformance, ...] = ()
     reference: RunReference | None = None
     """The reference the slot was tested against: for ``trailing``, read from data before it."""
@@ -75,6 +78,7 @@ class RunLine:
             "status": self.status,
             "drifted": self.drifted,
             "drifted_columns": list(self.drifted_columns),
+            "drifted_segments": [segment.to_dict() for segment in self.drifted_segments],
             "reason": self.reason,
             "performance": [performance_payload(window) for window in self.performance],
             "reference": self.reference.to_dict() if self.reference else None,
@@ -222,6 +226,10 @@ def run_backtest(
                         )
                     ),
                     reason=outcome.reason,
+                    drifted_segments=tuple(
+                        DriftedSegment(segment, tuple(columns))
+                        for segment, columns in drifted_segments(monitor, outcome.segments).items()
+                    ),
                     performance=tuple(outcome.performance.evaluations),
                     reference=outcome.reference,
                 )

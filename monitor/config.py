@@ -39,6 +39,7 @@ from monitor.references import SPECS as REFERENCE_SPECS
 from monitor.references import ReferenceSettingsModel, get_reference_spec
 from monitor.schedule import Schedule, parse_schedule
 from monitor.secrets import SecretError, resolve_secret
+from monitor.segment_settings import SegmentSettings
 from monitor.settings_base import (
     MAX_COLUMN_NAME,
     MAX_MONITOR_NAME,
@@ -415,7 +416,7 @@ class ThresholdSettings(SettingsModel):
         return parse_false_alarms(self.false_alarms or DEFAULT_FALSE_ALARMS)
 
 
-class MonitorSettings(SettingsModel):
+class MonitorSettings(SegmentSettings):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_MONITOR_NAME)
     schedule: Schedule
     window: timedelta = Field(default=timedelta(hours=1))
@@ -500,6 +501,11 @@ class MonitorSettings(SettingsModel):
             raise ValueError(
                 f"performance: needs each row's label and prediction; {counted} (test "
                 "performance in a monitor that samples rows)"
+            )
+        if self.segments:
+            raise ValueError(
+                f"segments: needs the window's rows to split them; {counted} (test segments "
+                "in a monitor that samples rows)"
             )
         for index, column in enumerate(self.columns):
             if column.method is not None and "counts" not in METHODS[column.method].forms:

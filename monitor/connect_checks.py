@@ -246,7 +246,27 @@ def check_monitor(index: int, monitor: MonitorSettings, now: datetime) -> list[C
         _column_check(f"{key}.columns[{i}]", column, reference, current)
         for i, column in enumerate(monitor.columns)
     ]
+    checks += [
+        _segment_check(f"{key}.segments[{i}]", segment, reference, current)
+        for i, segment in enumerate(monitor.segments)
+    ]
     return checks + _performance_checks(f"{key}.performance", monitor, reference, current)
+
+
+def _segment_check(key: str, segment: str, reference: pd.DataFrame, current: pd.DataFrame) -> Check:
+    """A segment column is in the reference and the latest window; how many values it has."""
+    frames = [("the reference", reference)] + (
+        [("the latest window", current)] if len(current) else []
+    )
+    for what, frame in frames:
+        try:
+            require_columns(frame, [segment], what)
+        except DataError as exc:
+            return Check(key, segment, False, str(exc))
+    values = reference[segment].nunique()
+    return Check(
+        key, segment, True, f"{values} values in the {len(reference):,} reference rows read"
+    )
 
 
 def _example_message(receiver: ReceiverSettings) -> OutboundMessage:

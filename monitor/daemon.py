@@ -61,7 +61,11 @@ def build_services(settings: Settings) -> Services:
     upgrade(engine)
     metrics = Metrics()
     for monitor in settings.monitors:
-        metrics.declare_monitor(monitor.name, monitor.schedule.period())
+        metrics.declare_monitor(
+            monitor.name,
+            monitor.schedule.period(),
+            monitor.metrics_segments if monitor.segments else None,
+        )
     for receiver in settings.receivers:
         metrics.declare_receiver(receiver.name)
     for run in latest_successful_runs(engine):

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from detectors import (
+    ColumnProfile,
     ColumnResult,
     PreparedColumn,
     WindowSummary,
@@ -23,11 +24,11 @@ from detectors import (
     prepare_column,
 )
 from detectors import decide as decide_dataset
-from detectors.budget import RunLevels, corrected_level
+from detectors.budget import RunLevels, SegmentLevels, corrected_level, segment_levels
 from detectors.performance import METRICS, estimated_method, parse_method
 from detectors.sequential import pooled_windows
 from monitor.columns import require_columns
-from monitor.config import MonitorSettings
+from monitor.config import ColumnSettings, MonitorSettings
 from monitor.levels import window_levels
 from monitor.profiles import ReferenceProfile
 from monitor.vocabulary import ResultCheck
@@ -62,6 +63,8 @@ def evaluate(
     current: pd.DataFrame | WindowSummary,
     prepared: Mapping[str, PreparedColumn],
     levels: RunLevels,
+    *,
+    segments: int = 0,
 ) -> list[ColumnResult]:
     """Per-column drift (corrected across columns) and the multivariate test.
 
@@ -71,40 +74,65 @@ def evaluate(
     refuses it with ``profile_in_database``).
 
     The columns' part of ``levels`` (the monitor's, see
-    ``monitor.levels.window_levels``) is shared out between the columns and
-    the multivariate test by ``corrected_level``: the p-value tests are
-    corrected together at their share, and each distance and the
-    multivariate test is held to a Bonferroni share.
+    ``monitor.levels.window_levels``) is the whole window's, or, when the
+    run tests ``segments`` segments too, its share of it
+    (``detectors.budget.segment_levels``). It is shared out between the
+    columns and the multivariate test by ``column_family``.
     """
-    level = window_levels(monitor, levels).columns
+    level = columns_level(monitor, levels, segments).window
     rows = current if isinstance(current, pd.DataFrame) else None
     multivariate = profile.multivariate is not None and rows is not None and len(rows) > 0
-    n_tests = len(monitor.columns) + (1 if multivariate else 0)
-    single = level / n_tests
-    drift = [
-        compare_prepared(
-            profile.columns[column.name],
-            prepared[column.name],
-            method=column.method,
-            threshold=column.threshold,
-            effect_floor=column.effect_floor,
-            noise_level=single,
-        )
-        for column in monitor.columns
-    ]
-    thresholds = monitor.thresholds
-    n_p_value = sum(r.p_value is not None for r in drift)
-    alpha = corrected_level(level, n_p_value=n_p_value, n_tests=n_tests)
-    results = apply_correction(drift, alpha=alpha, correction=thresholds.correction)
+    columns = [(column, profile.columns[column.name]) for column in monitor.columns]
+    results, single = column_family(
+        monitor, columns, prepared, level, extra_tests=int(multivariate)
+    )
     if profile.multivariate is not None and rows is not None and multivariate:
         names = [column.name for column in monitor.columns]
-        if thresholds.multivariate == "mmd":
+        if monitor.thresholds.multivariate == "mmd":
             results.append(compare_mmd(profile.multivariate, rows[names], alpha=single))
         else:
             results.append(
                 compare_pca_reconstruction(profile.multivariate, rows[names], level=single)
             )
     return results
+
+
+def columns_level(monitor: MonitorSettings, levels: RunLevels, segments: int) -> SegmentLevels:
+    """The columns' level of a run that tests ``segments`` segments: the window's and each's."""
+    return segment_levels(window_levels(monitor, levels).columns, n_segments=segments)
+
+
+def column_family(
+    monitor: MonitorSettings,
+    columns: Sequence[tuple[ColumnSettings, ColumnProfile]],
+    prepared: Mapping[str, PreparedColumn],
+    level: float,
+    *,
+    extra_tests: int = 0,
+) -> tuple[list[ColumnResult], float]:
+    """One family of column tests at ``level``, and the level of each of its single tests.
+
+    The family is ``columns`` and ``extra_tests`` other tests (the
+    multivariate one) that share ``level`` by ``corrected_level``: the
+    p-value tests are corrected together at their share, and each distance
+    and each extra test is held to a Bonferroni share.
+    """
+    n_tests = len(columns) + extra_tests
+    single = level / n_tests if n_tests else level
+    drift = [
+        compare_prepared(
+            column_profile,
+            prepared[column.name],
+            method=column.method,
+            threshold=column.threshold,
+            effect_floor=column.effect_floor,
+            noise_level=single,
+        )
+        for column, column_profile in columns
+    ]
+    n_p_value = sum(r.p_value is not None for r in drift)
+    alpha = corrected_level(level, n_p_value=n_p_value, n_tests=n_tests)
+    return apply_correction(drift, alpha=alpha, correction=monitor.thresholds.correction), single
 
 
 def run_verdict(monitor: MonitorSettings, results: Sequence[ColumnResult]) -> tuple[bool, str]:

@@ -16,6 +16,9 @@ can rely on them:
 - a series shown once stays: when the latest run did not produce it (a
   column without a statistic, a window without labels) it shows NaN rather
   than a number from an older run.
+- segments have series of their own only for the ``metrics_segments``
+  largest of a run, the rest pooled into ``segment="other"``
+  (``monitor.segment_metrics``); the whole window's series keep their labels.
 
 An empty window is a run of its own outcome (``empty``): it neither counts as
 a success nor changes the gauges, as the alert rules and the start-up
@@ -34,6 +37,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from monitor.segment_metrics import segment_series
+from monitor.segment_settings import DEFAULT_METRICS_SEGMENTS
 from monitor.store.outbox import STATUSES, Outcome, QueueStats
 from monitor.store.performance import PerformanceView
 from monitor.store.queries import ResultView
@@ -141,6 +146,30 @@ class Metrics:
             registry=r,
         )
         self._methods: dict[str, set[SeriesKey]] = {}
+        self.segment_column_drifted = _LatestGauge(
+            Gauge(
+                "driftwarden_segment_column_drifted",
+                "1 when the column drifted in the segment in the latest successful run; "
+                'segment="other" pools the segments beyond metrics_segments (1: in any of them).',
+                ["monitor", "segment", "column"],
+                registry=r,
+            )
+        )
+        self.segment_rows = _LatestGauge(
+            Gauge(
+                "driftwarden_segment_rows",
+                "Window rows of the segment in the latest successful run (other: summed).",
+                ["monitor", "segment"],
+                registry=r,
+            )
+        )
+        self.segments_pooled = Gauge(
+            "driftwarden_segments_pooled",
+            'Segments tested in the latest successful run whose series are pooled into "other".',
+            ["monitor"],
+            registry=r,
+        )
+        self._metrics_segments: dict[str, int] = {}
         performance_labels = ["monitor", "metric", "kind"]
         self.performance_value = Gauge(
             "driftwarden_performance_value",
@@ -218,8 +247,19 @@ class Metrics:
             registry=r,
         )
 
-    def declare_monitor(self, monitor: str, schedule_period: timedelta) -> None:
-        """Create the monitor's run series at 0 and export its schedule's period."""
+    def declare_monitor(
+        self,
+        monitor: str,
+        schedule_period: timedelta,
+        metrics_segments: int | None = None,
+    ) -> None:
+        """Create the monitor's run series at 0 and export its schedule's period.
+
+        ``metrics_segments``: the monitor's, when it tests segments (``monitor.segment_metrics``).
+        """
+        if metrics_segments is not None:
+            self._metrics_segments[monitor] = metrics_segments
+            self.segments_pooled.labels(monitor=monitor).set(0)
         for outcome in RUN_OUTCOMES:
             self.runs.labels(monitor=monitor, outcome=outcome)
         self.run_duration.labels(monitor=monitor)
@@ -264,6 +304,7 @@ class Metrics:
         self, monitor: str, drifted: bool, finished_at: datetime, results: Iterable[ResultView]
     ) -> None:
         """Set the gauges from a stored run (also used at start-up to restore them)."""
+        results = list(results)
         self.last_success.labels(monitor=monitor).set(finished_at.timestamp())
         self.monitor_drifted.labels(monitor=monitor).set(1 if drifted else 0)
         # Performance results have gauges of their own (``show_performance``), filled
@@ -271,12 +312,22 @@ class Metrics:
         columns: dict[SeriesKey, ResultView] = {
             (result.column, windows_tested(result.method)): result
             for result in results
-            if result.check != "performance"
+            if result.check != "performance" and result.segment is None
         }
         self.column_statistic.show(monitor, {k: r.statistic for k, r in columns.items()})
         self.column_p_value.show(monitor, {k: r.p_value for k, r in columns.items()})
         self.column_drifted.show(monitor, {k: float(r.drifted) for k, r in columns.items()})
         self._show_methods(monitor, columns)
+        self._show_segments(monitor, results)
+
+    def _show_segments(self, monitor: str, results: Iterable[ResultView]) -> None:
+        top = self._metrics_segments.get(monitor, DEFAULT_METRICS_SEGMENTS)
+        series = segment_series(results, top)
+        if not series.rows and monitor not in self._metrics_segments:
+            return
+        self.segment_column_drifted.show(monitor, series.drifted)
+        self.segment_rows.show(monitor, series.rows)
+        self.segments_pooled.labels(monitor=monitor).set(series.pooled)
 
     def _show_methods(self, monitor: str, columns: Mapping[SeriesKey, ResultView]) -> None:
         shown = self._methods.setdefault(monitor, set())

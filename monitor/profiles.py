@@ -15,7 +15,7 @@ import logging
 import threading
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
@@ -39,6 +39,7 @@ from monitor.references import (
     reference_key_parts,
     reference_refits,
 )
+from monitor.segment_profiles import SegmentationProfile, fit_segments
 from monitor.sources import LabelSource, join_labels
 from monitor.sources.base import Source
 from monitor.store import runs as store
@@ -57,6 +58,8 @@ class ReferenceProfile:
     performance: PerformanceProfile | None
     n_rows: int
     multivariate: MultivariateProfile | None = None
+    segments: Mapping[str, SegmentationProfile] = field(default_factory=dict)
+    """Per segment column, its segments' profiles (``monitor.segment_profiles``)."""
 
     def to_bytes(self) -> bytes:
         body = {
@@ -64,6 +67,7 @@ class ReferenceProfile:
             "performance": self.performance.to_dict() if self.performance else None,
             "n_rows": self.n_rows,
             "multivariate": self.multivariate.to_dict() if self.multivariate else None,
+            "segments": {name: seg.to_dict() for name, seg in self.segments.items()},
         }
         return zlib.compress(json.dumps(body).encode())
 
@@ -81,6 +85,10 @@ class ReferenceProfile:
             multivariate=MultivariateProfile.from_dict(body["multivariate"])
             if body.get("multivariate")
             else None,
+            segments={
+                name: SegmentationProfile.from_dict(seg)
+                for name, seg in body.get("segments", {}).items()
+            },
         )
 
 
@@ -107,8 +115,18 @@ def fit_reference(
         if monitor.thresholds.multivariate != "none"
         else None
     )
+    segments = fit_segments(
+        reference,
+        [(column.name, column.kind) for column in monitor.columns],
+        monitor.segments,
+        monitor.segment_min_rows,
+    )
     return ReferenceProfile(
-        columns=profiles, performance=metrics, n_rows=len(reference), multivariate=multivariate
+        columns=profiles,
+        performance=metrics,
+        n_rows=len(reference),
+        multivariate=multivariate,
+        segments=segments,
     )
 
 
@@ -164,11 +182,20 @@ def _performance_part(monitor: MonitorSettings) -> str:
     return monitor.performance.model_dump_json() + f"\nperformance-format-{PERFORMANCE_FORMAT}"
 
 
+def _segments_part(monitor: MonitorSettings) -> list[str]:
+    """The segment settings the fit reads; none without segments, so such keys stay as they were."""
+    if not monitor.segments:
+        return []
+    return [
+        json.dumps({"segments": monitor.segments, "segment_min_rows": monitor.segment_min_rows})
+    ]
+
+
 def reference_key(monitor: MonitorSettings, window_start: datetime | None = None) -> str:
     """A sha256 hex digest that changes whenever the reference profile would.
 
     It covers the reference settings, ``reference_limit``, the columns, the
-    performance settings and the multivariate method, then the kind's own
+    performance settings, the multivariate method and the segments, then the kind's own
     ``key_parts``: for a ``window`` reference the source settings (the
     window is read from it); for a ``file`` reference each matched file's
     path, size and modification time, so a replaced file is refitted.
@@ -188,6 +215,7 @@ def reference_key(monitor: MonitorSettings, window_start: datetime | None = None
         _performance_part(monitor),
         json.dumps({"multivariate": monitor.thresholds.multivariate}),
         *reference_key_parts(reference_request(monitor, window_start)),
+        *_segments_part(monitor),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 

@@ -35,13 +35,14 @@ from monitor.alerts.rules import ColumnFact, NoDataRule, PerformanceFacts, RunFa
 from monitor.backfill import PerformanceOutcome, WindowSlot, run_performance
 from monitor.columns import DataError
 from monitor.config import MonitorSettings
-from monitor.evaluation import evaluate, prepare_window, result_check, run_verdict
+from monitor.evaluation import evaluate, prepare_window, result_check
 from monitor.levels import monitor_levels, window_levels
 from monitor.logs import log_context
 from monitor.metrics import Metrics
 from monitor.performance import metric_level
 from monitor.profiles import ProfileCache, ReferenceProfile, stated_reference
 from monitor.refits import refit_ahead
+from monitor.segments import SegmentResult, evaluate_segments, plan_segments, segmented_verdict
 from monitor.sequential import SequentialOutcome, SketchCache, history_rows, sequential_tests
 from monitor.sinks import queue_sink_messages
 from monitor.sources import LabelSource
@@ -103,9 +104,13 @@ class RunOutcome:
     """The windows whose performance the run evaluated (its own, and late labels' windows)."""
     reference: RunReference | None = None
     """The reference the run was tested against; None for a failed run."""
+    segments: Sequence[SegmentResult] = field(default_factory=tuple)
+    """The column results inside each tested segment (``monitor.segments``)."""
 
 
-def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
+def _stored(
+    monitor: MonitorSettings, result: ColumnResult, segment: str | None = None
+) -> ResultView:
     return ResultView(
         check=result_check(monitor, result),
         column=result.column,
@@ -122,10 +127,15 @@ def _stored(monitor: MonitorSettings, result: ColumnResult) -> ResultView:
         details=dict(result.details),
         effect=result.effect,
         effect_floor=result.effect_floor,
+        segment=segment,
     )
 
 
-def _drifted_columns(results: Sequence[ColumnResult]) -> tuple[DriftedColumn, ...]:
+def _drifted_columns(
+    results: Sequence[ColumnResult], segments: Sequence[SegmentResult]
+) -> tuple[DriftedColumn, ...]:
+    """The drifted columns of the whole window, then those of each segment (named)."""
+    pairs = [(r, None) for r in results] + [(s.result, s.segment) for s in segments]
     return tuple(
         DriftedColumn(
             column=r.column,
@@ -134,8 +144,9 @@ def _drifted_columns(results: Sequence[ColumnResult]) -> tuple[DriftedColumn, ..
             p_value=r.p_value,
             p_value_adjusted=r.p_value_adjusted,
             threshold=r.threshold,
+            segment=segment,
         )
-        for r in results
+        for r, segment in pairs
         if r.drifted
     )
 
@@ -181,6 +192,7 @@ def _alert_inputs(
     reason: str,
     results: Sequence[ColumnResult],
     performance: PerformanceFacts = NO_PERFORMANCE,
+    segments: Sequence[SegmentResult] = (),
 ) -> tuple[RunContextForAlerts, RunFacts]:
     """What the alert rules see of a run, read before its transaction opens."""
     persistent = frozenset(
@@ -195,6 +207,7 @@ def _alert_inputs(
             for r in results
             if result_check(monitor, r) != "sequential"
         ],
+        segment_columns=[_column_fact(monitor, s.result, frozenset()) for s in segments],
         now=ctx.clock(),
         # Only a no_data rule with stale_after reads it: skip the query otherwise.
         last_success=last_success(ctx.engine, claim.monitor_id)
@@ -210,7 +223,7 @@ def _alert_inputs(
         monitor_id=claim.monitor_id,
         window=window,
         run_url=f"{ctx.base_url}/runs/{claim.run_id}",
-        drifted_columns=_drifted_columns(results),
+        drifted_columns=_drifted_columns(results, segments),
         refresh_receivers=ctx.refresh_receivers,
         schedule_period=monitor.schedule.period(),
     )
@@ -403,7 +416,9 @@ def _evaluate_and_store(
     current = read_window(source, monitor, profile, window, seed)
     levels = monitor_levels(monitor)
     prepared = prepare_window(monitor, profile, current)
-    results = evaluate(monitor, profile, current, prepared, levels)
+    segments = plan_segments(monitor, profile, current)
+    results = evaluate(monitor, profile, current, prepared, levels, segments=len(segments.tested))
+    segment_results = evaluate_segments(monitor, profile, current, segments, levels)
     performance = _performance(ctx, monitor, claim, profile, window, current, levels)
     results += performance.results
     pooled = sequential_tests(
@@ -422,12 +437,23 @@ def _evaluate_and_store(
     if len(current) == 0:
         drifted, reason = False, f"no data: the window {window.start} .. {window.end} is empty"
     else:
-        drifted, reason = run_verdict(monitor, results)
+        drifted, reason = segmented_verdict(monitor, results, segment_results)
     status: RunStatus = "empty" if len(current) == 0 else "succeeded"
     alerts, facts = _alert_inputs(
-        ctx, monitor, claim, window, status, drifted, reason, results, performance.facts
+        ctx,
+        monitor,
+        claim,
+        window,
+        status,
+        drifted,
+        reason,
+        results,
+        performance.facts,
+        segment_results,
     )
-    stored = [_stored(monitor, r) for r in results]
+    stored = [_stored(monitor, r) for r in results] + [
+        _stored(monitor, s.result, s.segment) for s in segment_results
+    ]
     # One transaction: a crash leaves either the finished run with everything it caused
     # (results, performance, alert transitions, queued messages, sketches), or a "running"
     # row and nothing.
@@ -441,6 +467,7 @@ def _evaluate_and_store(
             n_reference=profile.n_rows,
             n_current=len(current),
             results=stored,
+            segments=segments if monitor.segments else None,
         )
         record_reference(session, claim.run_id, reference)
         for evaluated in performance.evaluations:
@@ -468,7 +495,16 @@ def _evaluate_and_store(
         ctx.metrics.show_performance(monitor.name, latest)
     log.info("run %d of monitor %s: %s", claim.run_id, monitor.name, reason)
     return RunOutcome(
-        claim.run_id, monitor.name, status, drifted, reason, window, results, performance, reference
+        claim.run_id,
+        monitor.name,
+        status,
+        drifted,
+        reason,
+        window,
+        results,
+        performance,
+        reference,
+        segment_results,
     )
 
 

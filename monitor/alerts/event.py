@@ -27,6 +27,17 @@ class DriftedColumn:
     p_value: float | None
     p_value_adjusted: float | None
     threshold: float
+    segment: str | None = None
+    """The segment it drifted in (``country=DE``); None for the whole window."""
+
+    @property
+    def shown_name(self) -> str:
+        """The column as messages name it: with its segment, when it drifted in one.
+
+        >>> DriftedColumn("age", "ks", 0.3, 1e-9, 1e-8, 0.01, "country=DE").shown_name
+        'age in country=DE'
+        """
+        return self.column if self.segment is None else f"{self.column} in {self.segment}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +47,7 @@ class DriftedColumn:
             "p_value": self.p_value,
             "p_value_adjusted": self.p_value_adjusted,
             "threshold": self.threshold,
+            "segment": self.segment,
         }
 
 
@@ -122,6 +134,8 @@ class AlertEvent:
     alerts: tuple[RuleAlert, ...] = ()
     """Each rule of the group on its own: the audible firing ones and those resolved during
     the episode (``RuleAlert``). Empty in messages queued before it existed."""
+    segmented: bool = False
+    """Whether the monitor tests segments: its drift alerts then say which (``segment``)."""
 
     @property
     def event_type(self) -> str:
@@ -152,6 +166,7 @@ class AlertEvent:
             "decision": {"drifted": self.drifted, "reason": self.reason},
             "drifted_columns": [column.to_dict() for column in self.drifted_columns],
             "alerts": [alert.to_dict() for alert in self.alerts],
+            "segmented": self.segmented,
         }
 
     @classmethod
@@ -183,4 +198,5 @@ class AlertEvent:
             if alert.get("expires_at")
             else None,
             alerts=tuple(RuleAlert.from_dict(entry) for entry in payload.get("alerts", ())),
+            segmented=payload.get("segmented", False),
         )

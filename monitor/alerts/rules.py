@@ -71,6 +71,9 @@ class RunFacts:
     now: datetime
     last_success: datetime | None
     performance: PerformanceFacts = PerformanceFacts()
+    segment_columns: Sequence[ColumnFact] = ()
+    """The columns' results inside the run's segments (``monitor.segments``): a
+    ``column_drift`` rule hits on its column drifting in any segment too."""
 
     def drift_columns(self) -> list[ColumnFact]:
         return [c for c in self.columns if c.check == "drift"]
@@ -131,7 +134,8 @@ class ColumnDriftRule(RuleBase):
         watched = [c for c in facts.drift_columns() if c.column in self.columns]
         if not watched:
             return "unknown"
-        return "hit" if any(c.drifted for c in watched) else "clear"
+        in_segments = [c for c in facts.segment_columns if c.column in self.columns]
+        return "hit" if any(c.drifted for c in watched + in_segments) else "clear"
 
 
 class PerformanceRule(RuleBase):

@@ -14,7 +14,13 @@ and the rule type in CamelCase: ``DriftwardenDatasetDrift``,
 ``DriftwardenNoData``), ``monitor``, ``rule``, ``severity`` and the rule's
 ``labels``, all fixed by the config. The facts of the run that change from
 one run to the next (summary, reason, drifted columns, run link) are
-annotations. ``startsAt`` is when that rule started firing. While firing,
+annotations. A drift rule (``dataset_drift``, ``column_drift``) of a
+monitor with ``segments`` is one alert per segment it fires for, labelled
+``segment`` (``country=DE``; ``all`` for drift of the whole window), so
+routes can match a segment; a segment that stops drifting while the rule
+still fires is no longer re-sent and ends at its ``endsAt``, and the
+rule's resolution is sent as ``segment="all"``. ``startsAt`` is when that
+rule started firing. While firing,
 ``endsAt`` is the event's ``expires_at`` (four schedule periods ahead,
 Prometheus' own convention) and the alert is re-sent on every run, so
 Alertmanager keeps it firing while runs continue and resolves it by itself
@@ -26,12 +32,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import httpx
 from pydantic import model_validator
 
-from monitor.alerts.event import AlertEvent, RuleAlert
+from monitor.alerts.event import AlertEvent, DriftedColumn, RuleAlert
 from monitor.notifiers._http import post_request, utc_timestamp
 from monitor.notifiers._trigger import basic
 from monitor.notifiers.base import BaseNotifier, OutboundMessage
@@ -84,12 +91,32 @@ def alert_name(rule_type: str) -> str:
     return "Driftwarden" + "".join(part.capitalize() for part in rule_type.split("_"))
 
 
-def _description(event: AlertEvent, firing: bool) -> str:
+DRIFT_RULES = frozenset({"dataset_drift", "column_drift"})
+WHOLE_WINDOW = "all"
+"""The ``segment`` label of drift in the whole window."""
+
+
+def _segment_label(column: DriftedColumn) -> str:
+    return column.segment if column.segment is not None else WHOLE_WINDOW
+
+
+def _segments(event: AlertEvent, alert: RuleAlert) -> list[str | None]:
+    """The ``segment`` labels of a rule's alerts: None (no label) unless it is a drift rule of a
+    monitor with segments; then one per segment that drifted, "all" for the whole window."""
+    if not event.segmented or alert.rule_type not in DRIFT_RULES:
+        return [None]
+    if alert.state != "firing":
+        return [WHOLE_WINDOW]
+    found = dict.fromkeys(_segment_label(column) for column in event.drifted_columns)
+    return list(found) or [WHOLE_WINDOW]
+
+
+def _description(event: AlertEvent, firing: bool, columns: Sequence[DriftedColumn]) -> str:
     lines = [event.reason]
-    columns = event.drifted_columns if firing else ()
+    columns = columns if firing else ()
     shown = columns[:MAX_COLUMNS]
     lines += [
-        f"{c.column} ({c.method}): statistic {_number(c.statistic, '.4g')}, "
+        f"{c.shown_name} ({c.method}): statistic {_number(c.statistic, '.4g')}, "
         f"p-value {_number(c.p_value, '.3g')}"
         for c in shown
     ]
@@ -98,7 +125,7 @@ def _description(event: AlertEvent, firing: bool) -> str:
     return "\n".join(lines)
 
 
-def _postable(event: AlertEvent, alert: RuleAlert) -> dict[str, Any]:
+def _postable(event: AlertEvent, alert: RuleAlert, segment: str | None) -> dict[str, Any]:
     firing = alert.state == "firing"
     labels = {_label_name(name): value for name, value in alert.labels.items() if value}
     labels.update(
@@ -107,13 +134,17 @@ def _postable(event: AlertEvent, alert: RuleAlert) -> dict[str, Any]:
         rule=alert.rule,
         severity=alert.severity,
     )
+    columns = event.drifted_columns
+    if segment is not None:
+        labels["segment"] = segment
+        columns = tuple(c for c in columns if _segment_label(c) == segment)
     annotations = {
         "summary": f"{event.monitor}: {alert.rule} {alert.state}: {event.reason}",
-        "description": _description(event, firing),
+        "description": _description(event, firing, columns),
         "run_url": event.run_url,
     }
-    if firing and event.drifted_columns:
-        annotations["drifted_columns"] = ", ".join(c.column for c in event.drifted_columns)
+    if firing and columns:
+        annotations["drifted_columns"] = ", ".join(c.column for c in columns)
     postable: dict[str, Any] = {
         "labels": labels,
         "annotations": annotations,
@@ -130,9 +161,15 @@ def render_alertmanager(event: AlertEvent) -> list[dict[str, Any]]:
     """The exact request body: one postable alert per rule of the event (``event.alerts``).
 
     Labels are the rule's identity, fixed by the config, so the re-sends of
-    every run update the same alert; the run's facts are annotations.
+    every run update the same alert; the run's facts are annotations. A
+    drift rule of a monitor with segments is one alert per segment it fired
+    for, told apart by the ``segment`` label (``_segments``).
     """
-    return [_postable(event, alert) for alert in event.alerts]
+    return [
+        _postable(event, alert, segment)
+        for alert in event.alerts
+        for segment in _segments(event, alert)
+    ]
 
 
 class AlertmanagerNotifier(BaseNotifier[AlertmanagerReceiverSettings]):

@@ -199,7 +199,7 @@ def render_text(event: AlertEvent) -> str:
     if shown:
         lines += ["", "Drifted columns:"]
         lines += [
-            f"- {c.column} ({c.method}): statistic {_number(c.statistic, '.4g')}, "
+            f"- {c.shown_name} ({c.method}): statistic {_number(c.statistic, '.4g')}, "
             f"p-value {_number(c.p_value, '.3g')}"
             for c in shown
         ]
@@ -234,7 +234,7 @@ def render_html(event: AlertEvent) -> str:
             "<tr><th>Column</th><th>Method</th><th>Statistic</th><th>p-value</th></tr>",
         ]
         lines += [
-            f"<tr><td><code>{e(c.column)}</code></td><td>{e(c.method)}</td>"
+            f"<tr><td><code>{e(c.shown_name)}</code></td><td>{e(c.method)}</td>"
             f"<td>{_number(c.statistic, '.4g')}</td><td>{_number(c.p_value, '.3g')}</td></tr>"
             for c in shown
         ]

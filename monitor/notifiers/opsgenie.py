@@ -69,7 +69,7 @@ def _number(value: float | None, spec: str) -> str:
 def _columns_text(event: AlertEvent) -> str:
     shown = event.drifted_columns[:MAX_COLUMNS]
     parts = [
-        f"{c.column} ({c.method}: statistic {_number(c.statistic, '.4g')}, "
+        f"{c.shown_name} ({c.method}: statistic {_number(c.statistic, '.4g')}, "
         f"p-value {_number(c.p_value, '.3g')})"
         for c in shown
     ]

@@ -40,7 +40,7 @@ def _clip(text: str, limit: int) -> str:
 
 def _column_line(column: DriftedColumn) -> str:
     return (
-        f"• `{_escape(column.column)}` {_escape(column.method)}: "
+        f"• `{_escape(column.shown_name)}` {_escape(column.method)}: "
         f"statistic {_number(column.statistic, '.4g')}, p-value {_number(column.p_value, '.3g')}"
     )
 

@@ -36,7 +36,7 @@ def _column_fact(column: DriftedColumn) -> dict[str, str]:
         f"{column.method}: statistic {_number(column.statistic, '.4g')}, "
         f"p-value {_number(column.p_value, '.3g')}"
     )
-    return {"title": column.column, "value": value}
+    return {"title": column.shown_name, "value": value}
 
 
 def render_teams(event: AlertEvent) -> dict[str, Any]:

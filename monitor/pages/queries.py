@@ -104,7 +104,11 @@ def _trends(engine: Engine, runs: Sequence[RunSummary]) -> tuple[ColumnTrend, ..
             ResultRow.drifted,
             ResultRow.status,
         )
-        .where(ResultRow.run_id.in_([run.id for run in runs]), ResultRow.check == WINDOW_TEST)
+        .where(
+            ResultRow.run_id.in_([run.id for run in runs]),
+            ResultRow.check == WINDOW_TEST,
+            ResultRow.segment.is_(None),
+        )
         .order_by(ResultRow.run_id.desc(), ResultRow.id)
     )
     by_column: dict[str, dict[int, TrendPoint]] = {}

@@ -26,8 +26,9 @@ from monitor.pages.queries import (
     RunPage,
     TrendPoint,
 )
+from monitor.segment_report import SKIP_REASONS
 from monitor.store.performance import PerformanceView, RunPerformance
-from monitor.store.queries import ResultView
+from monitor.store.queries import ResultView, RunDetail
 
 SECTIONS: Final = (
     (WINDOW_TEST, "Columns"),
@@ -141,18 +142,47 @@ def render_run_page(page: RunPage) -> str:
             else None,
         )
         for result in run.results
-        if result.check == WINDOW_TEST and result.column != MULTIVARIATE_COLUMN
+        if result.check == WINDOW_TEST
+        and result.column != MULTIVARIATE_COLUMN
+        and result.segment is None
     ]
     performance = performance_section(run.performance)
     tables = [
         (title, rows)
         for check, title in SECTIONS
-        if (rows := [r for r in run.results if r.check == check])
+        if (rows := [r for r in run.results if r.check == check and r.segment is None])
         and not (check == "performance" and performance is not None)
     ]
     return _ENVIRONMENT.get_template("run.html").render(
-        run=run.summary, panels=panels, tables=tables, performance=performance
+        run=run.summary,
+        panels=panels,
+        tables=tables,
+        performance=performance,
+        segment_tables=segment_tables(run),
+        skip_reasons=SKIP_REASONS,
     )
+
+
+@dataclass(frozen=True)
+class SegmentTable:
+    """One tested segment of a run: its results, and whether any of its columns drifted."""
+
+    segment: str
+    drifted: bool
+    results: tuple[ResultView, ...]
+
+
+def segment_tables(run: RunDetail) -> list[SegmentTable]:
+    """A table per tested segment, drifted segments first, then in the order they were tested."""
+    by_segment: dict[str, list[ResultView]] = {}
+    for result in run.results:
+        if result.segment is not None:
+            by_segment.setdefault(result.segment, []).append(result)
+    tables = [
+        SegmentTable(segment, any(r.drifted for r in rows), tuple(rows))
+        for segment, rows in by_segment.items()
+    ]
+    return sorted(tables, key=lambda table: not table.drifted)
 
 
 def render_monitor_page(page: MonitorPage) -> str:

@@ -30,6 +30,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from monitor.vocabulary import AlertState, GroupStatus, OutboxStatus, ResultCheck, RunStatus
 
+SEGMENT_NAME_LENGTH = 320
+"""``results.segment``: a column name (200) and a value cut to 100 characters, with "="."""
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
@@ -120,6 +123,9 @@ class RunRow(Base):
     reference_origin: Mapped[str | None] = mapped_column(Text)
     reference_start: Mapped[datetime | None]
     reference_end: Mapped[datetime | None]
+    # What the run did with its segments (monitor.segments.SegmentReport): tested and
+    # skipped with the reason; NULL for a monitor without segments or a failed run.
+    segments: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     monitor: Mapped[MonitorRow] = relationship()
     results: Mapped[list[ResultRow]] = relationship(
@@ -147,6 +153,8 @@ class ResultRow(Base):
     details: Mapped[dict[str, Any]]
     effect: Mapped[float | None] = mapped_column(Float, default=None)
     effect_floor: Mapped[float | None] = mapped_column(Float, default=None)
+    # The segment tested (monitor.segments, "country=DE"); NULL for the whole window.
+    segment: Mapped[str | None] = mapped_column(String(SEGMENT_NAME_LENGTH), default=None)
 
     run: Mapped[RunRow] = relationship(back_populates="results")
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Row, func, select
 from sqlalchemy.orm import Session
 
 from detectors import finite_or_none
+from monitor.segment_report import SegmentReport
 from monitor.store.alert_queries import TransitionView, run_transitions
 from monitor.store.models import MonitorRow, ResultRow, RunRow
 from monitor.store.performance import RunPerformance, run_performance
@@ -64,6 +65,8 @@ class ResultView:
     details: dict[str, Any]
     effect: float | None = None
     effect_floor: float | None = None
+    segment: str | None = None
+    """The segment it tested (``country=DE``, ``monitor.segments``); None for the whole window."""
 
     def redacted(self, redact: Callable[[str], str]) -> ResultView:
         """This result as shown: its reason through ``redact`` (``monitor.redaction``)."""
@@ -86,7 +89,19 @@ class ResultView:
             "status": self.status,
             "reason": self.reason,
             "details": _json_safe(self.details),
+            "segment": self.segment,
         }
+
+
+@dataclass(frozen=True)
+class DriftedSegment:
+    """A segment in which columns drifted, and those columns."""
+
+    segment: str
+    columns: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"segment": self.segment, "columns": list(self.columns)}
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,11 @@ class RunSummary:
     """The reference the run was tested against; None when it states none (failed runs)."""
     alert_transitions: tuple[TransitionView, ...] = ()
     """The alert changes this run made (rule, from, to), in the order it made them."""
+    drifted_segments: tuple[DriftedSegment, ...] = ()
+    """The segments with a drifted column, each with them; ``drifted_columns`` are the whole
+    window's."""
+    segments: SegmentReport | None = None
+    """What the run did with its segments; None for a monitor without segments."""
 
     def redacted(self, redact: Callable[[str], str]) -> RunSummary:
         """This run as shown: its reason through ``redact`` (``monitor.redaction``)."""
@@ -132,6 +152,8 @@ class RunSummary:
             "drifted_columns": list(self.drifted_columns),
             "reference": self.reference.to_dict() if self.reference else None,
             "alert_transitions": [change.change() for change in self.alert_transitions],
+            "drifted_segments": [segment.to_dict() for segment in self.drifted_segments],
+            "segments": self.segments.to_dict() if self.segments else None,
         }
 
 
@@ -177,14 +199,16 @@ _RUN_COLUMNS = (
     RunRow.reference_origin,
     RunRow.reference_start,
     RunRow.reference_end,
+    RunRow.segments,
 )
 
 
 def _summary(
     row: Row[*tuple[Any, ...]],
-    drifted_columns: Iterable[str],
+    drifted: Drifted,
     alert_transitions: Iterable[TransitionView] = (),
 ) -> RunSummary:
+    columns, segments = drifted
     return RunSummary(
         id=row.id,
         monitor=row.name,
@@ -199,7 +223,7 @@ def _summary(
         reason=row.reason,
         n_reference=row.n_reference,
         n_current=row.n_current,
-        drifted_columns=tuple(drifted_columns),
+        drifted_columns=tuple(columns),
         reference=stored_reference(
             row.reference_key,
             row.reference_type,
@@ -208,6 +232,10 @@ def _summary(
             row.reference_end,
         ),
         alert_transitions=tuple(alert_transitions),
+        drifted_segments=tuple(
+            DriftedSegment(segment, tuple(names)) for segment, names in segments.items()
+        ),
+        segments=SegmentReport.from_dict(row.segments) if row.segments is not None else None,
     )
 
 
@@ -228,6 +256,7 @@ def _view(result: ResultRow) -> ResultView:
         details=dict(result.details or {}),
         effect=result.effect,
         effect_floor=result.effect_floor,
+        segment=result.segment,
     )
 
 
@@ -235,11 +264,17 @@ DRIFT_CHECKS: Final[tuple[ResultCheck, ...]] = ("drift", "sequential")
 """The checks whose drifted results name a drifted column; a degraded performance result
 is stored under the label column, which has not drifted for it (its metric fell)."""
 
+Drifted = tuple[list[str], dict[str, list[str]]]
+"""A run's drifted columns: the whole window's, and per segment its own."""
 
-def _drifted_columns(columns: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
-    by_run: dict[int, list[str]] = {}
-    for run_id, column in columns:
-        names = by_run.setdefault(run_id, [])
+NOTHING_DRIFTED: Drifted = ([], {})
+
+
+def _drifted_columns(columns: Iterable[tuple[int, str, str | None]]) -> dict[int, Drifted]:
+    by_run: dict[int, Drifted] = {}
+    for run_id, column, segment in columns:
+        whole, segments = by_run.setdefault(run_id, ([], {}))
+        names = whole if segment is None else segments.setdefault(segment, [])
         if column not in names:
             names.append(column)
     return by_run
@@ -249,7 +284,7 @@ def _details(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[Ru
     """Attach the results of every run in ``rows`` with one query."""
     run_ids = [row.id for row in rows]
     results: dict[int, list[ResultView]] = {run_id: [] for run_id in run_ids}
-    drifted: list[tuple[int, str]] = []
+    drifted: list[tuple[int, str, str | None]] = []
     if run_ids:
         query = (
             select(ResultRow)
@@ -259,11 +294,11 @@ def _details(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[Ru
         for result in session.scalars(query):
             results[result.run_id].append(_view(result))
             if result.drifted and result.check in DRIFT_CHECKS:
-                drifted.append((result.run_id, result.column))
+                drifted.append((result.run_id, result.column, result.segment))
     columns = _drifted_columns(drifted)
     return [
         RunDetail(
-            summary=_summary(row, columns.get(row.id, ())),
+            summary=_summary(row, columns.get(row.id, NOTHING_DRIFTED)),
             results=tuple(results[row.id]),
         )
         for row in rows
@@ -304,10 +339,10 @@ def list_runs(
     query = query.order_by(RunRow.id.desc()).limit(limit)
     with Session(engine) as session:
         rows = session.execute(query).all()
-        columns: dict[int, list[str]] = {}
+        columns: dict[int, Drifted] = {}
         if rows:
             drifted = session.execute(
-                select(ResultRow.run_id, ResultRow.column)
+                select(ResultRow.run_id, ResultRow.column, ResultRow.segment)
                 .where(
                     ResultRow.run_id.in_([row.id for row in rows]),
                     ResultRow.drifted.is_(True),
@@ -315,9 +350,13 @@ def list_runs(
                 )
                 .order_by(ResultRow.run_id, ResultRow.id)
             )
-            columns = _drifted_columns((run_id, column) for run_id, column in drifted)
+            columns = _drifted_columns(
+                (run_id, column, segment) for run_id, column, segment in drifted
+            )
         changes = run_transitions(session, [row.id for row in rows])
-    return [_summary(row, columns.get(row.id, ()), changes.get(row.id, ())) for row in rows]
+    return [
+        _summary(row, columns.get(row.id, NOTHING_DRIFTED), changes.get(row.id, ())) for row in rows
+    ]
 
 
 def get_run(engine: Engine, run_id: int) -> RunDetail | None:

@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from monitor.segment_report import SegmentReport
 from monitor.store.models import (
     MonitorRow,
     ProfileRow,
@@ -251,8 +252,12 @@ def finish_run(
     n_reference: int,
     n_current: int,
     results: Sequence[ResultView],
+    segments: SegmentReport | None = None,
 ) -> None:
     """Record the outcome and every result of a claimed run in the run's transaction.
+
+    ``segments`` says what the run did with its segments (``monitor.segments``);
+    None (stored as NULL) for a monitor that has none.
 
     Raises ``ClaimLost`` when the row is no longer held by the claim.
     """
@@ -267,6 +272,7 @@ def finish_run(
             n_current=n_current,
             finished_at=utcnow(),
             lease_until=None,
+            segments=segments.to_dict() if segments is not None else None,
         )
     )
     if finished.rowcount != 1:  # type: ignore[attr-defined]

@@ -197,6 +197,7 @@ name = "demo"
 schedule = "every 1s"
 window = "5m"
 receivers = ["hook"]
+segments = ["device"]
 
 [monitors.source]
 type = "demo"

@@ -141,6 +141,8 @@ def run_json(run_id: int, slot: int) -> dict[str, Any]:
             "end": f"2024-04-30T{hour}:00:00+00:00",
         },
         "alert_transitions": [],
+        "drifted_segments": [],
+        "segments": None,
     }
 
 
@@ -252,6 +254,7 @@ def test_get_run_with_results_and_url(engine: Engine) -> None:
                 "status": "ok",
                 "reason": "p-value 0.001 < 0.05",
                 "details": {"effect": 0.4},
+                "segment": None,
             }
         ],
         "performance": {"window": [], "history": [], "backfilled": []},

@@ -161,6 +161,7 @@ def test_a_planted_shift_drifts_every_later_run_and_fires_at_its_slot(
         "status",
         "drifted",
         "drifted_columns",
+        "drifted_segments",
         "reason",
         "performance",
         "reference",

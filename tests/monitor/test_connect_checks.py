@@ -217,6 +217,38 @@ def test_the_latest_window_is_checked_against_the_columns_too(tmp_path: Path) ->
     ]
 
 
+def test_segment_columns_are_checked_in_the_reference_and_the_latest_window(
+    tmp_path: Path,
+) -> None:
+    pd.DataFrame(
+        {"x": np.arange(300.0), "country": ["DE", "FR", "IT"] * 100, "device": ["ios"] * 300}
+    ).to_parquet(tmp_path / "reference.parquet")
+    live = pd.DataFrame(
+        {
+            "ts": [NOW - timedelta(minutes=50) + timedelta(seconds=i) for i in range(200)],
+            "x": np.arange(200.0),
+            "country": ["DE", "FR"] * 100,
+        }
+    )
+    live.to_csv(tmp_path / "live.csv", index=False)
+    monitor = {
+        "name": "files",
+        "schedule": "every 1h",
+        "source": {"type": "file", "path": f"{tmp_path}/live.csv", "timestamp_column": "ts"},
+        "reference": {"type": "file", "path": f"{tmp_path}/reference.parquet"},
+        "columns": [{"name": "x", "kind": "numeric"}],
+        "segments": ["country", "device", "model"],
+    }
+    checks = [c.line() for c in checks_of({"monitors": [monitor]}) if ".segments" in c.key]
+    assert checks == [
+        "ok       monitors[0].segments[0] (country): 3 values in the 300 reference rows read",
+        'problem  monitors[0].segments[1] (device): the latest window has no column "device" '
+        "(columns found: ts, x, country)",
+        'problem  monitors[0].segments[2] (model): the reference has no column "model" '
+        "(columns found: x, country, device)",
+    ]
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

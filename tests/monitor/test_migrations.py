@@ -153,3 +153,47 @@ def test_a_result_stored_before_0006_reads_back_with_its_check(store_url: str) -
     assert [(r.check, r.column, r.method, r.drifted) for r in detail.results] == [
         ("sequential", "income", "ks@16", True)
     ]
+
+
+def test_runs_and_results_stored_before_0013_read_back_as_the_whole_window(
+    store_url: str,
+) -> None:
+    """0013 adds results.segment and runs.segments: older rows are the whole window's."""
+    store = make_engine(store_url)
+    upgrade(store, "0012")
+    at = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    old = MetaData()
+    old.reflect(store, only=["monitors", "runs", "results"])
+    with store.begin() as connection:
+        connection.execute(
+            old.tables["monitors"].insert(), {"id": 1, "name": "churn", "created_at": at}
+        )
+        connection.execute(
+            old.tables["runs"].insert(),
+            {
+                "id": 7, "monitor_id": 1, "scheduled_for": at, "trigger": "schedule",
+                "status": "succeeded", "started_at": at, "window_start": at, "window_end": at,
+                "claimed_by": "replica-a", "drifted": True,
+            },
+        )  # fmt: skip
+        connection.execute(
+            old.tables["results"].insert(),
+            {
+                "run_id": 7, "check": "drift", "column": "income", "method": "ks",
+                "statistic": 0.2, "threshold": 0.05, "drifted": True, "n_reference": 1000,
+                "n_current": 400, "status": "ok", "reason": "shifted", "details": {},
+            },
+        )  # fmt: skip
+
+    upgrade(store)
+
+    detail = get_run(store, 7)
+    store.dispose()
+    assert detail is not None
+    assert [(r.column, r.segment) for r in detail.results] == [("income", None)]
+    summary = detail.summary
+    assert (summary.drifted_columns, summary.drifted_segments, summary.segments) == (
+        ("income",),
+        (),
+        None,
+    )

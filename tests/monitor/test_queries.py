@@ -238,7 +238,7 @@ def test_to_dict_is_json_with_utc_iso_timestamps(engine: Engine) -> None:
     assert set(as_dict["results"][0]) == {
         "check", "column", "method", "statistic", "p_value", "p_value_adjusted", "threshold",
         "effect", "effect_floor",
-        "drifted", "n_reference", "n_current", "status", "reason", "details",
+        "drifted", "n_reference", "n_current", "status", "reason", "details", "segment",
     }  # fmt: skip
 
 

@@ -138,6 +138,7 @@ def test_render_firing_is_the_exact_trigger_event() -> None:
                         "p_value": 3.4e-107,
                         "p_value_adjusted": 1.0e-106,
                         "threshold": 0.05,
+                        "segment": None,
                     },
                     {
                         "column": "device",
@@ -146,6 +147,7 @@ def test_render_firing_is_the_exact_trigger_event() -> None:
                         "p_value": 1.5e-133,
                         "p_value_adjusted": 9.3e-133,
                         "threshold": 0.05,
+                        "segment": None,
                     },
                 ],
             },

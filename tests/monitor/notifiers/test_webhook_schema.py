@@ -87,8 +87,9 @@ def test_every_kind_of_value_a_message_can_hold_is_valid() -> None:
         sample_event(),
         drifted_columns=(
             DriftedColumn("income", "ks@16", 0.2, 1e-9, 4e-9, 0.001),
-            DriftedColumn("device", "psi", 0.31, None, None, 0.1),
+            DriftedColumn("device", "psi", 0.31, None, None, 0.1, segment="country=DE"),
         ),
+        segmented=True,
         alerts=(
             RuleAlert(
                 "drift", "dataset_drift", "critical", "firing", CREATED_AT, None, {"team": "risk"}
