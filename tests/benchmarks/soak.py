@@ -23,12 +23,20 @@ due in the load has a finished run, or ``DRAIN_SECONDS``):
   (as the daemon computes them) and the runs stored for them that ended
   ``succeeded`` or ``empty``; failed and never-run slots are counted apart;
 - **lateness**: a run's ``started_at`` minus its slot (p50, p95, max);
+  every monitor's slot is the same instant, so a slot's runs start as fast
+  as the daemons get through them: the **start rate** (runs of a slot over
+  the time to its last start, median over slots) tells how many monitors one
+  slot can hold within the lateness goal;
 - **RSS**: each daemon's resident set (``/proc/<pid>/status``) every
   ``sample_seconds``; start and end are the means of the first and the last
   third of the samples;
 - **connections**: the largest count, over the same samples, of each
   daemon's store and source sessions in ``pg_stat_activity``, against the
-  store's pool bound (``monitor.store.engine``) and the source's.
+  store's pool bound (``monitor.store.engine``); the daemons connect as a
+  role of their own, so the driver's superuser sessions stay measurable when
+  they exhaust the server's ``max_connections``;
+- **load average** of the machine over the same samples: anything else that
+  runs on it slows the daemons too.
 
 Goals: every slot completed, lateness p95 under 60 s, RSS end at most 10%
 above its start, store connections within the pool bound. The tables and the
@@ -48,7 +56,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,16 +66,20 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.schedule import parse_schedule
-from monitor.store.engine import STORE_MAX_OVERFLOW, STORE_POOL_SIZE
 from tests.faults import PostgresCluster, free_port, postgres_bin
 from tests.reliability.daemons import Daemon, start_daemon
 from tests.reliability.figures import due_slots
 from tests.reliability.scenario import to_toml
+from tests.reliability.soak_figures import (
+    LATENESS_P95_SECONDS,
+    STORE_BOUND,
+    Sample,
+    StoredRun,
+    goals_missed,
+    run_figures,
+    sample_figures,
+)
 
-LATENESS_P95_SECONDS = 60.0
-RSS_GROWTH = 1.10
-"""The end RSS may be at most this multiple of the start RSS."""
-STORE_BOUND = STORE_POOL_SIZE + STORE_MAX_OVERFLOW
 DRAIN_SECONDS = 180.0
 MISFIRE_GRACE_SECONDS = 65.0
 """The daemon's default ``misfire_grace`` and a margin: a slot not started by then never is."""
@@ -104,116 +116,6 @@ class Plan:
     @property
     def window(self) -> timedelta:
         return parse_schedule(self.schedule).period()
-
-
-@dataclass(frozen=True)
-class StoredRun:
-    monitor: str
-    scheduled_for: float
-    status: str
-    started_at: float
-    reason: str | None
-
-
-@dataclass
-class Sample:
-    """One reading of every daemon's RSS (bytes) and sessions, by daemon name."""
-
-    at: float
-    rss: dict[str, int] = field(default_factory=dict)
-    store: dict[str, int] = field(default_factory=dict)
-    source: dict[str, int] = field(default_factory=dict)
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    return round(float(np.percentile(np.asarray(values), q)), 2) if values else None
-
-
-def run_figures(
-    runs: Sequence[StoredRun], monitors: Sequence[str], schedule: str, load: tuple[float, float]
-) -> dict[str, Any]:
-    """Slots due in the load, runs completed, failed and missing, and their lateness.
-
-    >>> runs = [StoredRun("a", 946684802.0, "succeeded", 946684803.5, None),
-    ...         StoredRun("a", 946684804.0, "failed", 946684804.5, "boom")]
-    >>> figures = run_figures(runs, ["a"], "every 2s", (946684800.5, 946684806.0))
-    >>> figures["due"], figures["completed"], figures["failed"], figures["not_run"]
-    (3, 1, 1, 1)
-    >>> figures["lateness_s"]["max"]
-    1.5
-    """
-    by_slot = {(run.monitor, run.scheduled_for): run for run in runs}
-    slots = due_slots(schedule, load)
-    due = [(name, slot) for name in monitors for slot in slots]
-    found = [by_slot[key] for key in due if key in by_slot]
-    lateness = [run.started_at - run.scheduled_for for run in found]
-    reasons: dict[str, int] = {}
-    for run in found:
-        if run.status == "failed":
-            reason = (run.reason or "")[:100]
-            reasons[reason] = reasons.get(reason, 0) + 1
-    return {
-        "slots_per_monitor": len(slots),
-        "due": len(due),
-        "completed": sum(1 for run in found if run.status in ("succeeded", "empty")),
-        "failed": sum(1 for run in found if run.status == "failed"),
-        "running": sum(1 for run in found if run.status == "running"),
-        "not_run": len(due) - len(found),
-        "lateness_s": {
-            "p50": percentile(lateness, 50),
-            "p95": percentile(lateness, 95),
-            "max": round(max(lateness), 2) if lateness else None,
-        },
-        "failed_reasons": dict(sorted(reasons.items(), key=lambda item: -item[1])[:5]),
-    }
-
-
-def _thirds(values: Sequence[int]) -> tuple[float, float]:
-    third = max(1, len(values) // 3)
-    return float(np.mean(values[:third])), float(np.mean(values[-third:]))
-
-
-def sample_figures(samples: Sequence[Sample], daemons: Sequence[str]) -> dict[str, Any]:
-    """Per daemon: RSS start/end (MB, means of the first and last third), peak sessions.
-
-    >>> samples = [Sample(t, {"a": (100 + t) * 2**20}, {"a": 3 + t}, {"a": 1}) for t in range(6)]
-    >>> sample_figures(samples, ["a"])["a"]
-    {'rss_start_mb': 100.5, 'rss_end_mb': 104.5, 'store_max': 8, 'source_max': 1}
-    """
-    figures: dict[str, Any] = {}
-    for name in daemons:
-        rss = [sample.rss[name] for sample in samples if name in sample.rss]
-        start, end = _thirds(rss) if rss else (0.0, 0.0)
-        figures[name] = {
-            "rss_start_mb": round(start / 2**20, 1),
-            "rss_end_mb": round(end / 2**20, 1),
-            "store_max": max((sample.store.get(name, 0) for sample in samples), default=0),
-            "source_max": max((sample.source.get(name, 0) for sample in samples), default=0),
-        }
-    return figures
-
-
-def goals_missed(figures: Mapping[str, Any]) -> list[str]:
-    """The goals (see the module) the figures miss, one line each; empty when all are met."""
-    runs, missed = figures["runs"], []
-    if runs["completed"] != runs["due"]:
-        missed.append(
-            f"{runs['completed']} of {runs['due']} slots completed "
-            f"({runs['failed']} failed, {runs['not_run']} not run, {runs['running']} running)"
-        )
-    p95 = runs["lateness_s"]["p95"]
-    if p95 is None or p95 >= LATENESS_P95_SECONDS:
-        missed.append(f"lateness p95 {p95} s (goal < {LATENESS_P95_SECONDS:g} s)")
-    for name, daemon in figures["daemons"].items():
-        if daemon["rss_end_mb"] > RSS_GROWTH * daemon["rss_start_mb"]:
-            missed.append(
-                f"{name}: RSS grew from {daemon['rss_start_mb']} MB to {daemon['rss_end_mb']} MB"
-            )
-        if daemon["store_max"] > STORE_BOUND:
-            missed.append(
-                f"{name}: {daemon['store_max']} store connections (pool bound {STORE_BOUND})"
-            )
-    return missed
 
 
 def monitor_names(plan: Plan) -> list[str]:
@@ -350,7 +252,7 @@ class Sampler:
         self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
 
     def _read(self) -> Sample:
-        sample = Sample(time.time())
+        sample = Sample(time.time(), os.getloadavg()[0])
         for name, daemon in self._daemons.items():
             rss = _rss(daemon.process.pid)
             if rss is not None:
@@ -528,6 +430,12 @@ def _load(
         "runs": run_figures(runs, monitor_names(plan), plan.schedule, load),
         "daemons": sample_figures(sampler.samples, names),
         "samples": len(sampler.samples),
+        "load_average": {
+            "mean": round(float(np.mean([s.load for s in sampler.samples])), 2),
+            "max": round(max(s.load for s in sampler.samples), 2),
+        }
+        if sampler.samples
+        else None,
         "start_seconds": start_seconds,
         "drain_seconds": drain_seconds,
         "driver_errors": {"filler": filler.errors, "sampler": sampler.errors},
@@ -565,6 +473,18 @@ def render(report: Report) -> str:
         f"| {source} |"
     )
     lines.append("")
+    rate = runs["start_rate_per_s"]
+    if rate is not None:
+        lines.append(
+            f"runs started per second after a slot (median over slots): {rate}; at that rate "
+            f"one slot of about {rate * LATENESS_P95_SECONDS / 0.95:.0f} monitors starts "
+            f"its 95th percentile within {LATENESS_P95_SECONDS:g} s"
+        )
+    load = figures["load_average"]
+    if load is not None:
+        lines.append(
+            f"machine load average (1 min) over the load: mean {load['mean']}, max {load['max']}"
+        )
     for key, count in figures["log_lines"].items():
         lines.append(f"daemon log lines, {key}: {count}")
     for reason, count in runs["failed_reasons"].items():

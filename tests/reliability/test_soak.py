@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.benchmarks.soak import Plan, SoakError, goals_missed, render, run_soak
+from tests.benchmarks.soak import Plan, SoakError, render, run_soak
 from tests.faults import postgres_bin
+from tests.reliability.soak_figures import goals_missed
 
 SHORT = Plan(
     monitors=50,
