@@ -74,11 +74,11 @@ from tests.reliability.soak_figures import (
     LATENESS_P95_SECONDS,
     STORE_BOUND,
     Sample,
-    StoredRun,
     goals_missed,
     run_figures,
     sample_figures,
 )
+from tests.reliability.suite import hold, read_runs
 
 DRAIN_SECONDS = 180.0
 MISFIRE_GRACE_SECONDS = 65.0
@@ -98,7 +98,8 @@ COLUMNS = [
 LOG_NEEDLES = {
     "tracebacks": "Traceback (most recent call last)",
     "slots dropped (misfire_grace)": "could not start within scheduler.misfire_grace",
-    "too many clients": "too many clients",
+    "server out of connections (superuser slots left)": "remaining connection slots are reserved",
+    "server out of connections": "too many clients",
 }
 
 
@@ -294,26 +295,6 @@ def _url(cluster: PostgresCluster, user: str, database: str, application: str = 
     return f"{url}?application_name={application}" if application else url
 
 
-def read_runs(engine: Engine) -> list[StoredRun]:
-    with engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT m.name, r.scheduled_for, r.status, r.started_at, r.reason "
-                "FROM runs r JOIN monitors m ON m.id = r.monitor_id"
-            )
-        ).all()
-    return [
-        StoredRun(
-            row.name,
-            row.scheduled_for.timestamp(),
-            row.status,
-            row.started_at.timestamp(),
-            row.reason,
-        )
-        for row in rows
-    ]
-
-
 def _drained(engine: Engine, plan: Plan, load: tuple[float, float]) -> bool:
     """No run in progress, and every slot due has one or is past ``misfire_grace`` (60 s)."""
     try:
@@ -323,11 +304,6 @@ def _drained(engine: Engine, plan: Plan, load: tuple[float, float]) -> bool:
     slots = due_slots(plan.schedule, load)
     given_up = not slots or time.time() > slots[-1] + MISFIRE_GRACE_SECONDS
     return bool(figures["running"] == 0 and (figures["not_run"] == 0 or given_up))
-
-
-def hold(seconds: float) -> None:
-    """Let the load run: how long it lasts is the plan, not synchronisation."""
-    time.sleep(max(0.0, seconds))
 
 
 @dataclass(frozen=True)

@@ -13,21 +13,12 @@ from typing import Any
 import numpy as np
 
 from monitor.store.engine import STORE_MAX_OVERFLOW, STORE_POOL_SIZE
-from tests.reliability.figures import due_slots
+from tests.reliability.figures import StoredRun, due_slots
 
 LATENESS_P95_SECONDS = 60.0
 RSS_GROWTH = 1.10
 """The end RSS may be at most this multiple of the start RSS."""
 STORE_BOUND = STORE_POOL_SIZE + STORE_MAX_OVERFLOW
-
-
-@dataclass(frozen=True)
-class StoredRun:
-    monitor: str
-    scheduled_for: float
-    status: str
-    started_at: float
-    reason: str | None
 
 
 @dataclass
@@ -51,8 +42,8 @@ def run_figures(
 ) -> dict[str, Any]:
     """Slots due in the load, runs completed, failed and missing, and their lateness.
 
-    >>> runs = [StoredRun("a", 946684802.0, "succeeded", 946684803.5, None),
-    ...         StoredRun("a", 946684804.0, "failed", 946684804.5, "boom")]
+    >>> runs = [StoredRun("a", 946684802.0, "succeeded", None, 946684803.5, 946684804.0),
+    ...         StoredRun("a", 946684804.0, "failed", "boom", 946684804.5, 946684805.0)]
     >>> figures = run_figures(runs, ["a"], "every 2s", (946684800.5, 946684806.0))
     >>> figures["due"], figures["completed"], figures["failed"], figures["not_run"]
     (3, 1, 1, 1)
