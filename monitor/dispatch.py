@@ -17,7 +17,11 @@ hands it here; every run then lives in a thread of its own:
   exhaust it for the others.
 - **Grace.** A slot that cannot start within ``misfire_grace`` of its time
   (its monitor busy, capacity taken, the store down) is dropped and logged;
-  catch-up slots and the first run at start have no such limit.
+  catch-up slots and the first run at start have no such limit, but a first
+  run still waiting when its monitor's next slot is due gives way to it: with
+  many monitors the first runs of all of them (reference fits included) can
+  outlast a period, and, older, they would otherwise start before every next
+  slot and push those past their grace.
 - **Store outages.** A slot whose claim failed because the store did not
   answer goes back to the head of its queue, and slots start again after a
   backoff (0.5 s doubling to 5 s), so the slots due while the store was down
@@ -60,6 +64,8 @@ class DueSlot:
     expires: datetime | None
     retry: Claim | None = None
     """The expired claim of this slot, when this is its retry (the row is reclaimed)."""
+    first: bool = False
+    """The current slot run at start: dropped if the monitor's next slot comes before it starts."""
 
 
 @dataclass
@@ -133,6 +139,8 @@ class RunDispatcher:
             queued = [d.slot for d in waiting] + ([flight.due.slot] if flight else [])
             if due.retry is None and due.slot in queued:
                 return
+            if due.trigger == "schedule" and not due.first:
+                self._drop_first_runs(name, waiting)
             bisect.insort(waiting, due, key=lambda d: d.slot)
             self._drop_late(name, waiting)
             if len(waiting) > MAX_WAITING:
@@ -246,6 +254,15 @@ class RunDispatcher:
                 "monitor %s: slot %s not run: it could not start within scheduler.misfire_grace",
                 name,
                 late.slot,
+            )
+
+    def _drop_first_runs(self, name: str, waiting: list[DueSlot]) -> None:
+        for first in [due for due in waiting if due.first]:
+            waiting.remove(first)
+            log.info(
+                "monitor %s: slot %s (the first run at start) gave way to the next slot",
+                name,
+                first.slot,
             )
 
     def _run(self, flight: _Flight) -> None:

@@ -163,10 +163,13 @@ class Scheduler:
         for monitor in self._monitors:
             # The current slot also runs at once, so a newcomer sees a result
             # straight away; if another replica already ran it, its claim wins.
+            # Not started by the next slot, it gives way to that one (``dispatch``).
             current = latest_slot(self._triggers[monitor.name], now)
             if current is not None:
                 self._last_fired[monitor.name] = current
-                self._dispatcher.submit(DueSlot(monitor, current, "schedule", expires=None))
+                self._dispatcher.submit(
+                    DueSlot(monitor, current, "schedule", expires=None, first=True)
+                )
         self._scheduler.start()
 
     def _fire(self, monitor: MonitorSettings) -> None:

@@ -62,6 +62,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -218,6 +219,52 @@ def create_source_engine(
     if postgres:
         event.listen(engine, "connect", _postgres_session(timeouts.statement_timeout))
     return engine, origin
+
+
+class _SharedEngines:
+    """Source engines by (URL, timeouts): the sources of one database share its pool.
+
+    An engine of its own per source kept a pool per monitor: 500 monitors on
+    one PostgreSQL held 500 idle connections, past the server's default
+    ``max_connections`` (100), and runs failed with "too many clients". A
+    shared engine holds at most its pool's 5 (+10 while busy) connections
+    whatever the number of monitors, and is disposed when its last source
+    closes. SQLite has no server to run out of: each source keeps its own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._engines: dict[tuple[str, timedelta, timedelta], Engine] = {}
+        self._users: dict[int, int] = {}
+
+    def acquire(
+        self, url: str, kind: str, timeouts: SqlTimeouts, env_name: str | None
+    ) -> tuple[Engine, str]:
+        key = (url, timeouts.connect_timeout, timeouts.statement_timeout)
+        with self._lock:
+            engine, origin = create_source_engine(url, kind, timeouts, env_name)
+            if engine.dialect.name == "sqlite":
+                return engine, origin
+            shared = self._engines.setdefault(key, engine)
+            if shared is not engine:
+                engine.dispose()
+            self._users[id(shared)] = self._users.get(id(shared), 0) + 1
+            return shared, origin
+
+    def release(self, engine: Engine) -> None:
+        with self._lock:
+            users = self._users.get(id(engine), 1) - 1
+            if users > 0:
+                self._users[id(engine)] = users
+                return
+            self._users.pop(id(engine), None)
+            for key, shared in list(self._engines.items()):
+                if shared is engine:
+                    del self._engines[key]
+        engine.dispose()
+
+
+SHARED_ENGINES = _SharedEngines()
 
 
 _QUOTED_SQL = re.compile(r"^(LINE \d+:|\s*\^)")
@@ -401,7 +448,7 @@ class SqlSource:
     def __init__(self, settings: SqlSourceSettings) -> None:
         self.settings = settings
         url = settings.resolved_url("source.url_env", "source sql")
-        self._engine, self._origin = create_source_engine(
+        self._engine, self._origin = SHARED_ENGINES.acquire(
             url, "source sql", settings, settings.url_env
         )
         self._redact = Redactor.for_url(url, settings.url_env)
@@ -439,8 +486,8 @@ class SqlSource:
             return summarise_window(connection, source, condition, profiles, types)
 
     def close(self) -> None:
-        """Close the engine's pooled connections."""
-        self._engine.dispose()
+        """Release the shared engine (its connections close with its last source)."""
+        SHARED_ENGINES.release(self._engine)
 
 
 SPEC = SourceSpec(type="sql", settings=SqlSourceSettings, factory=SqlSource)

@@ -29,11 +29,11 @@ from monitor.sources.labels import (
     wanted_ids,
 )
 from monitor.sources.sql import (
+    SHARED_ENGINES,
     SqlTableSettings,
     _columns,
     _missing_table,
     _reason,
-    create_source_engine,
 )
 
 
@@ -47,7 +47,7 @@ class SqlLabelSource:
     def __init__(self, settings: SqlLabelSettings) -> None:
         self.settings = settings
         url = settings.resolved_url("performance.labels.url_env", "labels sql")
-        self._engine, self._origin = create_source_engine(
+        self._engine, self._origin = SHARED_ENGINES.acquire(
             url, "labels sql", settings, settings.url_env
         )
         self._redact = Redactor.for_url(url, settings.url_env)
@@ -91,7 +91,7 @@ class SqlLabelSource:
         missing_columns(self.settings, [name for name, _ in found], where, self._origin)
 
     def close(self) -> None:
-        self._engine.dispose()
+        SHARED_ENGINES.release(self._engine)
 
 
 SPEC = LabelSpec(type="sql", settings=SqlLabelSettings, factory=SqlLabelSource)

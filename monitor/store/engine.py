@@ -12,6 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK = 0x64726966  # "drif": the PostgreSQL advisory lock migrations hold
+STORE_POOL_SIZE, STORE_MAX_OVERFLOW = 5, 10
+"""Store connections one process keeps open, and opens beyond them under load (at most)."""
 
 
 class StoreError(Exception):
@@ -46,7 +48,12 @@ def make_engine(url: str) -> Engine:
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=STORE_POOL_SIZE,
+                max_overflow=STORE_MAX_OVERFLOW,
+            )
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"store {safe_url(url)}: cannot use this URL ({exc})") from None
     return engine

@@ -52,7 +52,13 @@ of a 100,000-row window against the drift tests of the same window
 (tests/benchmarks/performance.py), against its 2x target, and last a
 10M-row PostgreSQL window pulled three ways and profiled in SQL
 (tests/benchmarks/in_database.py: rows moved, wall time, verdicts;
-DRIFTWARDEN_BENCH_INDB_ROWS, _REFERENCE_ROWS and _SAMPLE shrink it).
+DRIFTWARDEN_BENCH_INDB_ROWS, _REFERENCE_ROWS and _SAMPLE shrink it), then
+what fitting a trailing reference ahead saves the first run of a refit period
+(tests/benchmarks/trailing.py), and last the soak: 500 monitors "every 5m"
+over PostgreSQL tables of 10,000 rows a window, real daemons for 15 minutes
+(tests/benchmarks/soak.py: slots run, lateness, RSS, store connections;
+DRIFTWARDEN_BENCH_SOAK_ARGS, e.g. "--monitors 100 --duration 300" (shell words), changes
+the plan).
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ import ctypes
 import json
 import os
 import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -286,6 +293,17 @@ def main() -> None:
     print()
     sys.stdout.flush()
     subprocess.run([sys.executable, str(Path(__file__).with_name("in_database.py"))], check=True)
+    print()
+    sys.stdout.flush()
+    subprocess.run([sys.executable, str(Path(__file__).with_name("trailing.py"))], check=True)
+    print()
+    sys.stdout.flush()
+    soak_args = shlex.split(os.environ.get("DRIFTWARDEN_BENCH_SOAK_ARGS", ""))
+    subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.soak", *soak_args],
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
 
 
 if __name__ == "__main__":

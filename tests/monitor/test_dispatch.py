@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Settings, parse_settings
 from monitor.daemon import Services, build_services
+from monitor.dispatch import DueSlot, RunDispatcher
 from monitor.scheduler import Scheduler
 from monitor.store.models import AlertRow, MonitorRow, RunRow, utcnow
 from tests.faults import TcpFault
@@ -179,3 +180,30 @@ def test_a_run_past_its_deadline_gives_its_capacity_back(
         ("failed", TIMED_OUT.format(1))
     ]
     engine.dispose()
+
+
+def test_a_first_run_still_waiting_gives_way_to_its_monitors_next_slot(sqlite_url: str) -> None:
+    """Many monitors' first runs can outlast a period: the next slot, not the older one, runs."""
+    settings = parse_settings({"store": {"url": sqlite_url}, "monitors": [demo("a"), demo("b")]})
+    services = build_services(settings)
+    a, b = settings.monitors
+    slot = utcnow().replace(microsecond=0)
+    following = slot + timedelta(seconds=1)
+    dispatcher = RunDispatcher(services.context, 2, timedelta(minutes=1), utcnow)
+    # Queued before the loop starts, as if capacity had been taken until the next slot.
+    dispatcher.submit(DueSlot(a, slot, "schedule", expires=None, first=True))
+    dispatcher.submit(DueSlot(b, slot, "schedule", expires=None, first=True))
+    dispatcher.submit(DueSlot(a, following, "schedule", expires=following + timedelta(minutes=1)))
+    dispatcher.start()
+    try:
+        wait_for(
+            lambda: len(runs(services.engine, "a")) == 1 and len(runs(services.engine, "b")) == 1,
+            "one run of each monitor",
+        )
+    finally:
+        assert dispatcher.stop(timeout=10)
+    assert [(s, status) for s, status, _ in runs(services.engine, "a")] == [
+        (following, "succeeded")
+    ]
+    assert [(s, status) for s, status, _ in runs(services.engine, "b")] == [(slot, "succeeded")]
+    services.engine.dispose()

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from monitor.sources import SourceError, SqlSource, SqlSourceSettings, Window, read_query
+from tests.support import wait_for
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
@@ -256,3 +257,37 @@ def test_read_query_samples_a_query(events_url: str) -> None:
 
 def test_read_query_without_a_limit_reads_everything(events_url: str) -> None:
     assert len(read_query(events_url, "SELECT id FROM events", None, seed=0)) == ROWS + 3
+
+
+def _sessions(admin: sa.Engine, application: str) -> int:
+    with admin.connect() as connection:
+        return int(
+            connection.execute(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+                {"name": application},
+            ).scalar_one()
+        )
+
+
+def test_sources_of_one_database_share_one_pool(postgres_url: str) -> None:
+    """Thirty monitors on one PostgreSQL hold one idle connection, not thirty."""
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE events (ts timestamptz NOT NULL, x float)"))
+        connection.execute(sa.text("INSERT INTO events VALUES (:ts, 1.0)"), {"ts": T0})
+    application = f"dw-share-{id(engine)}"
+    url = f"{postgres_url}&application_name={application}"
+    sources = [_source(url) for _ in range(30)]
+    try:
+        frames = [source.sample(WINDOW, 100, seed=0) for source in sources]
+        assert [len(frame) for frame in frames] == [1] * 30
+        assert _sessions(engine, application) == 1
+        for source in sources[1:]:
+            source.close()
+        assert _sessions(engine, application) == 1
+        assert len(sources[0].sample(WINDOW, 100, seed=0)) == 1
+    finally:
+        sources[0].close()
+    # The server ends a closed session's backend on its own time.
+    wait_for(lambda: _sessions(engine, application) == 0, "the last source's session to close")
+    engine.dispose()
