@@ -54,7 +54,8 @@ of a 100,000-row window against the drift tests of the same window
 (tests/benchmarks/in_database.py: rows moved, wall time, verdicts;
 DRIFTWARDEN_BENCH_INDB_ROWS, _REFERENCE_ROWS and _SAMPLE shrink it), then
 what fitting a trailing reference ahead saves the first run of a refit period
-(tests/benchmarks/trailing.py), and last the soak: 500 monitors "every 5m"
+(tests/benchmarks/trailing.py), what drift per segment costs and finds
+(tests/benchmarks/segments.py: 20 segments, one shifted), and last the soak: 500 monitors "every 5m"
 over PostgreSQL tables of 10,000 rows a window, real daemons for 15 minutes
 (tests/benchmarks/soak.py: slots run, lateness, RSS, store connections;
 DRIFTWARDEN_BENCH_SOAK_ARGS, e.g. "--monitors 100 --duration 300" (shell words), changes
@@ -296,6 +297,9 @@ def main() -> None:
     print()
     sys.stdout.flush()
     subprocess.run([sys.executable, str(Path(__file__).with_name("trailing.py"))], check=True)
+    print()
+    sys.stdout.flush()
+    subprocess.run([sys.executable, str(Path(__file__).with_name("segments.py"))], check=True)
     print()
     sys.stdout.flush()
     soak_args = shlex.split(os.environ.get("DRIFTWARDEN_BENCH_SOAK_ARGS", ""))
