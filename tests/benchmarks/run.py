@@ -231,6 +231,10 @@ def no_drift_false_alarms(pairs: int, rows: int) -> int:
     return alarms
 
 
+SCRIPTS = ("backtest.py", "performance.py", "in_database.py", "trailing.py", "segments.py")
+"""The benchmarks that print their own tables after the detectors' (the soak comes last)."""
+
+
 def main() -> None:
     rows = int(os.environ.get("DRIFTWARDEN_BENCH_ROWS", "1000000"))
     pairs = int(os.environ.get("DRIFTWARDEN_BENCH_PAIRS", "200"))
@@ -285,21 +289,10 @@ def main() -> None:
         f"| monitor-level false alarms, default decision, {pairs} no-drift pairs of 25 columns "
         f"x {pair_rows:,} rows | {alarms} ({alarms / pairs:.1%}) |"
     )
-    print()
-    sys.stdout.flush()
-    subprocess.run([sys.executable, str(Path(__file__).with_name("backtest.py"))], check=True)
-    print()
-    sys.stdout.flush()
-    subprocess.run([sys.executable, str(Path(__file__).with_name("performance.py"))], check=True)
-    print()
-    sys.stdout.flush()
-    subprocess.run([sys.executable, str(Path(__file__).with_name("in_database.py"))], check=True)
-    print()
-    sys.stdout.flush()
-    subprocess.run([sys.executable, str(Path(__file__).with_name("trailing.py"))], check=True)
-    print()
-    sys.stdout.flush()
-    subprocess.run([sys.executable, str(Path(__file__).with_name("segments.py"))], check=True)
+    for script in SCRIPTS:
+        print()
+        sys.stdout.flush()
+        subprocess.run([sys.executable, str(Path(__file__).with_name(script))], check=True)
     print()
     sys.stdout.flush()
     soak_args = shlex.split(os.environ.get("DRIFTWARDEN_BENCH_SOAK_ARGS", ""))
