@@ -18,7 +18,8 @@ hands it here; every run then lives in a thread of its own:
 - **Grace.** A slot that cannot start within ``misfire_grace`` of its time
   (its monitor busy, capacity taken, the store down) is dropped and logged;
   catch-up slots and the first run at start have no such limit, but a first
-  run still waiting when its monitor's next slot is due gives way to it: with
+  run still waiting when its monitor's next slot is due, and older than that
+  slot by more than the grace, gives way to it: with
   many monitors the first runs of all of them (reference fits included) can
   outlast a period, and, older, they would otherwise start before every next
   slot and push those past their grace.
@@ -139,8 +140,8 @@ class RunDispatcher:
             queued = [d.slot for d in waiting] + ([flight.due.slot] if flight else [])
             if due.retry is None and due.slot in queued:
                 return
-            if due.trigger == "schedule" and not due.first:
-                self._drop_first_runs(name, waiting)
+            if due.trigger == "schedule" and not due.first and due.expires is not None:
+                self._drop_first_runs(name, waiting, due)
             bisect.insort(waiting, due, key=lambda d: d.slot)
             self._drop_late(name, waiting)
             if len(waiting) > MAX_WAITING:
@@ -256,8 +257,16 @@ class RunDispatcher:
                 late.slot,
             )
 
-    def _drop_first_runs(self, name: str, waiting: list[DueSlot]) -> None:
-        for first in [due for due in waiting if due.first]:
+    def _drop_first_runs(self, name: str, waiting: list[DueSlot], following: DueSlot) -> None:
+        """Drop first runs that ``following`` finds waiting past the grace it has itself.
+
+        A first run only a moment older than the next slot (a restart between two
+        slots of a fast schedule) still runs: dropping it would lose its slot.
+        """
+        assert following.expires is not None
+        grace = following.expires - following.slot
+        stale = [due for due in waiting if due.first and due.slot + grace < following.slot]
+        for first in stale:
             waiting.remove(first)
             log.info(
                 "monitor %s: slot %s (the first run at start) gave way to the next slot",

@@ -61,17 +61,23 @@ def write_data(directory: Path) -> None:
         }
     )
     reference.to_parquet(directory / "reference.parquet")
+    live_traffic(rng, n, shifted=True).to_parquet(directory / "live-0001.parquet")
+
+
+def live_traffic(rng: np.random.Generator, n: int, *, shifted: bool) -> pd.DataFrame:
+    """The last 50 minutes' rows, a second apart: drawn like the reference unless ``shifted``."""
     now = datetime.now(UTC)
-    live = pd.DataFrame(
+    return pd.DataFrame(
         {
             "ts": [now - timedelta(minutes=50) + timedelta(seconds=i) for i in range(n)],
-            "x_shift": rng.normal(1.5, 1, n),
+            "x_shift": rng.normal(1.5 if shifted else 0, 1, n),
             "x_stable": rng.normal(5, 2, n),
-            "cat_shift": rng.choice(["a", "b", "c"], n, p=[0.1, 0.3, 0.6]),
+            "cat_shift": rng.choice(
+                ["a", "b", "c"], n, p=[0.1, 0.3, 0.6] if shifted else [0.6, 0.3, 0.1]
+            ),
             "cat_stable": rng.choice(["u", "v"], n),
         }
     )
-    live.to_parquet(directory / "live-0001.parquet")
 
 
 def write_config(directory: Path, store_url: str, port: int) -> Path:

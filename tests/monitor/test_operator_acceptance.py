@@ -11,14 +11,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
-import pandas as pd
 import pytest
 
 from tests.chromium import Chromium, chromium_or_skip
@@ -26,7 +24,13 @@ from tests.monitor.notifiers.smtp_fake import SmtpFake
 from tests.monitor.notifiers.test_alertmanager import running_alertmanager
 from tests.monitor.notifiers.test_webhook_schema import assert_valid_webhook
 from tests.monitor.pages.test_browser import DRAWN, MARKED_ROWS, png_size
-from tests.monitor.test_daemon_e2e import free_port, start_daemon, stop_daemon, write_data
+from tests.monitor.test_daemon_e2e import (
+    free_port,
+    live_traffic,
+    start_daemon,
+    stop_daemon,
+    write_data,
+)
 from tests.support import HttpFake, wait_for
 
 ALERTMANAGER = "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n"
@@ -106,18 +110,8 @@ url = "{hook}"
 
 def write_quiet_traffic(directory: Path) -> None:
     """Live traffic drawn like the reference: the drift is over."""
-    rng = np.random.default_rng(20261206)
-    n = 3000
-    now = datetime.now(UTC)
-    pd.DataFrame(
-        {
-            "ts": [now - timedelta(minutes=50) + timedelta(seconds=i) for i in range(n)],
-            "x_shift": rng.normal(0, 1, n),
-            "x_stable": rng.normal(5, 2, n),
-            "cat_shift": rng.choice(["a", "b", "c"], n, p=[0.6, 0.3, 0.1]),
-            "cat_stable": rng.choice(["u", "v"], n),
-        }
-    ).to_parquet(directory / "live-0002.parquet")
+    quiet = live_traffic(np.random.default_rng(20261206), 3000, shifted=False)
+    quiet.to_parquet(directory / "live-0002.parquet")
     (directory / "live-0001.parquet").unlink()
 
 
