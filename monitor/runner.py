@@ -417,7 +417,8 @@ def _evaluate_and_store(
     levels = monitor_levels(monitor)
     prepared = prepare_window(monitor, profile, current)
     segments = plan_segments(monitor, profile, current)
-    results = evaluate(monitor, profile, current, prepared, levels, segments=len(segments.tested))
+    tested = len(segments.report.tested)
+    results = evaluate(monitor, profile, current, prepared, levels, segments=tested)
     segment_results = evaluate_segments(monitor, profile, current, segments, levels)
     performance = _performance(ctx, monitor, claim, profile, window, current, levels)
     results += performance.results
@@ -467,7 +468,7 @@ def _evaluate_and_store(
             n_reference=profile.n_rows,
             n_current=len(current),
             results=stored,
-            segments=segments if monitor.segments else None,
+            segments=segments.report if monitor.segments else None,
         )
         record_reference(session, claim.run_id, reference)
         for evaluated in performance.evaluations:

@@ -18,9 +18,10 @@ columns only: the multivariate test, performance and the pooled-window
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from detectors import ColumnResult, WindowSummary, prepare_column
@@ -55,21 +56,32 @@ def _by_rows(segments: list[Segment]) -> list[Segment]:
     return sorted(segments, key=lambda s: (-s.n_current, s.name))
 
 
+@dataclass(frozen=True)
+class SegmentPlan:
+    """What a run tests of its segments (``report``, stored) and the window's rows of each
+    value of each segment column (``rows``), split once for the plan and the tests."""
+
+    report: SegmentReport = SegmentReport()
+    rows: Mapping[str, Mapping[str, npt.NDArray[np.intp]]] = field(default_factory=dict)
+
+
 def plan_segments(
     monitor: MonitorSettings, profile: ReferenceProfile, current: pd.DataFrame | WindowSummary
-) -> SegmentReport:
+) -> SegmentPlan:
     """The segments of ``current`` a run tests, and those it skips with the reason."""
     if not monitor.segments or not isinstance(current, pd.DataFrame) or not len(current):
-        return SegmentReport()
+        return SegmentPlan()
     require_segment_columns(current, monitor.segments, "the current window")
     eligible: list[Segment] = []
     small: list[Segment] = []
     new: list[Segment] = []
+    rows: dict[str, dict[str, npt.NDArray[np.intp]]] = {}
     for column in monitor.segments:
         reference = profile.segments[column]
         codes, names = segment_labels(current[column])
-        counts = np.bincount(codes[codes >= 0], minlength=len(names))
-        for name, n_current in zip(names, counts, strict=True):
+        rows[column] = dict(zip(names, row_groups(codes, len(names)), strict=True))
+        for name, group in rows[column].items():
+            n_current = len(group)
             n_reference = reference.rows.get(name, 0)
             segment = Segment(column, name, int(n_current), n_reference)
             if n_reference == 0:
@@ -84,30 +96,28 @@ def plan_segments(
         _skipped("not_in_reference", _by_rows(new)),
         _skipped("over_max_segments", ranked[monitor.max_segments :]),
     ]
-    return SegmentReport(
+    report = SegmentReport(
         tested=tuple(ranked[: monitor.max_segments]),
         skipped=tuple(group for group in skipped if group.count),
     )
+    return SegmentPlan(report, rows)
 
 
 def evaluate_segments(
     monitor: MonitorSettings,
     profile: ReferenceProfile,
     current: pd.DataFrame | WindowSummary,
-    report: SegmentReport,
+    plan: SegmentPlan,
     levels: RunLevels,
 ) -> list[SegmentResult]:
     """The column tests of every tested segment, each segment at its share of the level."""
-    if not report.tested or not isinstance(current, pd.DataFrame):
+    tested = plan.report.tested
+    if not tested or not isinstance(current, pd.DataFrame):
         return []
-    level = columns_level(monitor, levels, len(report.tested)).each
-    groups = {}
-    for column in monitor.segments:
-        codes, names = segment_labels(current[column])
-        groups[column] = dict(zip(names, row_groups(codes, len(names)), strict=True))
+    level = columns_level(monitor, levels, len(tested)).each
     results = []
-    for segment in report.tested:
-        rows = current.iloc[groups[segment.column][segment.value]]
+    for segment in tested:
+        rows = current.iloc[plan.rows[segment.column][segment.value]]
         profiles = profile.segments[segment.column].profiles[segment.value]
         columns = [(c, profiles[c.name]) for c in monitor.columns if c.name != segment.column]
         prepared = {c.name: prepare_column(p, rows[c.name]) for c, p in columns}

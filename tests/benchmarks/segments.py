@@ -46,12 +46,12 @@ def main() -> None:
         drifted = 0
         started = time.perf_counter()
         for current in windows:
-            report = plan_segments(monitor, profile, current)
+            plan = plan_segments(monitor, profile, current)
             prepared = prepare_window(monitor, profile, current)
             results = evaluate(
-                monitor, profile, current, prepared, levels, segments=len(report.tested)
+                monitor, profile, current, prepared, levels, segments=len(plan.report.tested)
             )
-            found = evaluate_segments(monitor, profile, current, report, levels)
+            found = evaluate_segments(monitor, profile, current, plan, levels)
             drifted += segmented_verdict(monitor, results, found)[0]
         per_run = (time.perf_counter() - started) / RUNS
         print(

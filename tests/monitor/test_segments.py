@@ -35,12 +35,14 @@ def _run(
 ) -> tuple[bool, str, SegmentReport]:
     """One run's verdict as the runner reaches it (``runner._evaluate_and_store``)."""
     levels = monitor_levels(monitor)
-    report = plan_segments(monitor, profile, current)
+    plan = plan_segments(monitor, profile, current)
     prepared = prepare_window(monitor, profile, current)
-    results = evaluate(monitor, profile, current, prepared, levels, segments=len(report.tested))
-    segments = evaluate_segments(monitor, profile, current, report, levels)
+    results = evaluate(
+        monitor, profile, current, prepared, levels, segments=len(plan.report.tested)
+    )
+    segments = evaluate_segments(monitor, profile, current, plan, levels)
     drifted, reason = segmented_verdict(monitor, results, segments)
-    return drifted, reason, report
+    return drifted, reason, plan.report
 
 
 @pytest.mark.parametrize(
