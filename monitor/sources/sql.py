@@ -190,13 +190,7 @@ def _postgres_session(statement_timeout: timedelta) -> Callable[[Any, Any], None
     return configure
 
 
-def create_source_engine(
-    url: str, kind: str, timeouts: SqlTimeouts, env_name: str | None = None
-) -> tuple[Engine, str]:
-    """An engine for ``url`` and the label errors carry: ``kind (url with *** password)``.
-
-    A URL read from ``env_name`` is a secret as a whole: the label says ``kind ($ENV_NAME)``.
-    """
+def _parsed_with_origin(url: str, kind: str, env_name: str | None) -> tuple[sa.URL, str]:
     try:
         parsed = sa.make_url(url)
     except (ArgumentError, ValueError):
@@ -204,7 +198,17 @@ def create_source_engine(
             f"{kind}: cannot parse the URL (expected dialect+driver://user@host/database)"
         ) from None
     shown = f"${env_name}" if env_name else parsed.render_as_string(hide_password=True)
-    origin = f"{kind} ({shown})"
+    return parsed, f"{kind} ({shown})"
+
+
+def create_source_engine(
+    url: str, kind: str, timeouts: SqlTimeouts, env_name: str | None = None
+) -> tuple[Engine, str]:
+    """An engine for ``url`` and the label errors carry: ``kind (url with *** password)``.
+
+    A URL read from ``env_name`` is a secret as a whole: the label says ``kind ($ENV_NAME)``.
+    """
+    parsed, origin = _parsed_with_origin(url, kind, env_name)
     postgres = parsed.get_backend_name() == "postgresql"
     # libpq takes whole seconds (and waits at least 2).
     connect_args = (
@@ -240,14 +244,15 @@ class _SharedEngines:
     def acquire(
         self, url: str, kind: str, timeouts: SqlTimeouts, env_name: str | None
     ) -> tuple[Engine, str]:
+        parsed, origin = _parsed_with_origin(url, kind, env_name)
+        if parsed.get_backend_name() == "sqlite":
+            return create_source_engine(url, kind, timeouts, env_name)
         key = (url, timeouts.connect_timeout, timeouts.statement_timeout)
         with self._lock:
-            engine, origin = create_source_engine(url, kind, timeouts, env_name)
-            if engine.dialect.name == "sqlite":
-                return engine, origin
-            shared = self._engines.setdefault(key, engine)
-            if shared is not engine:
-                engine.dispose()
+            shared = self._engines.get(key)
+            if shared is None:
+                shared, _ = create_source_engine(url, kind, timeouts, env_name)
+                self._engines[key] = shared
             self._users[id(shared)] = self._users.get(id(shared), 0) + 1
             return shared, origin
 
