@@ -30,8 +30,8 @@ from fastapi.security import (
     HTTPBearer,
 )
 
-from monitor.config import ServerSettings, TokenScope
 from monitor.secrets import resolve_secret
+from monitor.service_settings import ServerSettings, TokenScope
 from monitor.settings_base import ConfigError
 
 MIN_TOKEN_LENGTH = 16

@@ -21,11 +21,12 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.config import MonitorSettings, SchedulerSettings
+from monitor.config import MonitorSettings
 from monitor.cron import cron_trigger
 from monitor.dispatch import DueSlot, RunDispatcher
 from monitor.runner import RunContext, expire_claims
 from monitor.schedule import Schedule
+from monitor.service_settings import SchedulerSettings
 from monitor.store.retention import prune
 from monitor.store.runs import latest_scheduled_slot
 

@@ -34,7 +34,6 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.config import DeliverySettings
 from monitor.delivery.backoff import parse_retry_after, retry_delay
 from monitor.delivery.egress import EgressPolicy, EgressRefused
 from monitor.delivery.ratelimit import RateLimiter
@@ -51,6 +50,7 @@ from monitor.notifiers.base import (
     Verdict,
 )
 from monitor.secrets import SecretError, resolve_secret
+from monitor.service_settings import DeliverySettings
 from monitor.settings_base import http_url_problem
 from monitor.store.models import utcnow
 from monitor.store.outbox import (

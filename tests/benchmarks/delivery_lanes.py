@@ -27,11 +27,11 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from monitor.config import DeliverySettings  # noqa: E402
 from monitor.delivery.worker import DeliveryWorker  # noqa: E402
 from monitor.metrics import Metrics  # noqa: E402
 from monitor.notifiers.base import Notifier  # noqa: E402
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings  # noqa: E402
+from monitor.service_settings import DeliverySettings  # noqa: E402
 from monitor.store.engine import make_engine, upgrade  # noqa: E402
 from monitor.store.models import OutboxRow, utcnow  # noqa: E402
 from tests.support import HttpFake, wait_for  # noqa: E402

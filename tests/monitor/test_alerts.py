@@ -29,12 +29,13 @@ from monitor.alerts.grouping import Group, Member, group_fingerprint, next_notic
 from monitor.alerts.rules import ColumnFact, Condition, RunFacts
 from monitor.alerts.silences import Matcher, Silence, is_silenced
 from monitor.alerts.state import Alert, step
-from monitor.config import DeliverySettings, MonitorSettings, parse_settings
+from monitor.config import MonitorSettings, parse_settings
 from monitor.delivery.worker import DeliveryWorker
 from monitor.logs import ContextFilter
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
 from monitor.runner import RunContext, run_check
+from monitor.service_settings import DeliverySettings
 from monitor.sources import FileSourceSettings, build_source
 from monitor.sources.base import Window
 from monitor.store.alerts import add_silence, expire_silence, list_silences

@@ -14,9 +14,10 @@ from sqlalchemy import Engine
 
 from monitor.api import create_app
 from monitor.auth import Authenticator, check_exposure, load_tokens
-from monitor.config import ServerSettings, missing_secrets, parse_settings
+from monitor.config import missing_secrets, parse_settings
 from monitor.metrics import Metrics
 from monitor.secrets import SecretError
+from monitor.service_settings import ServerSettings
 from monitor.settings_base import ConfigError
 from tests.monitor.test_api import BASE_URL, add_runs, all_ready
 from tests.support import serving

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.config import SchedulerSettings, Settings, parse_settings
+from monitor.config import Settings, parse_settings
 from monitor.daemon import build_services
 from monitor.runner import run_check
 from monitor.schedule import Schedule
 from monitor.scheduler import Scheduler, build_trigger, latest_slot, slots_between
+from monitor.service_settings import SchedulerSettings
 from monitor.store.models import RunRow, utcnow
 from tests.support import Clock, wait_for
 

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import Engine
 
 from monitor import cli
-from monitor.config import DeliverySettings
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
+from monitor.service_settings import DeliverySettings
 from monitor.store.outbox import AttemptRecord, claim_due, record_attempt
 from tests.support import Clock, HttpFake, Reply
 

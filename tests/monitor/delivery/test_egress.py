@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import Engine
 
 import monitor
-from monitor.config import DeliverySettings, parse_settings
+from monitor.config import parse_settings
 from monitor.delivery.egress import EgressPolicy, EgressRefused, system_resolver
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
+from monitor.service_settings import DeliverySettings
 from monitor.settings_base import ConfigError
 from tests.support import Clock, HttpFake, Reply
 

@@ -16,11 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from monitor.config import DeliverySettings
 from monitor.delivery.worker import DeliveryWorker, plan_lanes
 from monitor.metrics import Metrics
 from monitor.notifiers.base import Notifier
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
+from monitor.service_settings import DeliverySettings
 from tests.monitor.test_daemon_e2e import (
     daemon_env,
     free_port,

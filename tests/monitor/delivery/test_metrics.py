@@ -13,10 +13,10 @@ from prometheus_client import generate_latest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from monitor.config import DeliverySettings
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
+from monitor.service_settings import DeliverySettings
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import utcnow
 from monitor.store.outbox import QueueStats, claim_due, queue_stats

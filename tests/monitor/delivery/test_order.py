@@ -19,12 +19,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.event import AlertStatus, Occasion
-from monitor.config import DeliverySettings
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.base import Notifier
 from monitor.notifiers.github import GitHubNotifier, GitHubReceiverSettings
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
+from monitor.service_settings import DeliverySettings
 from monitor.store.models import OutboxRow
 from monitor.store.outbox import NotReplayable, add_outbox, replay
 from tests.support import Clock, HttpFake, Reply, sample_event

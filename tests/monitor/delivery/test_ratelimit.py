@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from monitor.config import DeliverySettings, parse_settings
+from monitor.config import parse_settings
 from monitor.delivery.ratelimit import (
     DEFAULT_RATE_LIMITS,
     RateLimiter,
@@ -18,6 +18,7 @@ from monitor.delivery.ratelimit import (
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings
+from monitor.service_settings import DeliverySettings
 from tests.support import Clock, HttpFake
 
 if TYPE_CHECKING:

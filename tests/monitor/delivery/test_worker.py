@@ -17,11 +17,11 @@ import standardwebhooks
 from sqlalchemy import Engine, func, insert, select
 
 from monitor import cli
-from monitor.config import DeliverySettings
 from monitor.delivery.worker import DeliveryWorker, describe_transport_error
 from monitor.metrics import Metrics
 from monitor.notifiers.base import Notifier, OutboundMessage
 from monitor.notifiers.webhook import WebhookNotifier, WebhookReceiverSettings, render_payload
+from monitor.service_settings import DeliverySettings
 from monitor.store.engine import make_engine, upgrade
 from monitor.store.models import DeliveryAttemptRow, OutboxRow, utcnow
 from monitor.store.outbox import claim_due

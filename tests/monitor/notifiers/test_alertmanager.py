@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from monitor.alerts.event import AlertEvent, AlertStatus, RuleAlert
-from monitor.config import DeliverySettings, parse_settings
+from monitor.config import parse_settings
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.alertmanager import (
@@ -39,6 +39,7 @@ from monitor.notifiers.alertmanager import (
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.registry import build_notifiers, refresh_receivers
 from monitor.runner import RunContext, run_check
+from monitor.service_settings import DeliverySettings
 from monitor.sources import build_source
 from tests.monitor.notifiers.fake_api import message_for
 from tests.support import Clock, HttpFake, Received, Reply, sample_event, wait_for

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import monitor.notifiers.aws as aws_module
-from monitor.config import DeliverySettings, parse_settings
+from monitor.config import parse_settings
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.aws import (
@@ -42,6 +42,7 @@ from monitor.notifiers.aws import (
 )
 from monitor.notifiers.base import Verdict
 from monitor.notifiers.registry import build_notifiers
+from monitor.service_settings import DeliverySettings
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
 from tests.monitor.notifiers.fake_api import message_for
 from tests.support import Clock, HttpFake, Received, Reply, sample_event

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.event import AlertEvent, DriftedColumn
-from monitor.config import DeliverySettings, parse_settings, secret_references
+from monitor.config import parse_settings, secret_references
 from monitor.delivery.ratelimit import RateLimiter, receiver_rate_limits
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
@@ -30,6 +30,7 @@ from monitor.notifiers.email import (
     render_email,
 )
 from monitor.notifiers.registry import build_notifiers, signing_secrets
+from monitor.service_settings import DeliverySettings
 from monitor.settings_base import ConfigError
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
 from tests.monitor.notifiers.smtp_fake import (

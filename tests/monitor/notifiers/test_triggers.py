@@ -20,12 +20,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.event import AlertStatus
-from monitor.config import DeliverySettings, parse_settings, secret_references
+from monitor.config import parse_settings, secret_references
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers._trigger import TriggerNotifier
 from monitor.notifiers.registry import SPECS, build_notifiers
 from monitor.notifiers.spec import NotifierSpec
+from monitor.service_settings import DeliverySettings
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
 from tests.monitor.notifiers.fake_api import message_for
 from tests.support import HttpFake, sample_event

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.config import DeliverySettings, parse_settings
+from monitor.config import parse_settings
 from monitor.delivery.worker import DeliveryWorker
 from monitor.metrics import Metrics
 from monitor.notifiers.base import Verdict
@@ -36,6 +36,7 @@ from monitor.notifiers.vertex import (
     pipeline_job_id,
     render_vertex,
 )
+from monitor.service_settings import DeliverySettings
 from monitor.store.models import DeliveryAttemptRow, OutboxRow
 from tests.monitor.notifiers.fake_api import error, json_body, message_for, send
 from tests.support import Clock, HttpFake, Received, Reply, sample_event
