@@ -30,8 +30,7 @@ from sqlalchemy.orm import Session
 from detectors import ColumnResult
 from detectors.budget import RunLevels
 from monitor.alerting import RunContextForAlerts, monitor_rules, process_alerts
-from monitor.alerts.event import DriftedColumn
-from monitor.alerts.rules import ColumnFact, NoDataRule, PerformanceFacts, RunFacts
+from monitor.alerts.rules import NoDataRule, PerformanceFacts, RunFacts
 from monitor.backfill import PerformanceOutcome, WindowSlot, run_performance
 from monitor.columns import DataError
 from monitor.config import MonitorSettings
@@ -42,6 +41,7 @@ from monitor.metrics import Metrics
 from monitor.performance import metric_level
 from monitor.profiles import ProfileCache, ReferenceProfile, stated_reference
 from monitor.refits import refit_ahead
+from monitor.run_facts import column_fact, drifted_columns
 from monitor.segments import SegmentResult, evaluate_segments, plan_segments, segmented_verdict
 from monitor.sequential import SequentialOutcome, SketchCache, history_rows, sequential_tests
 from monitor.sinks import queue_sink_messages
@@ -131,57 +131,6 @@ def _stored(
     )
 
 
-def _drifted_columns(
-    results: Sequence[ColumnResult], segments: Sequence[SegmentResult]
-) -> tuple[DriftedColumn, ...]:
-    """The drifted columns of the whole window, then those of each segment (named)."""
-    pairs = [(r, None) for r in results] + [(s.result, s.segment) for s in segments]
-    return tuple(
-        DriftedColumn(
-            column=r.column,
-            method=r.method,
-            statistic=r.statistic,
-            p_value=r.p_value,
-            p_value_adjusted=r.p_value_adjusted,
-            threshold=r.threshold,
-            segment=segment,
-        )
-        for r, segment in pairs
-        if r.drifted
-    )
-
-
-def _share(part: float, whole: float) -> float | None:
-    return part / whole if whole > 0 else None
-
-
-def _column_fact(
-    monitor: MonitorSettings, result: ColumnResult, persistent: frozenset[str]
-) -> ColumnFact:
-    """A rule's view of one result; a column drifted over recent windows counts as drifted."""
-    details = result.details
-    missing = details.get("n_missing_current")
-    reference_counts = details.get("reference_counts")
-    current_counts = details.get("current_counts")
-    new_rows = (
-        sum(n for c, n in current_counts.items() if not reference_counts.get(c))
-        if isinstance(reference_counts, dict) and isinstance(current_counts, dict)
-        else None
-    )
-    check = result_check(monitor, result)
-    return ColumnFact(
-        column=result.column,
-        method=result.method,
-        check=check,
-        drifted=result.drifted or (check == "drift" and result.column in persistent),
-        status=result.status,
-        missing_share=_share(missing, missing + result.n_current)
-        if isinstance(missing, int)
-        else None,
-        new_category_share=_share(new_rows, result.n_current) if new_rows is not None else None,
-    )
-
-
 def _alert_inputs(
     ctx: RunContext,
     monitor: MonitorSettings,
@@ -203,11 +152,11 @@ def _alert_inputs(
         drifted=drifted,
         reason=reason,
         columns=[
-            _column_fact(monitor, r, persistent)
+            column_fact(monitor, r, persistent)
             for r in results
             if result_check(monitor, r) != "sequential"
         ],
-        segment_columns=[_column_fact(monitor, s.result, frozenset()) for s in segments],
+        segment_columns=[column_fact(monitor, s.result, frozenset()) for s in segments],
         now=ctx.clock(),
         # Only a no_data rule with stale_after reads it: skip the query otherwise.
         last_success=last_success(ctx.engine, claim.monitor_id)
@@ -223,7 +172,7 @@ def _alert_inputs(
         monitor_id=claim.monitor_id,
         window=window,
         run_url=f"{ctx.base_url}/runs/{claim.run_id}",
-        drifted_columns=_drifted_columns(results, segments),
+        drifted_columns=drifted_columns(results, segments),
         refresh_receivers=ctx.refresh_receivers,
         schedule_period=monitor.schedule.period(),
     )
