@@ -17,7 +17,8 @@ from monitor.references.spec import (
 from monitor.secrets import SecretError, resolve_secret
 from monitor.settings_base import exactly_one
 from monitor.sources.base import Source, SourceError
-from monitor.sources.sql import SqlTimeouts, read_query
+from monitor.sources.sql import read_query
+from monitor.sources.sql_engines import SqlTimeouts
 
 
 class SqlReferenceSettings(ReferenceSettingsModel, SqlTimeouts):

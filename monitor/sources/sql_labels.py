@@ -29,12 +29,12 @@ from monitor.sources.labels import (
     wanted_ids,
 )
 from monitor.sources.sql import (
-    SHARED_ENGINES,
     SqlTableSettings,
     _columns,
     _missing_table,
     _reason,
 )
+from monitor.sources.sql_engines import SHARED_ENGINES
 
 
 class SqlLabelSettings(SqlTableSettings, LabelSettingsModel):
